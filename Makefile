@@ -1,0 +1,135 @@
+# libselfckpt - checkpoint/restart from inside a Linux process.
+#
+#   make            build the libraries, the selfckpt program and its restorer
+#   make test       build and run every test (installs what it needs)
+#   make demo       install what is missing, build, and show a checkpoint and
+#                   restart of the example simulation
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#
+# The restore path that runs after the launcher unmapped itself (rst/) and
+# the checkpoint writer that runs after the registers are captured are
+# freestanding: see check-freestanding below and docs/design.md.
+
+CC ?= gcc
+PREFIX ?= /usr/local
+BUILD ?= build
+V ?= 0
+
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+ARCH := x86_64
+SOVERSION := 0
+VERSION := 0.1.0
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	-Wshadow -Wpointer-arith -Wno-missing-field-initializers
+OPT ?= -O2 -g
+INC := -Iinclude -Ilibselfckpt -Ilibselfckpt/arch/$(ARCH)
+CFLAGS_BASE := -std=gnu11 $(OPT) $(WARN) $(INC) -D_GNU_SOURCE -fno-strict-aliasing
+# The library lives inside other programs: export only the API, bind now
+# (lazy binding would write the GOT while an image is being saved).
+LIB_CFLAGS := $(CFLAGS_BASE) -fPIC -fvisibility=hidden -fno-stack-protector \
+	$(EXTRA_CFLAGS)
+LIB_LDFLAGS := -shared -Wl,-soname,libselfckpt.so.$(SOVERSION) -Wl,-z,now \
+	-Wl,-z,relro -Wl,-z,noexecstack -Wl,--no-undefined
+
+# Code that runs where libc may not (inside the checkpoint after the capture).
+NOLIBC_SRC := libselfckpt/writer.c libselfckpt/image-enc.c libselfckpt/log.c \
+	libselfckpt/proc.c libselfckpt/arena.c libselfckpt/nolibc/xxh64.c \
+	libselfckpt/nolibc/fmt.c libselfckpt/nolibc/errname.c
+CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
+	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-proc.c \
+	libselfckpt/res-thread.c libselfckpt/fingerprint.c libselfckpt/elf.c \
+	libselfckpt/arch/$(ARCH)/cpu.c
+CORE_ASM := libselfckpt/arch/$(ARCH)/context.S
+# Used by the selfckpt program (restart, info) and the tests, not exported.
+TOOL_LIB_SRC := libselfckpt/image-dec.c libselfckpt/restore.c \
+	libselfckpt/restore-files.c libselfckpt/arch/$(ARCH)/sigframe.c
+
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(CORE_ASM:%.S=$(BUILD)/%.o)
+NOLIBC_OBJ := $(NOLIBC_SRC:%.c=$(BUILD)/%.o)
+TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
+
+# ---- the restorer blob (freestanding, position-independent) ----
+RST_SRC := libselfckpt/rst/rst-main.c libselfckpt/rst/rst-lib.c \
+	libselfckpt/nolibc/xxh64.c libselfckpt/nolibc/fmt.c
+RST_ASM := libselfckpt/rst/rst-entry.S
+RST_OBJ := $(RST_SRC:%.c=$(BUILD)/rst-obj/%.o) $(RST_ASM:%.S=$(BUILD)/rst-obj/%.o)
+RST_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(INC) -ffreestanding -nostdlib \
+	-fno-builtin -fno-stack-protector -D_FORTIFY_SOURCE=0 -fpie \
+	-fvisibility=hidden -fno-asynchronous-unwind-tables -fno-jump-tables \
+	-fcf-protection=none -mgeneral-regs-only -DSCK_RESTORER
+
+TOOLS_SRC := tools/selfckpt.c tools/cmd-info.c tools/cmd-restart.c
+TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/%.o) $(BUILD)/rst-blob.o
+
+LIBS := $(BUILD)/libselfckpt.so $(BUILD)/libselfckpt.a
+PROGS := $(BUILD)/selfckpt
+
+.PHONY: all
+all: $(LIBS) $(PROGS) $(BUILD)/selfckpt.pc check-freestanding
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libselfckpt.so.$(VERSION): $(CORE_OBJ)
+	$(Q)$(CC) $(LIB_LDFLAGS) -o $@ $^
+$(BUILD)/libselfckpt.so: $(BUILD)/libselfckpt.so.$(VERSION)
+	$(Q)ln -sf libselfckpt.so.$(VERSION) $(BUILD)/libselfckpt.so.$(SOVERSION)
+	$(Q)ln -sf libselfckpt.so.$(VERSION) $@
+
+$(BUILD)/libselfckpt.a: $(CORE_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Internal archive for the program and the tests: everything.
+$(BUILD)/libselfckpt-internal.a: $(CORE_OBJ) $(TOOL_LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/rst-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(RST_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/rst-obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(RST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/rst.elf: $(RST_OBJ) libselfckpt/rst/rst.lds
+	$(Q)$(CC) -nostdlib -static-pie -Wl,--no-dynamic-linker -Wl,-z,noexecstack \
+		-Wl,-T,libselfckpt/rst/rst.lds -Wl,--build-id=none -o $@ $(RST_OBJ)
+$(BUILD)/rst.bin: $(BUILD)/rst.elf
+	$(Q)tools/check-restorer.sh $< 
+	$(Q)objcopy -O binary $< $@
+$(BUILD)/rst-blob.o: tools/rst-blob.S $(BUILD)/rst.bin
+	$(Q)$(CC) -c -DRST_BIN='"$(BUILD)/rst.bin"' $< -o $@
+
+$(BUILD)/selfckpt: $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a
+	$(Q)$(CC) -o $@ $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a -Wl,-z,now
+
+$(BUILD)/tools/%.o: tools/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_BASE) -Itools -MMD -MP -c $< -o $@
+
+# The freestanding checkpoint code may call nothing of libc but the
+# stateless memory functions that the compiler emits for copies.
+.PHONY: check-freestanding
+check-freestanding: $(BUILD)/nolibc.stamp
+$(BUILD)/nolibc.stamp: $(NOLIBC_OBJ) tools/check-nolibc.sh
+	$(Q)tools/check-nolibc.sh $(BUILD)/nolibc-combined.o $(NOLIBC_OBJ)
+	$(Q)touch $@
+
+$(BUILD)/selfckpt.pc: selfckpt.pc.in
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+.PHONY: clean
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,146 @@
+/*
+ * selfckpt.h - checkpoint/restart for Linux processes, from the inside.
+ *
+ * A process calls selfckpt_checkpoint() and an image of it is written; later
+ * `selfckpt restart IMAGE` brings the process back, and the same call
+ * returns a second time, with 0, as fork() returns in the child. This is the
+ * contract of Linux-CR's checkpoint(2) (Oren Laadan, 2008-2010) in user
+ * space.
+ *
+ * Return values and errno
+ * -----------------------
+ * The checkpoint calls return:
+ *
+ *   > 0  the checkpoint id: the image is complete and durable;
+ *     0  the process was just restarted from that image;
+ *    -1  the checkpoint failed; errno says why, selfckpt_last_error() says
+ *        what, the process goes on unharmed and no earlier image was touched.
+ *
+ *   errno        meaning
+ *   ----------   ------------------------------------------------------------
+ *   EINVAL       bad argument: NULL or empty path, unknown flag
+ *   ENOTSUP      the process holds something that cannot be restored (a
+ *                socket, a thread, a device mapping...); the message names it
+ *   EBUSY        a checkpoint is already running in this process
+ *   ENOSYS       the kernel lacks a facility the checkpoint needs
+ *   ENOMEM       no memory for the checkpoint's own bookkeeping
+ *   EAGAIN       memory changed under the checkpoint; try again
+ *   EACCES, ENOENT, EROFS, ENOTDIR, ELOOP, ...   creating the image file
+ *   ENOSPC, EIO, EDQUOT, EFBIG, EPIPE, ...       writing the image
+ *
+ * Every function is async-signal-safe unless its comment says otherwise, so
+ * a checkpoint may be taken from a signal handler.
+ *
+ * Thread safety: the library serializes checkpoints (EBUSY); settings are
+ * process-wide.
+ */
+#ifndef SELFCKPT_H
+#define SELFCKPT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SELFCKPT_API __attribute__((visibility("default")))
+#else
+#define SELFCKPT_API
+#endif
+
+#define SELFCKPT_VERSION_MAJOR 0
+#define SELFCKPT_VERSION_MINOR 1
+#define SELFCKPT_VERSION_PATCH 0
+#define SELFCKPT_VERSION_STRING "0.1.0"
+
+/* Flags for selfckpt_checkpoint() and selfckpt_checkpoint_fd(). */
+
+/*
+ * Do not fsync the image. The call returns as soon as the image is in the
+ * page cache: faster, but a crash of the machine may lose it. Tests and
+ * benchmarks on tmpfs use it; production code should not.
+ */
+#define SELFCKPT_NO_SYNC 0x1u
+
+/* Log levels for selfckpt_set_log_fd(). */
+#define SELFCKPT_LOG_ERROR 1
+#define SELFCKPT_LOG_WARN 2
+#define SELFCKPT_LOG_INFO 3
+#define SELFCKPT_LOG_DEBUG 4
+
+/**
+ * Write an image of the calling process to a file.
+ *
+ * The image is written to a new file in the same directory as @p path
+ * (mode 0600, never through a symbolic link), flushed to disk, and renamed
+ * over @p path; so @p path always holds either the previous image or the
+ * new one, never a partial file. The file descriptor used for writing is
+ * not part of the image.
+ *
+ * @param path   where the image goes; its directory must exist.
+ * @param flags  0, or SELFCKPT_NO_SYNC.
+ * @return a positive checkpoint id once the image is durable; 0 in the
+ *         process resumed from the image by `selfckpt restart`; -1 with
+ *         errno set on failure (see the table above), after which the
+ *         process continues unharmed and an earlier image at @p path is
+ *         intact.
+ */
+SELFCKPT_API long selfckpt_checkpoint(const char *path, unsigned flags);
+
+/**
+ * Stream an image of the calling process into a file descriptor.
+ *
+ * The image is written in one pass, without seeking, so @p fd may be a
+ * pipe or a socket (blocking or not) as well as a file. If @p fd is a
+ * regular file it is fsync'd unless SELFCKPT_NO_SYNC is given. @p fd itself
+ * is left out of the image: after a restart it is closed. A reader that
+ * receives a stream cut short sees no commit record and rejects it.
+ *
+ * @param fd     an open, writable file descriptor.
+ * @param flags  0, or SELFCKPT_NO_SYNC.
+ * @return as selfckpt_checkpoint(); errno EBADF if @p fd is not open for
+ *         writing, EPIPE if the reader went away.
+ */
+SELFCKPT_API long selfckpt_checkpoint_fd(int fd, unsigned flags);
+
+/**
+ * Send the library's messages to a file descriptor (Linux-CR's logfd).
+ *
+ * Silent by default. Messages are single lines starting with "selfckpt: ".
+ * The environment variable SELFCKPT_LOG_FD=<fd>[,<level>] sets the same at
+ * load time.
+ *
+ * @param fd     where to write, or -1 for silence.
+ * @param level  the most detailed level written, SELFCKPT_LOG_ERROR to
+ *               SELFCKPT_LOG_DEBUG.
+ * @return 0, or -1 with errno EINVAL for a level out of range.
+ */
+SELFCKPT_API int selfckpt_set_log_fd(int fd, int level);
+
+/**
+ * The message describing the last failed checkpoint in this process, for
+ * example "fd 5 is a socket (socket:[81234]): sockets are not supported
+ * yet". Empty when nothing failed. The buffer is overwritten by the next
+ * checkpoint.
+ */
+SELFCKPT_API const char *selfckpt_last_error(void);
+
+/**
+ * The id of the last image this process wrote or was restarted from; 0
+ * before the first. Ids increase along a lineage, across restarts.
+ */
+SELFCKPT_API long selfckpt_last_id(void);
+
+/**
+ * How many times this process's lineage has been restarted: 0 in a process
+ * that was never restarted, 1 after its first restart, and so on.
+ */
+SELFCKPT_API unsigned selfckpt_generation(void);
+
+/** The library's version, "MAJOR.MINOR.PATCH". */
+SELFCKPT_API const char *selfckpt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SELFCKPT_H */

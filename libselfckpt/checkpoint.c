@@ -1,0 +1,485 @@
+/*
+ * checkpoint.c - selfckpt_checkpoint() and selfckpt_checkpoint_fd().
+ *
+ * A plain sequence (the resource files do the work):
+ *
+ *   block every signal, so that no handler changes memory mid-image;
+ *   size and reserve the arena;
+ *   collect: fingerprint, mappings, process state, descriptors, thread;
+ *   capture the registers  ---- selfckpt__ctx_save returns 1 ----
+ *     write the image (writer.c), fsync, rename into place;
+ *     restore the signal mask; return the checkpoint id;
+ *   ---- when the restorer resumes the capture, it returns 0 ----
+ *     unmap the restorer's area, account the restart; return 0.
+ *
+ * Nothing here calls malloc or stdio, so a checkpoint may be taken from a
+ * signal handler; errno is preserved except to report a failure.
+ */
+#define LOG_PREFIX ""
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mman.h>
+#include <signal.h>
+
+#include "compat.h"
+#include "internal.h"
+#include "log.h"
+#include "nolibc/fmt.h"
+#include "nolibc/str.h"
+#include "sys.h"
+
+struct sck_state selfckpt__state;
+struct sck_rstinfo selfckpt__rstinfo;
+
+/* Where a checkpoint goes: an fd, and for path mode the rename to do. */
+struct target {
+	int fd;
+	int dirfd;			/* -1 in fd mode */
+	char tmp[96];			/* temporary name in dirfd */
+	const char *name;		/* final name in dirfd */
+};
+
+static uint64_t next_pow2(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static long count_fds(void)
+{
+	long dirfd = sys_openat(-100, "/proc/self/fd",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	char buf[4096];
+	long n = 0, len;
+
+	if (dirfd < 0)
+		return dirfd;
+	while ((len = sys_getdents64((int)dirfd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < len;) {
+			unsigned short reclen;
+
+			__builtin_memcpy(&reclen, buf + off + 16, 2);
+			off += reclen;
+			n++;
+		}
+	sys_close((int)dirfd);
+	return n;
+}
+
+/* The arena's layout, computed from a quick look at the process. */
+struct plan {
+	uint64_t vmas, files, fds, runs, guards, meta, smaps, chunks, total;
+};
+
+static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
+{
+	struct sck_sizing sz;
+	long nfds = count_fds();
+	int ret = selfckpt__size_up(&sz);
+
+	if (ret)
+		return ret;
+	if (nfds < 0)
+		return (int)nfds;
+	p->vmas = sz.nvmas + 64;
+	p->fds = (uint64_t)nfds + 16;
+	p->files = p->vmas + p->fds + 16;
+	p->runs = sz.pages / 2 + p->vmas * 2 + 4096;
+	if (p->runs > (1U << 22))
+		p->runs = 1U << 22;
+	p->guards = p->vmas + 4096;
+	p->chunks = sz.pages / (SCK_CHUNK_SIZE / SCK_PAGE_SIZE) + 2;
+	p->smaps = sz.maps_bytes;
+	p->meta = (64 << 10) + p->files * (sizeof(struct sck_rec) +
+					   sizeof(struct sck_file) + 512) +
+		  p->vmas * (sizeof(struct sck_rec) + sizeof(struct sck_vma) + 512) +
+		  p->runs * sizeof(struct sck_run) +
+		  p->guards * sizeof(struct sck_range) +
+		  p->fds * (sizeof(struct sck_rec) + sizeof(struct sck_fd)) +
+		  cpu->xsave_size + 2 * SCK_PAGE_SIZE;
+	p->total = p->meta + p->smaps + (8 << 20) +
+		   p->files * (sizeof(struct sck_dump_file) + 8 + 256) +
+		   p->vmas * sizeof(struct sck_dump_vma) +
+		   p->runs * sizeof(struct sck_run) +
+		   p->guards * sizeof(struct sck_range) +
+		   p->fds * (SCK_MAX_PATH + 512) + p->chunks * 16 +
+		   cpu->xsave_size;
+	return 0;
+}
+
+#define TAKE(ptr, count, align)                                            \
+	((ptr) = selfckpt__arena_alloc(&d->arena, sizeof(*(ptr)) * (count), \
+				       (align)))
+
+static int setup(struct sck_dump **out, const struct target *t, unsigned flags)
+{
+	struct sck_cpu cpu;
+	struct sck_arena a;
+	struct plan p = { 0 };
+	struct sck_dump *d;
+	int ret;
+
+	selfckpt__cpu_probe(&cpu);
+	if (!cpu.xsave_size)
+		return sck_fail(ENOSYS, "this CPU or kernel does not offer XSAVE");
+	ret = plan_arena(&p, &cpu);
+	if (ret)
+		return sck_fail(-ret, "cannot inspect /proc/self: %s",
+				selfckpt__errname(-ret));
+	if (selfckpt__arena_init(&a, p.total))
+		return sck_fail(ENOMEM, "cannot reserve %lu bytes for the checkpoint",
+				(unsigned long)p.total);
+	d = selfckpt__arena_alloc(&a, sizeof(*d), 64);
+	d->arena = a;
+	d->flags = flags;
+	d->out_fd = t->fd;
+	d->pagemap_fd = d->mem_fd = -1;
+	d->files_cap = (uint32_t)p.files;
+	d->file_hash_cap = (uint32_t)next_pow2(p.files * 2 + 2);
+	d->vmas_cap = (uint32_t)p.vmas;
+	d->runs_cap = p.runs;
+	d->guards_cap = p.guards;
+	d->chunk_hash_cap = p.chunks;
+	d->smaps_cap = p.smaps;
+	d->scanbuf_size = 64 << 10;
+	d->tail_cap = 4096 + p.chunks * 8;
+
+	uint8_t *metabuf;
+
+	if (!TAKE(metabuf, p.meta, 4096) || !TAKE(d->files, p.files, 8) ||
+	    !TAKE(d->file_hash, d->file_hash_cap, 8) ||
+	    !TAKE(d->vmas, p.vmas, 8) || !TAKE(d->runs, p.runs, 8) ||
+	    !TAKE(d->guards, p.guards, 8) ||
+	    !TAKE(d->chunk_hash, p.chunks, 8) ||
+	    !TAKE(d->tail, d->tail_cap, 8) ||
+	    !(d->scanbuf = selfckpt__arena_alloc(&d->arena, d->scanbuf_size, 64)) ||
+	    !TAKE(d->bounce, SCK_CHUNK_SIZE, 4096) ||
+	    !(d->ctx.xsave = selfckpt__arena_alloc(&d->arena, cpu.xsave_size,
+						   SCK_XSAVE_ALIGN))) {
+		selfckpt__arena_fini(&d->arena);
+		return sck_fail(ENOMEM, "checkpoint arena too small");
+	}
+	d->ctx.xsave_mask = cpu.xfeatures;
+	selfckpt__meta_start(&d->meta, metabuf, p.meta);
+	static const struct sck_header blank;
+	struct sck_part hp = { &blank, sizeof(blank) };
+	void *hdr;
+
+	/* HEADER comes first; it is completed in place before sealing. */
+	if (selfckpt__meta_add(&d->meta, SCK_REC_HEADER, 0, &hp, 1, &hdr)) {
+		selfckpt__arena_fini(&d->arena);
+		return sck_fail(ENOMEM, "checkpoint arena too small");
+	}
+	d->hdr = hdr;
+
+	d->excl_fd[d->nexcl++] = t->fd;
+	if (t->dirfd >= 0)
+		d->excl_fd[d->nexcl++] = t->dirfd;
+	d->pagemap_fd = (int)sys_openat(-100, "/proc/self/pagemap",
+					O_RDONLY | O_CLOEXEC, 0);
+	d->mem_fd = (int)sys_openat(-100, "/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);
+	if (d->pagemap_fd < 0 || d->mem_fd < 0) {
+		int err = d->pagemap_fd < 0 ? -d->pagemap_fd : -d->mem_fd;
+
+		if (d->pagemap_fd >= 0)
+			sys_close(d->pagemap_fd);
+		if (d->mem_fd >= 0)
+			sys_close(d->mem_fd);
+		selfckpt__arena_fini(&d->arena);
+		return sck_fail(err, "cannot open /proc/self/pagemap or /proc/self/mem: %s",
+				selfckpt__errname(err));
+	}
+	d->excl_fd[d->nexcl++] = d->pagemap_fd;
+	d->excl_fd[d->nexcl++] = d->mem_fd;
+
+	/* PAGEMAP_SCAN (Linux 6.7) on an empty range: 0 if supported (P18). */
+	struct pm_scan_arg probe = { .size = sizeof(probe),
+				     .vec = (uint64_t)(uintptr_t)d->scanbuf,
+				     .vec_len = 1,
+				     .return_mask = PAGE_IS_PRESENT };
+
+	d->have_pagemap_scan = sys_ioctl(d->pagemap_fd, PAGEMAP_SCAN, &probe) == 0;
+	*out = d;
+	return 0;
+}
+
+static void teardown(struct sck_dump *d)
+{
+	struct sck_arena a = d->arena;	/* d itself is in the arena */
+
+	sys_close(d->pagemap_fd);
+	sys_close(d->mem_fd);
+	selfckpt__arena_fini(&a);
+}
+
+static void new_uuid(struct sck_uuid *u)
+{
+	if (sys_getrandom(u->b, sizeof(u->b), 1 /* GRND_NONBLOCK */) != 16) {
+		struct __kernel_timespec ts;
+
+		sys_clock_gettime(1, &ts);
+		uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)sys_getpid() << 32);
+
+		__builtin_memcpy(u->b, &x, 8);
+		__builtin_memcpy(u->b + 8, &ts.tv_sec, 8);
+	}
+	u->b[6] = (u->b[6] & 0x0f) | 0x40;	/* RFC 4122 version 4 */
+	u->b[8] = (u->b[8] & 0x3f) | 0x80;
+}
+
+static int collect(struct sck_dump *d, uint64_t app_mask)
+{
+	int ret;
+
+	if ((ret = selfckpt__fingerprint(d)) || (ret = selfckpt__mem_collect(d)) ||
+	    (ret = selfckpt__proc_collect(d)) || (ret = selfckpt__fd_collect(d)) ||
+	    (ret = selfckpt__thread_collect(d, app_mask)))
+		return ret;
+
+	struct sck_header *h = d->hdr;
+	struct sck_state *s = &selfckpt__state;
+
+	if (!s->lineage.b[6])
+		new_uuid(&s->lineage);
+	h->ckpt_id = s->last_id + 1;
+	h->parent_id = s->last_id;
+	h->parent_uuid = s->last_uuid;
+	h->lineage_uuid = s->lineage;
+	h->generation = s->generation;
+	new_uuid(&h->image_uuid);
+	return 0;
+}
+
+/* Make the image durable and put it in place (path mode). */
+static int finish(const struct target *t, unsigned flags)
+{
+	long r;
+
+	if (!(flags & SELFCKPT_NO_SYNC)) {
+		r = sys_fsync(t->fd);
+		/* Pipes and sockets cannot be synced; that is not an error. */
+		if (r < 0 && r != -EINVAL && r != -EROFS)
+			return sck_fail((int)-r, "fsync of the image failed: %s",
+					selfckpt__errname((int)-r));
+	}
+	if (t->dirfd < 0)
+		return 0;
+	r = sys_renameat(t->dirfd, t->tmp, t->dirfd, t->name);
+	if (r < 0)
+		return sck_fail((int)-r, "cannot rename the image into place: %s",
+				selfckpt__errname((int)-r));
+	if (!(flags & SELFCKPT_NO_SYNC)) {
+		r = sys_fsync(t->dirfd);
+		if (r < 0 && r != -EINVAL)
+			return sck_fail((int)-r, "fsync of the image's directory failed: %s",
+					selfckpt__errname((int)-r));
+	}
+	return 0;
+}
+
+/*
+ * Back in a restarted process. Runs with the program's signal mask (the
+ * restorer's rt_sigreturn set it), in the resumed image: nothing of the
+ * checkpoint's arena exists any more.
+ */
+static void resumed(void)
+{
+	struct sck_rstinfo *ri = &selfckpt__rstinfo;
+
+	if (ri->magic == SCK_RSTINFO_MAGIC) {
+		if (ri->blob_len)
+			sys_munmap((void *)(uintptr_t)ri->blob_start, ri->blob_len);
+		sck_info("resumed from checkpoint %lu as pid %d%s",
+			 (unsigned long)selfckpt__state.last_id, ri->pid,
+			 (ri->flags & SCK_RST_PIDNS) ? " (pid namespace)" : "");
+		ri->magic = 0;
+	}
+	selfckpt__state.generation++;
+}
+
+/* returns_twice: see selfckpt__ctx_save. */
+static long __attribute__((noinline)) do_checkpoint(struct target *t,
+						    unsigned flags)
+{
+	uint64_t all = ~0ULL, app_mask = 0;
+	volatile int saved_errno = errno;
+	struct sck_state prev;
+	struct sck_dump *d = NULL;
+	long id;
+	int ret;
+
+	if (__atomic_exchange_n(&selfckpt__state.busy, 1, __ATOMIC_ACQUIRE)) {
+		selfckpt__set_error("a checkpoint is already running in this process");
+		errno = EBUSY;
+		return -1;
+	}
+	/* No handler may run and change memory while the image is made. */
+	sys_rt_sigprocmask(SIG_SETMASK, &all, &app_mask);
+	selfckpt__clear_error();
+	d = NULL;
+	ret = setup(&d, t, flags);
+	if (!ret) {
+		ret = collect(d, app_mask);
+		if (ret)
+			teardown(d);
+	}
+	if (ret) {
+		selfckpt__state.busy = 0;
+		sys_rt_sigprocmask(SIG_SETMASK, &app_mask, NULL);
+		errno = -ret;
+		return -1;
+	}
+	id = (long)d->hdr->ckpt_id;
+	prev = selfckpt__state;
+	/* The library's state as the image will hold it. */
+	selfckpt__state.parent_id = selfckpt__state.last_id;
+	selfckpt__state.last_id = (uint64_t)id;
+	selfckpt__state.last_uuid = d->hdr->image_uuid;
+
+	if (selfckpt__ctx_save(&d->ctx) == 0) {
+		/* Second return: a restarted process. */
+		resumed();
+		selfckpt__state.busy = 0;
+		errno = saved_errno;
+		return 0;
+	}
+	ret = selfckpt__write_image(d);
+	if (!ret)
+		ret = finish(t, flags);
+	teardown(d);
+	if (ret)
+		selfckpt__state = prev;
+	selfckpt__state.busy = 0;
+	sys_rt_sigprocmask(SIG_SETMASK, &app_mask, NULL);
+	if (ret) {
+		errno = -ret;
+		return -1;
+	}
+	sck_info("checkpoint %ld written", id);
+	errno = saved_errno;
+	return id;
+}
+
+/* Split path into a directory fd and a name; make the temporary file. */
+static int open_target(const char *path, struct target *t)
+{
+	char dir[SCK_MAX_PATH + 1];
+	const char *slash = NULL;
+	size_t len = sck_strlen(path);
+
+	if (len == 0 || len > SCK_MAX_PATH || path[len - 1] == '/')
+		return -EINVAL;
+	for (const char *p = path; *p; p++)
+		if (*p == '/')
+			slash = p;
+	if (slash) {
+		size_t dl = (size_t)(slash - path);
+
+		if (dl == 0)
+			dl = 1; /* "/name" */
+		__builtin_memcpy(dir, path, dl);
+		dir[dl] = '\0';
+		t->name = slash + 1;
+	} else {
+		dir[0] = '.';
+		dir[1] = '\0';
+		t->name = path;
+	}
+	long dfd = sys_openat(-100, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+	if (dfd < 0)
+		return (int)dfd;
+	t->dirfd = (int)dfd;
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint32_t rnd = 0;
+
+		sys_getrandom(&rnd, sizeof(rnd), 1);
+		selfckpt__fmt(t->tmp, sizeof(t->tmp), ".selfckpt-%ld-%08x.tmp",
+			      sys_getpid(), rnd);
+		/* O_EXCL|O_NOFOLLOW: never through a planted file or link. */
+		long fd = sys_openat(t->dirfd, t->tmp,
+				     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					     O_CLOEXEC,
+				     0600);
+
+		if (fd >= 0) {
+			t->fd = (int)fd;
+			return 0;
+		}
+		if (fd != -EEXIST) {
+			sys_close(t->dirfd);
+			return (int)fd;
+		}
+	}
+	sys_close(t->dirfd);
+	return -EEXIST;
+}
+
+long selfckpt_checkpoint(const char *path, unsigned flags)
+{
+	struct target t = { -1, -1, "", NULL };
+	long ret;
+	int err;
+
+	if (!path || (flags & ~SELFCKPT_NO_SYNC)) {
+		selfckpt__set_error("invalid argument");
+		errno = EINVAL;
+		return -1;
+	}
+	err = open_target(path, &t);
+	if (err) {
+		selfckpt__set_error("cannot create the image next to %s: %s", path,
+				    selfckpt__errname(-err));
+		errno = -err;
+		return -1;
+	}
+	ret = do_checkpoint(&t, flags);
+	if (ret > 0 || ret < 0) {
+		/* The checkpointing process; in a resumed one these fds are gone. */
+		err = errno;
+		if (ret < 0)
+			sys_unlinkat(t.dirfd, t.tmp, 0);
+		sys_close(t.fd);
+		sys_close(t.dirfd);
+		errno = err;
+	}
+	return ret;
+}
+
+long selfckpt_checkpoint_fd(int fd, unsigned flags)
+{
+	struct target t = { fd, -1, "", NULL };
+	long fl;
+
+	if (flags & ~SELFCKPT_NO_SYNC) {
+		selfckpt__set_error("invalid argument");
+		errno = EINVAL;
+		return -1;
+	}
+	fl = sys_fcntl(fd, F_GETFL, 0);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		selfckpt__set_error("fd %d is not open for writing", fd);
+		errno = EBADF;
+		return -1;
+	}
+	return do_checkpoint(&t, flags);
+}
+
+long selfckpt_last_id(void)
+{
+	return (long)selfckpt__state.last_id;
+}
+
+unsigned selfckpt_generation(void)
+{
+	return selfckpt__state.generation;
+}
+
+const char *selfckpt_version(void)
+{
+	return SELFCKPT_VERSION_STRING;
+}

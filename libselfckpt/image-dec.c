@@ -1,0 +1,764 @@
+/*
+ * image-dec.c - reading and checking an image (see image.h).
+ *
+ * The reader trusts nothing: every length is checked against a limit
+ * before memory is allocated for it and against the record it came from,
+ * every record's hashes are checked before its payload is looked at, and
+ * every cross-reference (file ids, run offsets, counts) is checked before
+ * the restorer may act on it. Messages name the record and its offset.
+ *
+ * It reads with exact sizes, never ahead, so that when the image arrives on
+ * a pipe the restorer can continue reading the page data from the same fd.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "nolibc/xxh64.h"
+
+struct rd {
+	int fd;
+	uint64_t off;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct rd *r, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct rd *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, r->errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int read_exact(struct rd *r, void *buf, size_t n, const char *what)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t k = read(r->fd, (char *)buf + done, n - done);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return fail(r, -EIO, "read error at byte %llu: %s",
+				    (unsigned long long)(r->off + done),
+				    strerror(errno));
+		if (k == 0)
+			return fail(r, -ENODATA,
+				    "image is truncated: it ends at byte %llu, inside %s",
+				    (unsigned long long)(r->off + done), what);
+		done += (size_t)k;
+	}
+	r->off += n;
+	return 0;
+}
+
+const char *selfckpt__rec_type_name(uint32_t type)
+{
+	static const char *const names[] = {
+		"?",	      "HEADER",	  "PROCESS",	 "RLIMITS",
+		"SIGACTIONS", "FILE",	  "VMA",	 "FD",
+		"THREAD",     "END_META", "PAD",	 "PAGES",
+		"PAGE_HASHES", "COMMIT",  "NOTE",
+	};
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+const char *selfckpt__vma_kind_name(uint32_t kind)
+{
+	static const char *const names[] = {
+		"?",	   "anon",  "heap",	 "stack",   "file",	  "file-shared",
+		"shm-anon", "memfd", "deleted", "vdso",   "vvar", "vvar_vclock",
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}
+
+const char *selfckpt__fd_kind_name(uint32_t kind)
+{
+	static const char *const names[] = { "?", "file", "dir", "dev",
+					     "stdio" };
+
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}
+
+/* Read one record header and check its place in the chain. */
+static int read_rec(struct rd *r, struct sck_image *img, struct sck_rec *rec,
+		    uint64_t *rec_off)
+{
+	char what[64];
+	int ret;
+
+	*rec_off = r->off;
+	snprintf(what, sizeof(what), "record header %llu",
+		 (unsigned long long)img->nrecords + 1);
+	ret = read_exact(r, rec, sizeof(*rec), what);
+	if (ret)
+		return ret;
+	if (selfckpt__xxh64(rec, 24, img->chain) != rec->hdr_hash)
+		return fail(r, -EBADMSG,
+			    "image is damaged: record header at byte %llu fails its checksum",
+			    (unsigned long long)*rec_off);
+	img->chain = rec->hdr_hash;
+	img->nrecords++;
+	return 0;
+}
+
+static uint64_t max_len(uint32_t type)
+{
+	switch (type) {
+	case SCK_REC_PAGES:
+		return UINT64_MAX;
+	case SCK_REC_PAGE_HASHES:
+		return (1ULL << 40) / SCK_CHUNK_SIZE * 8 + 64; /* 1 TiB of pages */
+	case SCK_REC_PAD:
+		return SCK_PAGE_SIZE * 2;
+	default:
+		return SCK_MAX_META_REC;
+	}
+}
+
+/* Read a payload (and its padding) and check its hash. Caller frees. */
+static int read_payload(struct rd *r, const struct sck_rec *rec,
+			uint64_t rec_off, uint8_t **out)
+{
+	char what[64];
+	uint64_t total = rec->len + sck_pad8(rec->len);
+	uint8_t *p;
+	int ret;
+
+	if (rec->len > max_len(rec->type))
+		return fail(r, -EBADMSG,
+			    "image is damaged: %s record at byte %llu claims %llu bytes",
+			    selfckpt__rec_type_name(rec->type),
+			    (unsigned long long)rec_off,
+			    (unsigned long long)rec->len);
+	p = malloc(total ? total : 1);
+	if (!p)
+		return fail(r, -ENOMEM, "out of memory reading the image");
+	snprintf(what, sizeof(what), "a %s record",
+		 selfckpt__rec_type_name(rec->type));
+	ret = read_exact(r, p, total, what);
+	if (ret) {
+		free(p);
+		return ret;
+	}
+	for (uint64_t i = rec->len; i < total; i++)
+		if (p[i]) {
+			free(p);
+			return fail(r, -EBADMSG,
+				    "image is damaged: non-zero padding after the %s record at byte %llu",
+				    selfckpt__rec_type_name(rec->type),
+				    (unsigned long long)rec_off);
+		}
+	if (selfckpt__xxh64(p, rec->len, 0) != rec->payload_hash) {
+		free(p);
+		return fail(r, -EBADMSG,
+			    "image is damaged: the %s record at byte %llu fails its checksum",
+			    selfckpt__rec_type_name(rec->type),
+			    (unsigned long long)rec_off);
+	}
+	*out = p;
+	return 0;
+}
+
+static char *dup_str(const uint8_t *p, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (s) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+/* Make room for element n of an array that doubles at powers of two. */
+static void *grow(void *arr, uint32_t n, size_t elem)
+{
+	if (n == 0)
+		return realloc(arr, elem);
+	if ((n & (n - 1)) == 0)
+		return realloc(arr, (size_t)n * 2 * elem);
+	return arr;
+}
+
+#define BAD(fmt, ...)                                                        \
+	fail(r, -EBADMSG, "image is damaged: %s record at byte %llu: " fmt, \
+	     selfckpt__rec_type_name(rec->type), (unsigned long long)off,  \
+	     ##__VA_ARGS__)
+
+static int has_nul(const char *s, size_t n)
+{
+	return memchr(s, '\0', n) != NULL;
+}
+
+static int take_header(struct rd *r, struct sck_image *img,
+		       const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	if (rec->len < sizeof(img->hdr))
+		return BAD("too short (%llu bytes)", (unsigned long long)rec->len);
+	memcpy(&img->hdr, p, sizeof(img->hdr));
+	struct sck_header *h = &img->hdr;
+
+	if (!h->ckpt_id || h->parent_id >= h->ckpt_id)
+		return BAD("bad checkpoint ids %llu/%llu",
+			   (unsigned long long)h->ckpt_id,
+			   (unsigned long long)h->parent_id);
+	if (h->page_size != SCK_PAGE_SIZE)
+		return fail(r, -EPROTONOSUPPORT,
+			    "image has page size %u; only 4096 is supported",
+			    h->page_size);
+	if (!has_nul(h->kernel_release, sizeof(h->kernel_release)) ||
+	    !has_nul(h->kernel_version, sizeof(h->kernel_version)) ||
+	    !has_nul(h->machine, sizeof(h->machine)) ||
+	    !has_nul(h->glibc_version, sizeof(h->glibc_version)) ||
+	    !has_nul(h->hostname, sizeof(h->hostname)) ||
+	    !has_nul(h->machine_id, sizeof(h->machine_id)) ||
+	    !has_nul(h->boot_id, sizeof(h->boot_id)) ||
+	    !has_nul(h->selfckpt_version, sizeof(h->selfckpt_version)) ||
+	    !has_nul(h->cpu.vendor, sizeof(h->cpu.vendor)) ||
+	    !has_nul(h->cpu.model_name, sizeof(h->cpu.model_name)))
+		return BAD("unterminated string");
+	if (h->nspecial > SCK_MAX_SPECIAL || h->nthreads == 0 ||
+	    h->nthreads > SCK_MAX_THREADS)
+		return BAD("bad counts");
+	if (h->cpu.xsave_size > SCK_MAX_XSAVE)
+		return BAD("xsave size %u", h->cpu.xsave_size);
+	return 0;
+}
+
+static int take_process(struct rd *r, struct sck_image *img,
+			const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	if (rec->len < sizeof(img->proc))
+		return BAD("too short");
+	memcpy(&img->proc, p, sizeof(img->proc));
+	if (img->proc.auxv_len > SCK_AUXV_MAX * 2 || img->proc.auxv_len % 2)
+		return BAD("bad auxv length %u", img->proc.auxv_len);
+	if (img->proc.cwd_len == 0 || img->proc.cwd_len > SCK_MAX_PATH ||
+	    sizeof(img->proc) + img->proc.cwd_len > rec->len)
+		return BAD("bad cwd length %u", img->proc.cwd_len);
+	img->cwd = dup_str(p + sizeof(img->proc), img->proc.cwd_len);
+	if (!img->cwd)
+		return -ENOMEM;
+	if (img->cwd[0] != '/' || strlen(img->cwd) != img->proc.cwd_len)
+		return BAD("cwd is not an absolute path");
+	if (img->proc.start_brk > img->proc.brk)
+		return BAD("brk below start_brk");
+	return 0;
+}
+
+static int take_file(struct rd *r, struct sck_image *img,
+		     const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_img_file *f;
+
+	if (rec->len < sizeof(struct sck_file))
+		return BAD("too short");
+	if (img->nfiles >= SCK_MAX_VMAS + SCK_MAX_FDS)
+		return BAD("too many files");
+	img->files = grow(img->files, img->nfiles, sizeof(*img->files));
+	if (!img->files)
+		return -ENOMEM;
+	f = &img->files[img->nfiles];
+	memcpy(&f->f, p, sizeof(f->f));
+	f->path = NULL;
+	if (f->f.path_len == 0 || f->f.path_len > SCK_MAX_PATH ||
+	    sizeof(f->f) + f->f.path_len > rec->len)
+		return BAD("bad path length %u", f->f.path_len);
+	if (f->f.build_id_len > sizeof(f->f.build_id))
+		return BAD("bad build-id length");
+	if (f->f.kind < SCK_FILE_REG || f->f.kind > SCK_FILE_CHR)
+		return BAD("bad file kind %u", f->f.kind);
+	if (f->f.id != img->nfiles + 1)
+		return BAD("file id %u out of sequence", f->f.id);
+	f->path = dup_str(p + sizeof(f->f), f->f.path_len);
+	if (!f->path)
+		return -ENOMEM;
+	if (strlen(f->path) != f->f.path_len)
+		return BAD("NUL inside a path");
+	img->nfiles++;
+	return 0;
+}
+
+static int take_vma(struct rd *r, struct sck_image *img,
+		    const struct sck_rec *rec, uint64_t off, const uint8_t *p,
+		    uint64_t *data_next)
+{
+	struct sck_img_vma *v;
+	const uint8_t *q;
+
+	if (rec->len < sizeof(struct sck_vma))
+		return BAD("too short");
+	if (img->nvmas >= SCK_MAX_VMAS)
+		return BAD("too many mappings");
+	img->vmas = grow(img->vmas, img->nvmas, sizeof(*img->vmas));
+	if (!img->vmas)
+		return -ENOMEM;
+	v = &img->vmas[img->nvmas];
+	memset(v, 0, sizeof(*v));
+	memcpy(&v->v, p, sizeof(v->v));
+	img->nvmas++;
+
+	struct sck_vma *m = &v->v;
+	uint64_t need = sizeof(*m) + (uint64_t)m->nruns * sizeof(struct sck_run) +
+			(uint64_t)m->nguards * sizeof(struct sck_range) +
+			m->name_len;
+
+	if (m->nruns > rec->len || m->nguards > rec->len ||
+	    m->name_len > SCK_MAX_PATH || need != rec->len)
+		return BAD("lengths do not add up");
+	if (m->start >= m->end || m->start % SCK_PAGE_SIZE ||
+	    m->end % SCK_PAGE_SIZE || m->end > (1ULL << 56))
+		return BAD("bad range %llx-%llx", (unsigned long long)m->start,
+			   (unsigned long long)m->end);
+	if (m->kind < SCK_VMA_ANON || m->kind > SCK_VMA_VVAR_VCLOCK)
+		return BAD("bad kind %u", m->kind);
+	if (m->prot & ~7u)
+		return BAD("bad protection %x", m->prot);
+	if (m->file_id > img->nfiles)
+		return BAD("refers to unknown file %u", m->file_id);
+	if ((m->kind == SCK_VMA_FILE_PRIVATE || m->kind == SCK_VMA_FILE_SHARED ||
+	     m->kind == SCK_VMA_MEMFD || m->kind == SCK_VMA_DELETED) &&
+	    !m->file_id)
+		return BAD("file mapping without a file");
+	if (m->pgoff % SCK_PAGE_SIZE)
+		return BAD("unaligned file offset");
+	if (img->nvmas > 1 && img->vmas[img->nvmas - 2].v.end > m->start)
+		return BAD("mappings overlap or are out of order");
+
+	q = p + sizeof(*m);
+	if (m->nruns) {
+		v->runs = malloc(m->nruns * sizeof(struct sck_run));
+		if (!v->runs)
+			return -ENOMEM;
+		memcpy(v->runs, q, m->nruns * sizeof(struct sck_run));
+	}
+	q += m->nruns * sizeof(struct sck_run);
+	if (m->nguards) {
+		v->guards = malloc(m->nguards * sizeof(struct sck_range));
+		if (!v->guards)
+			return -ENOMEM;
+		memcpy(v->guards, q, m->nguards * sizeof(struct sck_range));
+	}
+	q += m->nguards * sizeof(struct sck_range);
+	v->name = dup_str(q, m->name_len);
+	if (!v->name)
+		return -ENOMEM;
+
+	uint64_t stored = 0, prev_end = m->start;
+
+	for (uint32_t i = 0; i < m->nruns; i++) {
+		struct sck_run *run = &v->runs[i];
+
+		if (run->src != 0)
+			return BAD("run refers to another image (incremental images are not supported yet)");
+		if (run->addr % SCK_PAGE_SIZE || run->addr < prev_end ||
+		    run->addr >= m->end || !run->npages ||
+		    run->npages > (m->end - run->addr) / SCK_PAGE_SIZE)
+			return BAD("page run %u outside its mapping", i);
+		if (run->data_off != *data_next)
+			return BAD("page run %u has data offset %llu, expected %llu",
+				   i, (unsigned long long)run->data_off,
+				   (unsigned long long)*data_next);
+		prev_end = run->addr + run->npages * SCK_PAGE_SIZE;
+		*data_next += run->npages * SCK_PAGE_SIZE;
+		stored += run->npages;
+	}
+	if (stored != m->npages_stored)
+		return BAD("stored page count does not match its runs");
+	for (uint32_t i = 0; i < m->nguards; i++) {
+		struct sck_range *g = &v->guards[i];
+
+		if (g->start >= g->end || g->start < m->start ||
+		    g->end > m->end || g->start % SCK_PAGE_SIZE ||
+		    g->end % SCK_PAGE_SIZE)
+			return BAD("guard range %u outside its mapping", i);
+	}
+	return 0;
+}
+
+static int take_fd(struct rd *r, struct sck_image *img,
+		   const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_fd *f;
+
+	if (rec->len < sizeof(struct sck_fd))
+		return BAD("too short");
+	if (img->nfds >= SCK_MAX_FDS)
+		return BAD("too many fds");
+	img->fds = grow(img->fds, img->nfds, sizeof(*img->fds));
+	if (!img->fds)
+		return -ENOMEM;
+	f = &img->fds[img->nfds];
+	memcpy(f, p, sizeof(*f));
+	img->nfds++;
+	if (f->fd < 0 || (img->nfds > 1 && img->fds[img->nfds - 2].fd >= f->fd))
+		return BAD("fd %d out of order", f->fd);
+	if (f->kind < SCK_FD_FILE || f->kind > SCK_FD_STDIO)
+		return BAD("fd %d has bad kind %u", f->fd, f->kind);
+	if (f->kind == SCK_FD_STDIO && f->fd > 2)
+		return BAD("fd %d cannot be stdio", f->fd);
+	if (f->kind != SCK_FD_STDIO && (!f->file_id || f->file_id > img->nfiles))
+		return BAD("fd %d refers to unknown file %u", f->fd, f->file_id);
+	if (f->share_with) {
+		int32_t other = (int32_t)f->share_with - 1;
+		int found = 0;
+
+		for (uint32_t i = 0; i + 1 < img->nfds; i++)
+			if (img->fds[i].fd == other &&
+			    img->fds[i].kind == f->kind)
+				found = 1;
+		if (!found)
+			return BAD("fd %d shares with unknown fd %d", f->fd, other);
+	}
+	return 0;
+}
+
+static int take_thread(struct rd *r, struct sck_image *img,
+		       const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_img_thread *t;
+
+	if (rec->len < sizeof(struct sck_thread))
+		return BAD("too short");
+	if (img->nthreads >= img->hdr.nthreads)
+		return BAD("more threads than the header says");
+	img->threads = grow(img->threads, img->nthreads, sizeof(*img->threads));
+	if (!img->threads)
+		return -ENOMEM;
+	t = &img->threads[img->nthreads];
+	memcpy(&t->t, p, sizeof(t->t));
+	t->xsave = NULL;
+	img->nthreads++;
+	if (t->t.xsave_size > SCK_MAX_XSAVE ||
+	    sizeof(t->t) + t->t.xsave_size != rec->len)
+		return BAD("bad xsave size %u", t->t.xsave_size);
+	if (t->t.xsave_size < 576)
+		return BAD("xsave area too small");
+	t->xsave = aligned_alloc(64, (t->t.xsave_size + 63) & ~63u);
+	if (!t->xsave)
+		return -ENOMEM;
+	memcpy(t->xsave, p + sizeof(t->t), t->t.xsave_size);
+	if (t->t.rseq_len && (t->t.rseq_len < 32 || t->t.rseq_addr % 32))
+		return BAD("bad rseq registration");
+	return 0;
+}
+
+static int take_end(struct rd *r, struct sck_image *img,
+		    const struct sck_rec *rec, uint64_t off, const uint8_t *p,
+		    uint64_t data_next)
+{
+	if (rec->len < sizeof(img->end))
+		return BAD("too short");
+	memcpy(&img->end, p, sizeof(img->end));
+	struct sck_end_meta *e = &img->end;
+
+	if (e->nfiles != img->nfiles || e->nvmas != img->nvmas ||
+	    e->nfds != img->nfds || e->nthreads != img->nthreads ||
+	    e->meta_records != img->nrecords - 1)
+		return BAD("counts do not match the records read");
+	if (img->nthreads != img->hdr.nthreads)
+		return BAD("header announces %u threads, image has %u",
+			   img->hdr.nthreads, img->nthreads);
+	if (e->data_len != data_next || e->data_len % SCK_PAGE_SIZE)
+		return BAD("page data length does not match the mappings");
+	return 0;
+}
+
+int selfckpt__image_read_meta(int fd, struct sck_image *img, char *err,
+			      size_t errlen)
+{
+	struct rd rd = { fd, 0, err, errlen }, *r = &rd;
+	uint64_t data_next = 0;
+	int ret, seen_proc = 0, seen_sig = 0;
+
+	memset(img, 0, sizeof(*img));
+	err[0] = '\0';
+	ret = read_exact(r, &img->pre, sizeof(img->pre), "the preamble");
+	if (ret == -ENODATA && r->off == 0)
+		return fail(r, -ENODATA, "image is empty");
+	if (ret == -ENODATA)
+		return fail(r, -EPROTO, "not a selfckpt image (too short)");
+	if (ret)
+		return ret;
+	if (memcmp(img->pre.magic, SCK_MAGIC, SCK_MAGIC_LEN) != 0)
+		return fail(r, -EPROTO, "not a selfckpt image (bad magic)");
+	if (img->pre.major != SCK_VERSION_MAJOR)
+		return fail(r, -EPROTONOSUPPORT,
+			    "image format version %u.%u is not supported: this selfckpt reads version %u.x",
+			    img->pre.major, img->pre.minor, SCK_VERSION_MAJOR);
+	if (img->pre.arch != SCK_ARCH_X86_64)
+		return fail(r, -EPROTONOSUPPORT,
+			    "image is for another architecture (ELF machine %u)",
+			    img->pre.arch);
+	img->chain = selfckpt__xxh64(&img->pre, sizeof(img->pre), SCK_HASH_SEED);
+
+	for (;;) {
+		struct sck_rec rec0, *rec = &rec0;
+		uint64_t off;
+		uint8_t *p = NULL;
+
+		ret = read_rec(r, img, rec, &off);
+		if (ret)
+			return ret;
+		if (img->nrecords == 1 && rec->type != SCK_REC_HEADER)
+			return BAD("the first record must be HEADER");
+		if (img->nrecords > 1 && rec->type == SCK_REC_HEADER)
+			return BAD("a second HEADER");
+		if (rec->type == SCK_REC_PAGES) {
+			if (!img->end.nthreads)
+				return BAD("PAGES before END_META");
+			if (rec->len != img->end.data_len)
+				return BAD("length %llu, END_META said %llu",
+					   (unsigned long long)rec->len,
+					   (unsigned long long)img->end.data_len);
+			if (r->off % SCK_PAGE_SIZE)
+				return BAD("page data is not page-aligned");
+			if (rec->payload_hash != 0)
+				return BAD("payload hash must be 0");
+			img->data_off = r->off;
+			return 0;
+		}
+		ret = read_payload(r, rec, off, &p);
+		if (ret)
+			return ret;
+		if (img->end.nthreads && rec->type != SCK_REC_PAD) {
+			free(p);
+			return BAD("only PAD may follow END_META");
+		}
+		switch (rec->type) {
+		case SCK_REC_HEADER:
+			ret = take_header(r, img, rec, off, p);
+			break;
+		case SCK_REC_PROCESS:
+			ret = seen_proc++ ? BAD("twice") :
+					    take_process(r, img, rec, off, p);
+			break;
+		case SCK_REC_RLIMITS:
+			if (rec->len < sizeof(img->rlim))
+				ret = BAD("too short");
+			else
+				memcpy(&img->rlim, p, sizeof(img->rlim));
+			break;
+		case SCK_REC_SIGACTIONS:
+			if (rec->len < sizeof(img->sig))
+				ret = BAD("too short");
+			else
+				memcpy(&img->sig, p, sizeof(img->sig));
+			seen_sig = 1;
+			break;
+		case SCK_REC_FILE:
+			ret = take_file(r, img, rec, off, p);
+			break;
+		case SCK_REC_VMA:
+			ret = take_vma(r, img, rec, off, p, &data_next);
+			break;
+		case SCK_REC_FD:
+			ret = take_fd(r, img, rec, off, p);
+			break;
+		case SCK_REC_THREAD:
+			ret = take_thread(r, img, rec, off, p);
+			break;
+		case SCK_REC_NOTE: {
+			char **n = grow(img->notes, img->nnotes, sizeof(char *));
+
+			if (!n) {
+				ret = -ENOMEM;
+				break;
+			}
+			img->notes = n;
+			img->notes[img->nnotes] = dup_str(p, rec->len);
+			if (!img->notes[img->nnotes++])
+				ret = -ENOMEM;
+			break;
+		}
+		case SCK_REC_END_META:
+			if (!seen_proc || !seen_sig || !img->nvmas)
+				ret = BAD("metadata incomplete");
+			else
+				ret = take_end(r, img, rec, off, p, data_next);
+			break;
+		case SCK_REC_PAD:
+			break;
+		default:
+			if (!(rec->flags & SCK_RECF_OPTIONAL))
+				ret = fail(r, -EPROTONOSUPPORT,
+					   "image has record type %u at byte %llu, unknown to this selfckpt (written by a newer version?)",
+					   rec->type, (unsigned long long)off);
+			break;
+		}
+		free(p);
+		if (ret == -ENOMEM)
+			return fail(r, -ENOMEM, "out of memory reading the image");
+		if (ret)
+			return ret;
+	}
+}
+
+int selfckpt__image_verify_data(int fd, struct sck_image *img,
+				int (*sink)(void *, const void *, size_t,
+					    uint64_t),
+				void *arg, char *err, size_t errlen)
+{
+	struct rd rd = { fd, img->data_off, err, errlen }, *r = &rd;
+	uint64_t len = img->end.data_len, done = 0;
+	uint64_t nchunks = (len + SCK_CHUNK_SIZE - 1) / SCK_CHUNK_SIZE;
+	size_t bufsize = SCK_CHUNK_SIZE;
+	uint64_t *hashes = NULL;
+	uint8_t *buf;
+	int ret = 0;
+
+	buf = mmap(NULL, bufsize, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return fail(r, -ENOMEM, "out of memory verifying the image");
+	hashes = calloc(nchunks ? nchunks : 1, sizeof(*hashes));
+	if (!hashes) {
+		ret = fail(r, -ENOMEM, "out of memory verifying the image");
+		goto out;
+	}
+	for (uint64_t c = 0; c < nchunks; c++) {
+		size_t n = (size_t)(len - done < bufsize ? len - done : bufsize);
+
+		ret = read_exact(r, buf, n, "the page data");
+		if (ret)
+			goto out;
+		hashes[c] = selfckpt__xxh64(buf, n, 0);
+		if (sink) {
+			ret = sink(arg, buf, n, done);
+			if (ret)
+				goto out;
+		}
+		done += n;
+	}
+
+	struct sck_rec rec0, *rec = &rec0;
+	uint64_t off;
+	uint8_t *p = NULL;
+
+	ret = read_rec(r, img, rec, &off);
+	if (ret)
+		goto out;
+	if (rec->type != SCK_REC_PAGE_HASHES) {
+		ret = BAD("expected PAGE_HASHES");
+		goto out;
+	}
+	ret = read_payload(r, rec, off, &p);
+	if (ret)
+		goto out;
+	struct sck_page_hashes ph;
+
+	if (rec->len < sizeof(ph)) {
+		free(p);
+		ret = BAD("too short");
+		goto out;
+	}
+	memcpy(&ph, p, sizeof(ph));
+	if (ph.chunk_size != SCK_CHUNK_SIZE || ph.nchunks != nchunks ||
+	    rec->len != sizeof(ph) + nchunks * 8) {
+		free(p);
+		ret = BAD("hash list does not match the page data");
+		goto out;
+	}
+	for (uint64_t c = 0; c < nchunks; c++) {
+		uint64_t h;
+
+		memcpy(&h, p + sizeof(ph) + c * 8, 8);
+		if (h != hashes[c]) {
+			free(p);
+			ret = fail(r, -EBADMSG,
+				   "image is damaged: page data bytes %llu-%llu fail their checksum",
+				   (unsigned long long)(c * SCK_CHUNK_SIZE),
+				   (unsigned long long)((c + 1) * SCK_CHUNK_SIZE - 1));
+			goto out;
+		}
+	}
+	free(p);
+	p = NULL;
+
+	uint64_t commit_off_expected = r->off;
+
+	ret = read_rec(r, img, rec, &off);
+	if (ret)
+		goto out;
+	if (rec->type != SCK_REC_COMMIT) {
+		ret = BAD("expected COMMIT");
+		goto out;
+	}
+	ret = read_payload(r, rec, off, &p);
+	if (ret)
+		goto out;
+	if (rec->len < sizeof(img->commit)) {
+		free(p);
+		ret = BAD("too short");
+		goto out;
+	}
+	memcpy(&img->commit, p, sizeof(img->commit));
+	free(p);
+	if (img->commit.magic != SCK_COMMIT_MAGIC ||
+	    img->commit.records != img->nrecords - 1 ||
+	    img->commit.file_len != commit_off_expected ||
+	    img->commit.data_len != len ||
+	    memcmp(&img->commit.image_uuid, &img->hdr.image_uuid, 16)) {
+		ret = BAD("commit record does not match the image");
+		goto out;
+	}
+	/* Nothing may follow the commit record. */
+	char extra;
+	ssize_t k;
+
+	do
+		k = read(fd, &extra, 1);
+	while (k < 0 && errno == EINTR);
+	if (k > 0) {
+		ret = fail(r, -EBADMSG,
+			   "image is damaged: data follows the commit record at byte %llu",
+			   (unsigned long long)r->off);
+		goto out;
+	}
+	img->file_len = r->off;
+	img->chunk_hash = hashes;
+	img->nchunks = nchunks;
+	hashes = NULL;
+out:
+	free(hashes);
+	munmap(buf, bufsize);
+	return ret;
+}
+
+void selfckpt__image_free(struct sck_image *img)
+{
+	free(img->cwd);
+	for (uint32_t i = 0; i < img->nfiles; i++)
+		free(img->files[i].path);
+	free(img->files);
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		free(img->vmas[i].runs);
+		free(img->vmas[i].guards);
+		free(img->vmas[i].name);
+	}
+	free(img->vmas);
+	free(img->fds);
+	for (uint32_t i = 0; i < img->nthreads; i++)
+		free(img->threads[i].xsave);
+	free(img->threads);
+	for (uint32_t i = 0; i < img->nnotes; i++)
+		free(img->notes[i]);
+	free(img->notes);
+	free(img->chunk_hash);
+	memset(img, 0, sizeof(*img));
+}

@@ -1,0 +1,428 @@
+/*
+ * image-format.h - the on-disk layout of a selfckpt image, version 1.
+ *
+ * This header is the format's definition; docs/image-format.md explains it
+ * for someone writing an independent reader. Record type numbers and the
+ * layout of existing fields are stored on disk: never renumber a type, never
+ * move a field. Compatible additions append fields to a record (readers
+ * accept longer payloads than they know) and bump SCK_VERSION_MINOR;
+ * anything else bumps SCK_VERSION_MAJOR.
+ *
+ * All integers are little-endian (the format is x86-64 only for now; the
+ * header names the architecture). Every structure below has a fixed size,
+ * natural alignment and explicit padding, checked with static asserts.
+ *
+ * Stream layout, written in one pass without seeking:
+ *
+ *   preamble (16 bytes)
+ *   HEADER record            fingerprint, ids
+ *   PROCESS, RLIMITS, SIGACTIONS, FILE*, VMA*, FD*, THREAD* records
+ *   END_META record          counts, announces the page data length
+ *   PAD record               so that the PAGES payload starts page-aligned
+ *   PAGES record             raw page contents, runs in VMA order
+ *   PAGE_HASHES record       xxh64 of every SCK_CHUNK_SIZE piece of PAGES
+ *   COMMIT record            last: nothing after it, totals repeated
+ *
+ * Every record starts with struct sck_rec. Its hdr_hash chains the records:
+ * it covers the record header and the previous record's hdr_hash, so that a
+ * removed, repeated or reordered record is detected. payload_hash covers the
+ * payload (for PAGES it is 0: its pieces are covered by PAGE_HASHES, because
+ * a single-pass writer cannot know the hash before the data). Payloads are
+ * padded with zero bytes to a multiple of 8; the padding is not counted in
+ * len and must be zero.
+ *
+ * Freestanding: included by the restorer.
+ */
+#ifndef SELFCKPT_IMAGE_FORMAT_H
+#define SELFCKPT_IMAGE_FORMAT_H
+
+#include <stdint.h>
+
+#define SCK_MAGIC "\x89SCKPT\r\n"	/* 8 bytes, PNG-style damage detection */
+#define SCK_MAGIC_LEN 8
+#define SCK_VERSION_MAJOR 1
+#define SCK_VERSION_MINOR 0
+
+#define SCK_PAGE_SIZE ((uint64_t)4096)	/* the only page size supported */
+#define SCK_CHUNK_SIZE ((uint64_t)1 << 20) /* PAGE_HASHES granularity */
+#define SCK_HASH_SEED 0x5CC4B7ULL	/* seed of the hdr_hash chain */
+
+/* Limits that make a damaged image fail cleanly instead of exhausting memory. */
+#define SCK_MAX_META_REC (64ULL << 20)	/* one metadata record */
+#define SCK_MAX_PATH 4096
+#define SCK_MAX_VMAS (1U << 20)
+#define SCK_MAX_FDS (1U << 20)
+#define SCK_MAX_THREADS 65536
+#define SCK_MAX_XSAVE 16384
+
+struct sck_preamble {
+	char magic[SCK_MAGIC_LEN];
+	uint16_t major;
+	uint16_t minor;
+	uint32_t arch;			/* SCK_ARCH_X86_64 */
+};
+#define SCK_ARCH_X86_64 62		/* ELF EM_X86_64 */
+
+struct sck_rec {
+	uint32_t type;			/* enum sck_rec_type */
+	uint32_t flags;			/* SCK_RECF_* */
+	uint64_t len;			/* payload bytes, without padding */
+	uint64_t payload_hash;		/* xxh64(payload, 0) */
+	uint64_t hdr_hash;		/* xxh64(first 24 bytes, previous hdr_hash) */
+};
+
+/* A reader that meets an unknown record type skips it only if this is set. */
+#define SCK_RECF_OPTIONAL 1u
+
+enum sck_rec_type {
+	SCK_REC_HEADER = 1,
+	SCK_REC_PROCESS = 2,
+	SCK_REC_RLIMITS = 3,
+	SCK_REC_SIGACTIONS = 4,
+	SCK_REC_FILE = 5,
+	SCK_REC_VMA = 6,
+	SCK_REC_FD = 7,
+	SCK_REC_THREAD = 8,
+	SCK_REC_END_META = 9,
+	SCK_REC_PAD = 10,
+	SCK_REC_PAGES = 11,
+	SCK_REC_PAGE_HASHES = 12,
+	SCK_REC_COMMIT = 13,
+	SCK_REC_NOTE = 14,		/* optional free text (lenient substitutes...) */
+};
+
+/* ---- HEADER: identity and the fingerprint of the machine ------------- */
+
+struct sck_uuid {
+	uint8_t b[16];
+};
+
+/* The CPU as far as restored code can tell (P11). */
+struct sck_cpu {
+	char vendor[16];		/* "GenuineIntel", NUL-padded */
+	char model_name[64];
+	uint32_t family, model, stepping, _pad0;
+	uint32_t leaf1_ecx, leaf1_edx;	/* feature bits glibc's ifuncs read */
+	uint32_t leaf7_ebx, leaf7_ecx, leaf7_edx, leaf7_1_eax;
+	uint32_t ext1_ecx, ext1_edx;	/* CPUID 0x80000001 */
+	uint32_t leaf_d1_eax, _pad1;	/* XSAVEOPT/XSAVEC/XGETBV1/XSAVES */
+	uint64_t xcr0;			/* XGETBV(0) */
+	uint64_t xfeatures;		/* the user xstate features saved */
+	uint32_t xsave_size;		/* standard-format size for xfeatures */
+	uint32_t _pad2;
+	uint32_t xoff[32];		/* standard-format offset of feature i */
+	uint32_t xsize[32];		/* size of feature i */
+	uint64_t hwcap, hwcap2;		/* AT_HWCAP, AT_HWCAP2 */
+	uint64_t xcomp_perm;		/* ARCH_GET_XCOMP_PERM (AMX) */
+};
+
+/* [vvar], [vvar_vclock] and [vdso], in address order (P5). */
+#define SCK_MAX_SPECIAL 4
+struct sck_special {
+	uint64_t start, end;
+	uint32_t kind;			/* SCK_VMA_VDSO / VVAR / VVAR_VCLOCK */
+	uint32_t _pad;
+};
+
+/* Offsets of the vDSO entry points that libc caches at start-up. */
+enum sck_vdso_sym {
+	SCK_VDSO_CLOCK_GETTIME,
+	SCK_VDSO_GETTIMEOFDAY,
+	SCK_VDSO_TIME,
+	SCK_VDSO_GETCPU,
+	SCK_VDSO_CLOCK_GETRES,
+	SCK_VDSO_NSYMS
+};
+
+struct sck_header {
+	uint64_t ckpt_id;		/* positive, increasing along a lineage */
+	uint64_t parent_id;		/* previous checkpoint of the lineage, or 0 */
+	struct sck_uuid image_uuid;	/* random, this image */
+	struct sck_uuid parent_uuid;	/* image_uuid of parent_id's image */
+	struct sck_uuid lineage_uuid;	/* random at a lineage's first checkpoint */
+	int64_t time_sec;		/* CLOCK_REALTIME when captured */
+	uint32_t time_nsec;
+	uint32_t flags;			/* SCK_HDR_* */
+	uint32_t generation;		/* restarts this lineage went through */
+	int32_t pid;			/* getpid() at checkpoint */
+	uint32_t uid, gid;		/* real ids of the process */
+	uint32_t nthreads;
+	uint32_t page_size;
+	char kernel_release[65];	/* uname -r */
+	char kernel_version[65];	/* uname -v */
+	char machine[17];		/* uname -m */
+	char glibc_version[17];		/* gnu_get_libc_version(), or "" */
+	char hostname[65];
+	char machine_id[33];		/* /etc/machine-id, or "" */
+	char boot_id[37];		/* /proc/sys/kernel/random/boot_id */
+	char selfckpt_version[16];	/* library that wrote the image */
+	char _pad0[5];
+	struct sck_cpu cpu;
+	uint32_t nspecial;
+	uint32_t _pad1;
+	struct sck_special special[SCK_MAX_SPECIAL];
+	uint64_t vdso_hash;		/* xxh64 of the vDSO text */
+	uint64_t vdso_sym[SCK_VDSO_NSYMS]; /* offset from vDSO start, 0 if absent */
+	uint64_t rstinfo_addr;		/* where the restorer reports to the library */
+	uint32_t rstinfo_size;
+	uint32_t _pad2;
+};
+
+#define SCK_HDR_LENIENT 1u		/* substitutes recorded (see NOTE records) */
+
+/* ---- PROCESS: per-process kernel state ------------------------------- */
+
+#define SCK_AUXV_MAX 64			/* pairs; the kernel keeps AT_VECTOR_SIZE */
+
+struct sck_process {
+	/* Fields of PR_SET_MM_MAP, from /proc/self/stat and brk(0) (P6, P8). */
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint32_t auxv_len;		/* number of uint64_t used in auxv */
+	uint32_t exe_file;		/* FILE id of /proc/self/exe, 0 if none */
+	uint64_t auxv[SCK_AUXV_MAX * 2];
+	uint32_t umask;
+	uint32_t personality;
+	char comm[16];			/* PR_GET_NAME */
+	int32_t dumpable;		/* PR_GET_DUMPABLE */
+	int32_t pdeathsig;		/* PR_GET_PDEATHSIG */
+	int32_t no_new_privs;
+	int32_t thp_disable;
+	int32_t child_subreaper;
+	int32_t _pad0;
+	uint64_t timerslack_ns;
+	uint64_t itimer[3][4];		/* ITIMER_REAL/VIRTUAL/PROF: interval, value (sec, usec) */
+	uint64_t pending_shared;	/* standard signals pending for the process */
+	uint32_t cwd_len;		/* followed by the cwd path, cwd_len bytes */
+	uint32_t _pad1;
+};
+
+/* ---- RLIMITS --------------------------------------------------------- */
+
+#define SCK_NLIMITS 16
+struct sck_rlimits {
+	uint64_t cur[SCK_NLIMITS];
+	uint64_t max[SCK_NLIMITS];
+};
+
+/* ---- SIGACTIONS: the kernel's struct sigaction for signals 1..64 ------- */
+
+struct sck_sigaction {
+	uint64_t handler;		/* SIG_DFL 0, SIG_IGN 1, or an address */
+	uint64_t flags;			/* SA_* as the kernel sees them */
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct sck_sigactions {
+	struct sck_sigaction act[64];	/* act[i] is signal i + 1 */
+};
+
+/* ---- FILE: a file that a mapping or an fd refers to -------------------- */
+
+enum sck_file_kind {
+	SCK_FILE_REG = 1,
+	SCK_FILE_DIR = 2,
+	SCK_FILE_CHR = 3,
+};
+
+struct sck_file {
+	uint32_t id;			/* > 0, unique in the image, in order */
+	uint32_t kind;
+	uint64_t dev, ino;		/* st_dev, st_ino at checkpoint */
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint32_t mode;
+	uint64_t rdev;
+	uint32_t flags;			/* SCK_FILEF_* */
+	uint32_t build_id_len;		/* 0 if none (not ELF, no note) */
+	uint8_t build_id[32];
+	uint32_t path_len;		/* followed by the path, path_len bytes */
+	uint32_t _pad;
+};
+
+/*
+ * An object that will not exist at restart (unlinked file, memfd, shared
+ * anonymous memory): its contents are in the mappings' page runs and the
+ * restorer recreates it; path is the /proc/self/maps name, for messages.
+ */
+#define SCK_FILEF_OBJECT 1u
+
+/* ---- VMA: one line of /proc/self/maps ----------------------------------- */
+
+enum sck_vma_kind {
+	SCK_VMA_ANON = 1,		/* private anonymous */
+	SCK_VMA_HEAP = 2,		/* [heap]: private anonymous, brk area */
+	SCK_VMA_STACK = 3,		/* [stack] of the main thread */
+	SCK_VMA_FILE_PRIVATE = 4,	/* private file mapping, file unchanged */
+	SCK_VMA_FILE_SHARED = 5,	/* shared file mapping */
+	SCK_VMA_SHM_ANON = 6,		/* MAP_SHARED|MAP_ANONYMOUS, /dev/zero */
+	SCK_VMA_MEMFD = 7,		/* memfd_create() object */
+	SCK_VMA_DELETED = 8,		/* file unlinked or replaced: contents saved */
+	SCK_VMA_VDSO = 9,
+	SCK_VMA_VVAR = 10,
+	SCK_VMA_VVAR_VCLOCK = 11,
+};
+
+/* VMA flags: the mapping's own and those madvise/mlock set (smaps VmFlags). */
+#define SCK_VMAF_SHARED (1u << 0)
+#define SCK_VMAF_GROWSDOWN (1u << 1)	/* gd */
+#define SCK_VMAF_LOCKED (1u << 2)	/* lo */
+#define SCK_VMAF_DONTFORK (1u << 3)	/* dc */
+#define SCK_VMAF_WIPEONFORK (1u << 4)	/* wf */
+#define SCK_VMAF_HUGEPAGE (1u << 5)	/* hg */
+#define SCK_VMAF_NOHUGEPAGE (1u << 6)	/* nh */
+#define SCK_VMAF_MERGEABLE (1u << 7)	/* mg */
+#define SCK_VMAF_DONTDUMP (1u << 8)	/* dd */
+#define SCK_VMAF_SEQ_READ (1u << 9)	/* sr */
+#define SCK_VMAF_RAND_READ (1u << 10)	/* rr */
+#define SCK_VMAF_ANON_NAME (1u << 11)	/* [anon:NAME] / [anon_shmem:NAME] */
+#define SCK_VMAF_NORESERVE (1u << 12)	/* nr */
+#define SCK_VMAF_MAYWRITE (1u << 13)	/* mw: shared mapping may become writable */
+
+struct sck_vma {
+	uint64_t start, end;
+	uint64_t pgoff;			/* file offset in bytes */
+	uint32_t kind;			/* enum sck_vma_kind */
+	uint32_t prot;			/* PROT_READ 1, PROT_WRITE 2, PROT_EXEC 4 */
+	uint32_t flags;			/* SCK_VMAF_* */
+	uint32_t file_id;		/* FILE record, 0 if none */
+	uint64_t obj_size;		/* memfd / shared / deleted: object size */
+	uint64_t npages_stored;		/* sum of runs[].npages */
+	uint32_t nruns;			/* followed by nruns struct sck_run */
+	uint32_t nguards;		/* then nguards struct sck_range */
+	uint32_t name_len;		/* then the /proc/self/maps name */
+	uint32_t _pad;
+};
+
+/* A run of stored pages. */
+struct sck_run {
+	uint64_t addr;			/* first page */
+	uint64_t npages;
+	uint64_t data_off;		/* offset in the PAGES payload of src */
+	uint32_t src;			/* 0: this image; n: parents[n - 1] (later) */
+	uint32_t flags;
+};
+
+struct sck_range {
+	uint64_t start, end;
+};
+
+/* ---- FD: one file descriptor ------------------------------------------ */
+
+enum sck_fd_kind {
+	SCK_FD_FILE = 1,		/* regular file, reopened by path */
+	SCK_FD_DIR = 2,			/* directory, reopened by path */
+	SCK_FD_DEV = 3,			/* /dev/null, zero, full, random, urandom */
+	SCK_FD_STDIO = 4,		/* 0-2: becomes the restart command's own */
+};
+
+/* What a SCK_FD_STDIO fd was at checkpoint; for messages and `info`. */
+enum sck_stdio_kind {
+	SCK_STDIO_TTY = 1,
+	SCK_STDIO_NULL = 2,
+	SCK_STDIO_PIPE = 3,
+	SCK_STDIO_SOCKET = 4,
+	SCK_STDIO_OTHER = 5,		/* only with --stdio=inherit semantics */
+};
+
+struct sck_fd {
+	int32_t fd;
+	uint32_t kind;			/* enum sck_fd_kind */
+	uint32_t open_flags;		/* fdinfo "flags", without O_CLOEXEC */
+	uint32_t fd_flags;		/* FD_CLOEXEC */
+	int64_t pos;			/* file offset */
+	uint32_t file_id;		/* FILE record for FILE/DIR/DEV */
+	uint32_t share_with;		/* lower fd sharing the open file description, +1; 0 none */
+	uint32_t stdio_kind;		/* enum sck_stdio_kind for SCK_FD_STDIO */
+	uint32_t _pad;
+	uint64_t size_at_ckpt;		/* regular files: st_size at checkpoint */
+};
+
+/* ---- THREAD: registers and per-thread kernel state ---------------------- */
+
+/* General registers in the order of the kernel's struct sigcontext. */
+struct sck_gregs {
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+};
+
+struct sck_thread {
+	int32_t tid;
+	uint32_t flags;			/* SCK_THRF_* */
+	struct sck_gregs regs;
+	uint64_t fs_base, gs_base;
+	uint64_t sigmask;		/* blocked signals, bit n-1 for signal n */
+	uint64_t pending;		/* thread-directed standard signals pending */
+	uint64_t altstack_sp;		/* sigaltstack */
+	uint64_t altstack_size;
+	uint32_t altstack_flags;
+	uint32_t rseq_len;		/* 0: no rseq registration */
+	uint64_t rseq_addr;
+	uint32_t rseq_sig;
+	uint32_t _pad0;
+	uint64_t clear_child_tid;	/* set_tid_address() */
+	uint64_t robust_head;		/* set_robust_list() */
+	uint64_t robust_len;
+	uint64_t xfeatures;		/* features present in the xsave area */
+	uint32_t xsave_size;		/* followed by xsave_size bytes (standard format) */
+	uint32_t _pad1;
+};
+
+#define SCK_THRF_MAIN 1u		/* the thread group leader */
+#define SCK_THRF_CALLER 2u		/* the thread that called the checkpoint */
+
+/* ---- END_META, PAGE_HASHES, COMMIT ------------------------------------- */
+
+struct sck_end_meta {
+	uint64_t data_len;		/* PAGES payload length, a multiple of 4096 */
+	uint32_t nfiles, nvmas, nfds, nthreads;
+	uint64_t nruns;
+	uint64_t meta_records;		/* records before this one, preamble excluded */
+};
+
+struct sck_page_hashes {
+	uint64_t chunk_size;		/* SCK_CHUNK_SIZE */
+	uint64_t nchunks;		/* followed by nchunks uint64_t hashes */
+};
+
+#define SCK_COMMIT_MAGIC 0x54494D4D4F434B53ULL	/* "SKCOMMIT" */
+
+struct sck_commit {
+	uint64_t magic;
+	uint64_t records;		/* records before this one */
+	uint64_t file_len;		/* bytes before this record */
+	uint64_t data_len;
+	struct sck_uuid image_uuid;	/* repeated from HEADER */
+};
+
+/* ---- The restorer reports to the restored library here ------------------ */
+
+#define SCK_RSTINFO_MAGIC 0x4F464E4954535253ULL	/* "SRSTINFO" */
+
+struct sck_rstinfo {
+	uint64_t magic;			/* set by the restorer, cleared by the library */
+	uint64_t blob_start, blob_len;	/* restorer area to unmap after resuming */
+	uint64_t flags;			/* SCK_RST_* */
+	int32_t pid;			/* pid after the restart */
+	int32_t log_fd;			/* unused yet: -1 */
+	uint64_t warnings;		/* number of warnings the restart logged */
+};
+
+#define SCK_RST_PIDNS 1u		/* restarted in a private pid namespace */
+#define SCK_RST_USERNS 2u		/* ...and user namespace */
+#define SCK_RST_EXE_SET 4u		/* /proc/self/exe was set (PR_SET_MM_MAP) */
+
+/* Sizes are part of the format. */
+_Static_assert(sizeof(struct sck_preamble) == 16, "preamble");
+_Static_assert(sizeof(struct sck_rec) == 32, "rec");
+_Static_assert(sizeof(struct sck_run) == 32, "run");
+_Static_assert(sizeof(struct sck_vma) == 72, "vma");
+_Static_assert(sizeof(struct sck_fd) == 48, "fd");
+_Static_assert(sizeof(struct sck_gregs) == 144, "gregs");
+_Static_assert(sizeof(struct sck_sigaction) == 32, "sigaction");
+_Static_assert(sizeof(struct sck_file) == 104, "file");
+
+#endif /* SELFCKPT_IMAGE_FORMAT_H */

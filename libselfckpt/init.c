@@ -1,0 +1,43 @@
+/*
+ * init.c - what the library does when it is loaded.
+ *
+ * Reads SELFCKPT_LOG_FD=<fd>[,<level>] from the environment. Runs once, in
+ * ordinary context, so getenv is fine here. Also the API functions that set
+ * errno: kept out of log.c, which must stay free of libc (see
+ * check-freestanding in the Makefile).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "selfckpt.h"
+
+void selfckpt__set_errno(int err)
+{
+	errno = err;
+}
+
+int selfckpt_set_log_fd(int fd, int level)
+{
+	if (level < SELFCKPT_LOG_ERROR || level > SELFCKPT_LOG_DEBUG) {
+		errno = EINVAL;
+		return -1;
+	}
+	selfckpt__log_fd = fd;
+	selfckpt__log_level = level;
+	return 0;
+}
+
+__attribute__((constructor)) static void log_from_env(void)
+{
+	const char *s = getenv("SELFCKPT_LOG_FD");
+	int fd = 0, level = SELFCKPT_LOG_INFO;
+
+	if (!s || *s < '0' || *s > '9')
+		return;
+	for (; *s >= '0' && *s <= '9'; s++)
+		fd = fd * 10 + (*s - '0');
+	if (*s == ',' && s[1] >= '1' && s[1] <= '4')
+		level = s[1] - '0';
+	selfckpt_set_log_fd(fd, level);
+}

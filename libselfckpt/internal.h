@@ -1,0 +1,151 @@
+/*
+ * internal.h - what the checkpoint's parts share.
+ *
+ * A checkpoint runs in two phases around one instant, the capture of the
+ * registers (selfckpt__ctx_save):
+ *
+ *  1. Before it, the resource files (res-*.c) look at the process through
+ *     /proc and system calls, decide what can be saved, fail with a reason
+ *     naming anything that cannot, and append the metadata records that do
+ *     not change (HEADER, PROCESS, FILE, FD...) to the metadata buffer. They
+ *     also prepare the table of mappings (struct sck_dump_vma).
+ *  2. After it, the writer (writer.c, libc-free) scans each mapping for the
+ *     pages worth saving, appends the VMA and THREAD records and sends
+ *     metadata, page data and the trailer to the output.
+ *
+ * Everything lives in the arena (arena.h), which is not part of the image.
+ * No function here calls malloc or stdio: the checkpoint may run in a
+ * signal handler.
+ */
+#ifndef SELFCKPT_INTERNAL_H
+#define SELFCKPT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "arena.h"
+#include "image.h"
+
+/* ---- process-wide library state, saved with the process --------------- */
+
+struct sck_state {
+	uint64_t last_id;		/* id of the last image written or resumed */
+	uint64_t parent_id;		/* parent of last_id */
+	struct sck_uuid last_uuid;	/* image_uuid of last_id */
+	struct sck_uuid lineage;
+	uint32_t generation;		/* restarts along this lineage */
+	int busy;			/* a checkpoint is running */
+};
+
+extern struct sck_state selfckpt__state;
+
+/* The restorer writes here (its address is in the image header). */
+extern struct sck_rstinfo selfckpt__rstinfo;
+
+/* ---- the checkpoint in progress ------------------------------------- */
+
+/* How the writer finds the pages of a mapping worth saving. */
+enum sck_scan {
+	SCK_SCAN_NONE,		/* vdso, vvar, shared files: nothing stored */
+	SCK_SCAN_ANON,		/* present or swapped; zero pages left out */
+	SCK_SCAN_COW,		/* private file: only pages no longer the file's */
+	SCK_SCAN_SHARED,	/* shared object: pages in memory or page cache */
+	SCK_SCAN_ALL,		/* object that will not exist: every page */
+};
+
+struct sck_dump_vma {
+	struct sck_vma v;		/* nruns/nguards/npages filled by the writer */
+	const char *name;
+	uint32_t name_len;
+	uint32_t scan;			/* enum sck_scan */
+	uint64_t live_start;		/* pages below it are not needed (stack) */
+	uint64_t read_end;		/* object pages at/after it cannot be read */
+	uint64_t run_first;		/* writer: index in dump->runs */
+	uint64_t guard_first;		/* writer: index in dump->guards */
+};
+
+struct sck_dump_file {
+	struct sck_file f;
+	const char *path;
+};
+
+#define SCK_MAX_EXCL_FDS 8
+
+struct sck_dump {
+	struct sck_arena arena;
+	unsigned flags;
+	int out_fd;
+
+	/* Descriptors the checkpoint itself holds; not part of the image. */
+	int excl_fd[SCK_MAX_EXCL_FDS];
+	int nexcl;
+
+	struct sck_meta meta;		/* preamble and metadata records */
+	struct sck_header *hdr;		/* fingerprint, being filled */
+
+	struct sck_dump_file *files;
+	uint32_t nfiles, files_cap;
+	uint32_t *file_hash;		/* open addressing by (dev, ino) */
+	uint32_t file_hash_cap;
+
+	struct sck_dump_vma *vmas;
+	uint32_t nvmas, vmas_cap;
+	struct sck_run *runs;
+	uint64_t nruns, runs_cap;
+	struct sck_range *guards;
+	uint64_t nguards, guards_cap;
+	uint64_t data_len;
+	uint64_t hot_start, hot_end;	/* stack pages the writer itself uses */
+
+	/* The calling thread. */
+	struct sck_thread thread;
+	struct sck_ctx ctx;
+
+	/* Writer resources, prepared before the capture. */
+	int pagemap_fd;			/* /proc/self/pagemap */
+	int mem_fd;			/* /proc/self/mem, for unreadable pages */
+	int have_pagemap_scan;
+	size_t smaps_cap;		/* bytes for /proc/self/smaps */
+	void *scanbuf;			/* PAGEMAP_SCAN regions or pagemap words */
+	size_t scanbuf_size;
+	uint8_t *bounce;		/* SCK_CHUNK_SIZE bytes */
+	uint64_t *chunk_hash;
+	uint64_t chunk_hash_cap;
+	uint8_t *tail;			/* PAGE_HASHES and COMMIT records */
+	size_t tail_cap;
+};
+
+/* Files (res-file.c). Returns the FILE id (> 0) or -errno. */
+int selfckpt__file_add(struct sck_dump *d, const struct sck_file *f,
+		       const char *path);
+
+/* Resource collection, before the capture. Each returns 0 or -errno. */
+int selfckpt__fingerprint(struct sck_dump *d);		/* fingerprint.c */
+int selfckpt__proc_collect(struct sck_dump *d);	/* res-proc.c */
+int selfckpt__fd_collect(struct sck_dump *d);		/* res-file.c */
+int selfckpt__mem_collect(struct sck_dump *d);		/* res-mem.c */
+int selfckpt__thread_collect(struct sck_dump *d,
+			     uint64_t app_sigmask);	/* res-thread.c */
+
+/* Counts for sizing the arena, from a quick look at /proc/self. */
+struct sck_sizing {
+	uint64_t maps_bytes;		/* length of /proc/self/smaps */
+	uint64_t nvmas;
+	uint64_t pages;			/* pages in mappings that may be stored */
+	uint64_t nfds;
+};
+int selfckpt__size_up(struct sck_sizing *sz);		/* res-mem.c */
+
+/* After the capture (writer.c, libc-free). Returns 0 or -errno. */
+int selfckpt__write_image(struct sck_dump *d);
+
+/* ELF helpers (elf.c). */
+int selfckpt__elf_build_id(int fd, uint8_t *out, uint32_t cap);
+int selfckpt__vdso_symbols(const void *base, size_t len,
+			   uint64_t off[SCK_VDSO_NSYMS]);
+
+/* Is fd one the checkpoint holds for itself? */
+int selfckpt__fd_excluded(const struct sck_dump *d, int fd);
+
+#endif

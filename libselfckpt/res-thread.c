@@ -1,0 +1,114 @@
+/*
+ * res-thread.c - the calling thread's kernel-side state.
+ *
+ * Registers are captured later (context.S); what the kernel keeps per
+ * thread is gathered here: FS and GS base (P12), the signal mask the
+ * program had before the checkpoint blocked everything, sigaltstack, the
+ * rseq registration (P1), the clear_child_tid address and the robust futex
+ * list (P3).
+ *
+ * rseq: glibc 2.35+ registers an area at the thread pointer plus
+ * __rseq_offset. Asking the kernel to register the same area again answers
+ * EBUSY exactly when that area, length and signature are registered, which
+ * confirms it; a registration we cannot identify fails the checkpoint,
+ * because restoring without it would leave per-CPU code unprotected.
+ *
+ * Async-signal-safe.
+ */
+#define LOG_PREFIX "thread: "
+
+#include <stddef.h>
+#include <linux/prctl.h>
+
+#include <linux/errno.h>
+
+#include "compat.h"
+#include "internal.h"
+#include "log.h"
+#include "sys.h"
+
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+static int probe_rseq(struct sck_dump *d, uint64_t tp)
+{
+	struct sck_thread *t = &d->thread;
+
+	if (&__rseq_size && &__rseq_offset && __rseq_size) {
+		uint64_t area = tp + (uint64_t)__rseq_offset;
+		uint32_t lens[2] = { __rseq_size < SELFCKPT_RSEQ_MIN_LEN ?
+					     SELFCKPT_RSEQ_MIN_LEN : __rseq_size,
+				     __rseq_size };
+
+		for (int i = 0; i < 2; i++) {
+			long r = sys_rseq((void *)(uintptr_t)area, lens[i], 0,
+					  SELFCKPT_RSEQ_SIG);
+
+			if (r == -EBUSY) {
+				t->rseq_addr = area;
+				t->rseq_len = lens[i];
+				t->rseq_sig = SELFCKPT_RSEQ_SIG;
+				return 0;
+			}
+			if (r == 0) {	/* it was not registered after all */
+				sys_rseq((void *)(uintptr_t)area, lens[i],
+					 SELFCKPT_RSEQ_FLAG_UNREGISTER,
+					 SELFCKPT_RSEQ_SIG);
+				return 0;
+			}
+		}
+	}
+	/* libc did not register: make sure nobody else did. */
+	uint8_t *probe = selfckpt__arena_alloc(&d->arena, 64, 64);
+	long r;
+
+	if (!probe)
+		return -ENOMEM;
+	r = sys_rseq(probe, SELFCKPT_RSEQ_MIN_LEN, 0, SELFCKPT_RSEQ_SIG);
+	if (r == 0) {
+		sys_rseq(probe, SELFCKPT_RSEQ_MIN_LEN,
+			 SELFCKPT_RSEQ_FLAG_UNREGISTER, SELFCKPT_RSEQ_SIG);
+		return 0;
+	}
+	if (r == -ENOSYS)
+		return 0;
+	return sck_fail(EOPNOTSUPP,
+			"the thread has an rseq registration that is not libc's; it cannot be restored (P1)");
+}
+
+int selfckpt__thread_collect(struct sck_dump *d, uint64_t app_sigmask)
+{
+	struct sck_thread *t = &d->thread;
+	struct {
+		uint64_t sp;
+		int32_t flags;
+		int32_t pad;
+		uint64_t size;
+	} ss;
+	uint64_t addr = 0, head = 0;
+	size_t len = 0;
+	int ret;
+
+	t->tid = (int32_t)sys_gettid();
+	t->flags = SCK_THRF_MAIN | SCK_THRF_CALLER;
+	t->fs_base = selfckpt__get_fs_base();
+	t->gs_base = selfckpt__get_gs_base();
+	t->sigmask = app_sigmask;
+	if (sys_sigaltstack(NULL, &ss) == 0) {
+		t->altstack_sp = ss.sp;
+		t->altstack_size = ss.size;
+		t->altstack_flags = (uint32_t)ss.flags;
+	}
+	ret = probe_rseq(d, t->fs_base);
+	if (ret)
+		return ret;
+	if (sys_prctl(PR_GET_TID_ADDRESS, (unsigned long)&addr, 0, 0, 0) == 0)
+		t->clear_child_tid = addr;
+	else
+		sck_debug("PR_GET_TID_ADDRESS unavailable; clear_child_tid not kept");
+	if (sys_get_robust_list(0, &head, &len) == 0) {
+		t->robust_head = head;
+		t->robust_len = len;
+	}
+	return 0;
+}

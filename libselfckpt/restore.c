@@ -1,0 +1,788 @@
+/*
+ * restore.c - `selfckpt restart`: check, prepare, hand over to the restorer.
+ *
+ *   read the image's metadata; for a file, check every byte of it;
+ *   check that this machine can run it: CPU features and XSAVE layout (P11),
+ *     vDSO layout (P5), page size, PR_SET_MM_MAP, guard regions;
+ *   open and check every mapped file, recreate objects (restore-files.c);
+ *   recreate the descriptors, the cwd and the umask;
+ *   plan the memory: one struct rst_map per mapping, the page data fills;
+ *   find the hole: room that neither the image nor this program uses (P7);
+ *   build the restorer's arguments and the resuming signal frame in it;
+ *   block every signal and jump to the restorer.
+ *
+ * Everything that can fail fails before the jump, with a message and a
+ * status (restore.h). This process *becomes* the restored one: same PID,
+ * same parent, so the shell sees the program's own exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "internal.h"
+#include "nolibc/xxh64.h"
+#include "proc.h"
+#include "restore.h"
+#include "rst/rst.h"
+
+#define PAGE SCK_PAGE_SIZE
+#define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
+#define TASK_TOP 0x7ffffffff000ULL	/* 47-bit user address space */
+
+/* The restorer blob, embedded by tools/rst-blob.S. */
+extern const uint8_t selfckpt__rst_blob[];
+extern const uint8_t selfckpt__rst_blob_end[];
+
+extern const ptrdiff_t __rseq_offset;
+extern const unsigned int __rseq_size;
+
+void selfckpt__rs_msg(struct rs *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "selfckpt restart: ");
+
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(s->log_fd, line, (size_t)n) < 0) {
+		/* Nowhere else to report it. */
+	}
+}
+
+/* ---- the image ------------------------------------------------------- */
+
+static int load_image(struct rs *s)
+{
+	const char *name = s->o->image;
+	struct stat st;
+	int ret;
+
+	if (!strcmp(name, "-")) {
+		s->img_fd = 0;
+	} else {
+		s->img_fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (s->img_fd < 0) {
+			selfckpt__rs_msg(s, "cannot open %s: %s", name, strerror(errno));
+			return SCK_EX_NOINPUT;
+		}
+	}
+	if (fstat(s->img_fd, &st) < 0) {
+		selfckpt__rs_msg(s, "cannot stat %s: %s", name, strerror(errno));
+		return SCK_EX_NOINPUT;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		selfckpt__rs_msg(s, "%s is a directory, not an image", name);
+		return SCK_EX_NOINPUT;
+	}
+	s->seekable = S_ISREG(st.st_mode);
+	ret = selfckpt__image_read_meta(s->img_fd, &s->img, s->err, sizeof(s->err));
+	if (ret) {
+		selfckpt__rs_msg(s, "%s: %s", name, s->err);
+		return ret == -EIO ? SCK_EX_NOINPUT : SCK_EX_DATAERR;
+	}
+	if (s->seekable && !s->o->no_verify) {
+		ret = selfckpt__image_verify_data(s->img_fd, &s->img, NULL, NULL,
+						  s->err, sizeof(s->err));
+		if (ret) {
+			selfckpt__rs_msg(s, "%s: %s", name, s->err);
+			return ret == -EIO ? SCK_EX_NOINPUT : SCK_EX_DATAERR;
+		}
+		if (lseek(s->img_fd, (off_t)s->img.data_off, SEEK_SET) < 0) {
+			selfckpt__rs_msg(s, "cannot seek in %s: %s", name, strerror(errno));
+			return SCK_EX_NOINPUT;
+		}
+	}
+	return 0;
+}
+
+/* ---- can this machine run it? ------------------------------------------ */
+
+struct special_now {
+	uint32_t n;
+	struct sck_special sp[SCK_MAX_SPECIAL];
+};
+
+static int read_maps(char **buf)
+{
+	size_t size = 1 << 20;
+
+	for (;;) {
+		*buf = malloc(size);
+		if (!*buf)
+			return -ENOMEM;
+		long n = selfckpt__read_file(AT_FDCWD, "/proc/self/maps", *buf, size);
+
+		if (n >= 0)
+			return 0;
+		free(*buf);
+		if (n != -E2BIG)
+			return (int)n;
+		size *= 2;
+	}
+}
+
+static void current_specials(struct special_now *now)
+{
+	char *buf, *line, *next;
+
+	now->n = 0;
+	if (read_maps(&buf))
+		return;
+	for (line = buf; *line; line = next) {
+		struct sck_maps_entry e;
+		uint32_t kind = 0;
+
+		next = strchr(line, '\n');
+		next = next ? next + 1 : line + strlen(line);
+		if (selfckpt__parse_maps_line(line, &e))
+			continue;
+		if (!strcmp(e.name, "[vdso]"))
+			kind = SCK_VMA_VDSO;
+		else if (!strcmp(e.name, "[vvar]"))
+			kind = SCK_VMA_VVAR;
+		else if (!strcmp(e.name, "[vvar_vclock]"))
+			kind = SCK_VMA_VVAR_VCLOCK;
+		if (kind && now->n < SCK_MAX_SPECIAL)
+			now->sp[now->n++] = (struct sck_special){ e.start, e.end, kind, 0 };
+	}
+	free(buf);
+}
+
+static uint64_t vdso_start(const struct sck_special *sp, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (sp[i].kind == SCK_VMA_VDSO)
+			return sp[i].start;
+	return 0;
+}
+
+/* P5: the vDSO and vvar must have the layout the image's libc knows. */
+static int check_vdso(struct rs *s, const struct special_now *now)
+{
+	const struct sck_header *h = &s->img.hdr;
+	uint64_t vi = vdso_start(h->special, h->nspecial);
+	uint64_t vn = vdso_start(now->sp, now->n);
+	uint64_t sym[SCK_VDSO_NSYMS];
+	int same = h->nspecial == now->n && vi && vn;
+
+	for (uint32_t i = 0; same && i < now->n; i++) {
+		const struct sck_special *a = &h->special[i], *b = &now->sp[i];
+
+		if (a->kind != b->kind || a->end - a->start != b->end - b->start ||
+		    a->start - vi != b->start - vn)
+			same = 0;
+	}
+	if (!same) {
+		selfckpt__rs_msg(s,
+				 "this kernel (%s) lays out the vdso and vvar differently from the image's (%s); restart on a machine with the image's kernel",
+				 s->img.hdr.kernel_release, h->kernel_release);
+		return SCK_EX_UNAVAILABLE;
+	}
+	const struct sck_special *vd = NULL;
+
+	for (uint32_t i = 0; i < now->n; i++)
+		if (now->sp[i].kind == SCK_VMA_VDSO)
+			vd = &now->sp[i];
+	uint64_t hash = selfckpt__xxh64((const void *)(uintptr_t)vd->start,
+					vd->end - vd->start, 0);
+
+	if (hash == h->vdso_hash)
+		return 0;
+	/* Another build of the kernel: the entry points must not have moved. */
+	selfckpt__vdso_symbols((const void *)(uintptr_t)vd->start,
+			       vd->end - vd->start, sym);
+	for (int i = 0; i < SCK_VDSO_NSYMS; i++)
+		if (sym[i] != h->vdso_sym[i]) {
+			selfckpt__rs_msg(s,
+					 "this kernel's vdso (%s) differs from the image's (%s); restart on a machine with the image's kernel",
+					 s->img.hdr.kernel_release, h->kernel_release);
+			return SCK_EX_UNAVAILABLE;
+		}
+	return 0;
+}
+
+static int check_machine(struct rs *s, struct sck_cpu *cpu,
+			 struct special_now *now)
+{
+	const struct sck_image *img = &s->img;
+	char why[512];
+	char mid[64] = "";
+	int n, ret;
+
+	if (img->nthreads != 1) {
+		selfckpt__rs_msg(s, "the image has %u threads; this selfckpt restores one",
+				 img->nthreads);
+		return SCK_EX_UNAVAILABLE;
+	}
+	if (sysconf(_SC_PAGESIZE) != (long)img->hdr.page_size) {
+		selfckpt__rs_msg(s, "page size %ld here, %u in the image",
+				 sysconf(_SC_PAGESIZE), img->hdr.page_size);
+		return SCK_EX_UNAVAILABLE;
+	}
+	selfckpt__cpu_probe(cpu);
+	if (selfckpt__cpu_compatible(&img->hdr.cpu, cpu, why, sizeof(why))) {
+		selfckpt__rs_msg(s,
+				 "this CPU cannot run the image: missing %s (image from \"%s\", this is \"%s\")",
+				 why, img->hdr.cpu.model_name, cpu->model_name);
+		return SCK_EX_UNAVAILABLE;
+	}
+	current_specials(now);
+	ret = check_vdso(s, now);
+	if (ret)
+		return ret;
+	unsigned int mmsize = 0;
+
+	if (prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &mmsize, 0, 0) != 0 ||
+	    mmsize != sizeof(struct rst_mm_map)) {
+		selfckpt__rs_msg(s, "this kernel lacks PR_SET_MM_MAP (CONFIG_CHECKPOINT_RESTORE), which restart needs to restore the heap");
+		return SCK_EX_UNAVAILABLE;
+	}
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		if (!img->vmas[i].v.nguards)
+			continue;
+		void *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int ok = p != MAP_FAILED && madvise(p, PAGE, MADV_GUARD_INSTALL) == 0;
+
+		if (p != MAP_FAILED)
+			munmap(p, PAGE);
+		if (!ok) {
+			selfckpt__rs_msg(s, "the image has guard regions and this kernel cannot install them (Linux 6.13+ needed)");
+			return SCK_EX_UNAVAILABLE;
+		}
+		break;
+	}
+	n = (int)selfckpt__read_file(AT_FDCWD, "/etc/machine-id", mid, sizeof(mid));
+	while (n > 0 && (mid[n - 1] == '\n' || mid[n - 1] == ' '))
+		mid[--n] = '\0';
+	s->same_machine = img->hdr.machine_id[0] && !strcmp(mid, img->hdr.machine_id);
+	return 0;
+}
+
+/* ---- the plan ---------------------------------------------------------- */
+
+struct plan {
+	size_t nmaps, nfills, nguards, names_len;
+	size_t blob_len, args_off, maps_off, fills_off, guards_off, names_off;
+	size_t hash_off, want_off, trailer_off, trailer_len, frame_off, frame_len;
+	size_t unmap_off;
+	size_t stack_off, temp_off, temp_len, total;
+};
+
+static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
+		      const struct special_now *now)
+{
+	const struct sck_image *img = &s->img;
+	size_t off;
+
+	memset(p, 0, sizeof(*p));
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		const struct sck_img_vma *v = &img->vmas[i];
+
+		if (v->v.kind >= SCK_VMA_VDSO)
+			continue;
+		p->nmaps++;
+		p->nfills += v->v.nruns;
+		p->nguards += v->v.nguards;
+		if (v->v.flags & SCK_VMAF_ANON_NAME)
+			p->names_len += strlen(v->name) + 1;
+	}
+	p->blob_len = PAGE_UP((size_t)(selfckpt__rst_blob_end - selfckpt__rst_blob));
+	off = p->blob_len;
+	p->args_off = off;
+	off += (sizeof(struct rst_args) + 63) & ~(size_t)63;
+	p->maps_off = off;
+	off += p->nmaps * sizeof(struct rst_map);
+	p->fills_off = off;
+	off += p->nfills * sizeof(struct rst_fill);
+	p->guards_off = off;
+	off += p->nguards * sizeof(struct sck_range);
+	p->names_off = off;
+	off += (p->names_len + 63) & ~(size_t)63;
+	p->hash_off = off;
+	off += img->end.data_len / SCK_CHUNK_SIZE * 8 + 8;
+	p->want_off = off;
+	off += img->end.data_len / SCK_CHUNK_SIZE * 8 + 8;
+	p->trailer_off = off;
+	p->trailer_len = sizeof(struct sck_page_hashes) +
+			 (img->end.data_len / SCK_CHUNK_SIZE + 1) * 8 + 64;
+	off += p->trailer_len;
+	off = (off + 63) & ~(size_t)63;
+	p->frame_off = off;
+	p->frame_len = selfckpt__sigframe_size(cpu);
+	off += p->frame_len;
+	p->unmap_off = off;
+	off += (SCK_MAX_SPECIAL + 2) * sizeof(struct sck_range);
+	off = PAGE_UP(off);
+	p->stack_off = off;
+	off += RST_STACK_SIZE;
+	p->temp_off = off;
+	for (uint32_t i = 0; i < now->n; i++)
+		p->temp_len += now->sp[i].end - now->sp[i].start;
+	off += p->temp_len;
+	p->total = PAGE_UP(off);
+}
+
+struct range {
+	uint64_t start, end;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * P7: the hole must avoid the image's mappings (with room for the stack to
+ * grow) and this program's, which are still there when it is made. The
+ * highest gap that fits is taken, claimed with MAP_FIXED_NOREPLACE.
+ */
+static void *make_hole(struct rs *s, size_t len)
+{
+	const struct sck_image *img = &s->img;
+	const uint64_t margin = 1 << 20;
+	size_t n = 0, cap = img->nvmas + 4096;
+	struct range *r = malloc(cap * sizeof(*r));
+	char *buf = NULL, *line, *next;
+	void *hole = NULL;
+
+	if (!r || read_maps(&buf)) {
+		free(r);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		const struct sck_vma *v = &img->vmas[i].v;
+		uint64_t lo = v->start;
+
+		if (v->flags & SCK_VMAF_GROWSDOWN)
+			lo = lo > (256ULL << 20) ? lo - (256ULL << 20) : 0;
+		r[n++] = (struct range){ lo, v->end };
+	}
+	for (line = buf; *line && n < cap; line = next) {
+		struct sck_maps_entry e;
+
+		next = strchr(line, '\n');
+		next = next ? next + 1 : line + strlen(line);
+		if (!selfckpt__parse_maps_line(line, &e) && e.end <= TASK_TOP)
+			r[n++] = (struct range){ e.start, e.end };
+	}
+	free(buf);
+	r[n++] = (struct range){ 0, 1ULL << 32 };	/* keep low memory free */
+	r[n++] = (struct range){ TASK_TOP - (1ULL << 30), TASK_TOP };
+	qsort(r, n, sizeof(*r), cmp_range);
+
+	/* Merge into disjoint ranges, then try the gaps from the top down. */
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (m && r[i].start <= r[m - 1].end) {
+			if (r[i].end > r[m - 1].end)
+				r[m - 1].end = r[i].end;
+		} else {
+			r[m++] = r[i];
+		}
+	}
+	for (size_t i = m - 1; i > 0 && !hole; i--) {
+		uint64_t lo = r[i - 1].end + margin, hi = r[i].start;
+
+		if (hi < lo || hi - lo < len + margin)
+			continue;
+		uint64_t at = (hi - margin - len) & ~(uint64_t)(PAGE - 1);
+		void *p = mmap((void *)(uintptr_t)at, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			       -1, 0);
+
+		if (p != MAP_FAILED && (uint64_t)(uintptr_t)p == at)
+			hole = p;
+		else if (p != MAP_FAILED)
+			munmap(p, len);
+	}
+	free(r);
+	return hole;
+}
+
+static uint32_t map_flags(const struct rs *s, const struct sck_vma *v, int *fd)
+{
+	uint32_t fl = (v->flags & SCK_VMAF_SHARED) ? MAP_SHARED : MAP_PRIVATE;
+
+	*fd = -1;
+	if (v->file_id) {
+		const struct rs_file *rf = &s->files[v->file_id - 1];
+
+		if (rf->anon_shared)
+			return MAP_SHARED | MAP_ANONYMOUS;
+		*fd = rf->map_fd;
+		return fl;
+	}
+	fl |= MAP_ANONYMOUS;
+	if (v->flags & SCK_VMAF_NORESERVE)
+		fl |= MAP_NORESERVE;
+	if (v->kind == SCK_VMA_STACK && (v->flags & SCK_VMAF_GROWSDOWN))
+		fl |= MAP_GROWSDOWN;
+	return fl;
+}
+
+/* Fill the hole: mappings, fills, guards, names. */
+static void pack_memory(struct rs *s, struct rst_args *a, uint8_t *hole,
+			const struct plan *p)
+{
+	const struct sck_image *img = &s->img;
+	struct rst_map *m = (void *)(hole + p->maps_off);
+	struct rst_fill *f = (void *)(hole + p->fills_off);
+	struct sck_range *g = (void *)(hole + p->guards_off);
+	char *names = (char *)(hole + p->names_off);
+
+	a->maps = (uint64_t)(uintptr_t)m;
+	a->fills = (uint64_t)(uintptr_t)f;
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		const struct sck_img_vma *v = &img->vmas[i];
+
+		if (v->v.kind >= SCK_VMA_VDSO)
+			continue;
+		struct rst_map *mm = &m[a->nmaps++];
+
+		mm->start = v->v.start;
+		mm->len = v->v.end - v->v.start;
+		mm->pgoff = v->v.pgoff;
+		mm->prot = v->v.prot;
+		mm->map_prot = v->v.nruns ? (v->v.prot | PROT_READ | PROT_WRITE)
+					  : v->v.prot;
+		mm->flags = map_flags(s, &v->v, &mm->fd);
+		if (mm->flags & MAP_ANONYMOUS)
+			mm->pgoff = 0;
+		mm->vmflags = v->v.flags;
+		mm->nguards = v->v.nguards;
+		mm->guards = (uint64_t)(uintptr_t)g;
+		for (uint32_t k = 0; k < v->v.nguards; k++)
+			*g++ = v->guards[k];
+		if (v->v.flags & SCK_VMAF_ANON_NAME) {
+			/* "[anon:NAME]" or "[anon_shmem:NAME]": keep NAME. */
+			const char *c = strchr(v->name, ':');
+			size_t len = c ? strlen(c + 1) : 0;
+
+			if (len && c[len] == ']') {
+				memcpy(names, c + 1, len - 1);
+				names[len - 1] = '\0';
+				mm->anon_name = (uint64_t)(uintptr_t)names;
+				names += len;
+			}
+		}
+		for (uint32_t k = 0; k < v->v.nruns; k++) {
+			f->addr = v->runs[k].addr;
+			f->len = v->runs[k].npages * PAGE;
+			f++;
+			a->nfills++;
+		}
+	}
+}
+
+/* P7: unmap everything of the launcher but the hole and the vDSO/vvar. */
+static void pack_unmap(struct rst_args *a, uint8_t *hole, size_t hole_len,
+		       const struct special_now *now, struct sck_range *u)
+{
+	struct range keep[SCK_MAX_SPECIAL + 1];
+	size_t nk = 0;
+	uint64_t at = 0;
+
+	keep[nk++] = (struct range){ (uint64_t)(uintptr_t)hole,
+				     (uint64_t)(uintptr_t)hole + hole_len };
+	for (uint32_t i = 0; i < now->n; i++)
+		keep[nk++] = (struct range){ now->sp[i].start, now->sp[i].end };
+	qsort(keep, nk, sizeof(keep[0]), cmp_range);
+	a->unmap = (uint64_t)(uintptr_t)u;
+	for (size_t i = 0; i < nk; i++) {
+		if (keep[i].start > at)
+			u[a->nunmap++] = (struct sck_range){ at, keep[i].start };
+		at = keep[i].end;
+	}
+	if (at < TASK_TOP)
+		u[a->nunmap++] = (struct sck_range){ at, TASK_TOP };
+}
+
+/* P5: every vDSO/vvar piece to the temp area, then to its image address. */
+static void pack_moves(struct rs *s, struct rst_args *a, uint64_t temp,
+		       const struct special_now *now)
+{
+	const struct sck_header *h = &s->img.hdr;
+	int same = 1;
+
+	for (uint32_t i = 0; i < now->n; i++)
+		if (now->sp[i].start != h->special[i].start)
+			same = 0;
+	if (same)
+		return;
+	uint64_t t = temp;
+
+	for (uint32_t i = 0; i < now->n; i++) {
+		uint64_t len = now->sp[i].end - now->sp[i].start;
+
+		a->moves[a->nmoves++] = (struct rst_move){ now->sp[i].start, t, len };
+		t += len;
+	}
+	t = temp;
+	for (uint32_t i = 0; i < now->n; i++) {
+		uint64_t len = now->sp[i].end - now->sp[i].start;
+
+		a->moves[a->nmoves++] = (struct rst_move){ t, h->special[i].start, len };
+		t += len;
+	}
+}
+
+static void pack_process(struct rs *s, struct rst_args *a)
+{
+	const struct sck_process *p = &s->img.proc;
+
+	a->mm = (struct rst_mm_map){
+		.start_code = p->start_code, .end_code = p->end_code,
+		.start_data = p->start_data, .end_data = p->end_data,
+		.start_brk = p->start_brk, .brk = p->brk,
+		.start_stack = p->start_stack,
+		.arg_start = p->arg_start, .arg_end = p->arg_end,
+		.env_start = p->env_start, .env_end = p->env_end,
+		.auxv_size = p->auxv_len * 8,
+	};
+	memcpy(a->auxv, p->auxv, p->auxv_len * 8);
+	a->exe_fd = s->exe_fd;
+	if (s->exe_fd >= 0)
+		a->flags |= RST_F_EXE_SET;
+	a->personality = p->personality;
+	a->rlim = s->img.rlim;
+	a->sig = s->img.sig;
+	memcpy(a->comm, p->comm, sizeof(a->comm));
+	a->comm[15] = '\0';
+	a->dumpable = p->dumpable;
+	a->pdeathsig = p->pdeathsig;
+	a->no_new_privs = p->no_new_privs;
+	a->thp_disable = p->thp_disable;
+	a->child_subreaper = p->child_subreaper;
+	a->timerslack_ns = p->timerslack_ns;
+	memcpy(a->itimer, p->itimer, sizeof(a->itimer));
+	a->pending_shared = p->pending_shared;
+	a->xcomp_perm = s->img.hdr.cpu.xcomp_perm;
+}
+
+/* P1: this program's own rseq registration, to be undone by the restorer. */
+static int launcher_rseq(struct rs *s, struct rst_args *a)
+{
+	uint64_t tp = selfckpt__get_fs_base();
+
+	if (!__rseq_size)
+		return 0;
+	uint64_t area = tp + (uint64_t)__rseq_offset;
+	uint32_t lens[2] = { __rseq_size < 32 ? 32 : __rseq_size, __rseq_size };
+
+	for (int i = 0; i < 2; i++) {
+		long r = syscall(SYS_rseq, (void *)(uintptr_t)area, lens[i], 0,
+				 SELFCKPT_RSEQ_SIG);
+
+		if (r == 0 || errno == EBUSY) {
+			a->cur_rseq_addr = area;
+			a->cur_rseq_len = lens[i];
+			a->cur_rseq_sig = SELFCKPT_RSEQ_SIG;
+			return 0;
+		}
+	}
+	selfckpt__rs_msg(s, "cannot identify this program's rseq registration");
+	return SCK_EX_OSERR;
+}
+
+static int prepare_exe(struct rs *s)
+{
+	uint32_t id = s->img.proc.exe_file;
+
+	s->exe_fd = -1;
+	if (!id)
+		return 0;
+	const struct sck_img_file *f = &s->img.files[id - 1];
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return 0;
+	/* Only the very same file may become /proc/self/exe (P6). */
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != f->f.size ||
+	    st.st_mtim.tv_sec != f->f.mtime_sec) {
+		close(fd);
+		return 0;
+	}
+	s->exe_fd = fd;
+	return selfckpt__rs_move_fd_up(s, &s->exe_fd) ? SCK_EX_OSERR : 0;
+}
+
+static int prepare_pidfile(struct rs *s, struct rst_args *a)
+{
+	const char *path = s->o->pidfile;
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+
+	if (slash) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path ? slash - path : 1), path);
+		snprintf(a->pidfile_name, sizeof(a->pidfile_name), "%s", slash + 1);
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		snprintf(a->pidfile_name, sizeof(a->pidfile_name), "%s", path);
+	}
+	snprintf(a->pidfile_tmp, sizeof(a->pidfile_tmp), ".%s.%d.tmp", "selfckpt-pid", getpid());
+	s->pidfile_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->pidfile_dirfd < 0 || !a->pidfile_name[0]) {
+		selfckpt__rs_msg(s, "cannot use %s as the pid file: %s", path,
+				 strerror(errno));
+		return SCK_EX_USAGE;
+	}
+	if (selfckpt__rs_move_fd_up(s, &s->pidfile_dirfd))
+		return SCK_EX_OSERR;
+	a->pidfile_dirfd = s->pidfile_dirfd;
+	return 0;
+}
+
+static __attribute__((noreturn)) void jump(const void *entry, void *args,
+					   void *sp)
+{
+	__asm__ volatile("movq %0, %%rsp\n\t"
+			 "jmpq *%1\n\t"
+			 :
+			 : "r"(sp), "r"(entry), "D"(args)
+			 : "memory");
+	__builtin_unreachable();
+}
+
+int selfckpt__restart(const struct sck_restart_opts *o)
+{
+	static struct rs rs;
+	struct rs *s = &rs;
+	struct sck_cpu cpu;
+	struct special_now now;
+	struct plan p;
+	struct rst_args *a;
+	uint8_t *hole;
+	int ret, maxfd = 2;
+
+	s->o = o;
+	s->log_fd = 2;
+	s->exe_fd = s->pidfile_dirfd = -1;
+	if ((ret = load_image(s)) || (ret = check_machine(s, &cpu, &now)))
+		return ret;
+
+	/* Helpers (image, log, mapped files) go above every image fd. */
+	for (uint32_t i = 0; i < s->img.nfds; i++)
+		if (s->img.fds[i].fd > maxfd)
+			maxfd = s->img.fds[i].fd;
+	s->helper_base = maxfd + 1;
+	s->log_fd = fcntl(2, F_DUPFD_CLOEXEC, s->helper_base);
+	if (s->log_fd < 0)
+		s->log_fd = 2;
+	if (selfckpt__rs_move_fd_up(s, &s->img_fd))
+		return SCK_EX_OSERR;
+	if (selfckpt__rs_open_files(s) || prepare_exe(s))
+		return SCK_EX_UNAVAILABLE;
+
+	size_plan(s, &p, &cpu, &now);
+	hole = NULL;
+	struct rst_args tmp_args;	/* pidfile names, before the hole exists */
+
+	memset(&tmp_args, 0, sizeof(tmp_args));
+	tmp_args.pidfile_dirfd = -1;
+	if (o->pidfile && (ret = prepare_pidfile(s, &tmp_args)))
+		return ret;
+
+	/* From here on the descriptors are the image's. */
+	if (selfckpt__rs_place_fds(s))
+		return SCK_EX_UNAVAILABLE;
+	if (chdir(s->img.cwd) < 0) {
+		selfckpt__rs_msg(s, "cannot change to the directory %s: %s",
+				 s->img.cwd, strerror(errno));
+		return SCK_EX_UNAVAILABLE;
+	}
+	umask((mode_t)s->img.proc.umask);
+
+	hole = make_hole(s, p.total);
+	if (!hole) {
+		selfckpt__rs_msg(s, "no room in the address space for the restorer (%zu bytes)",
+				 p.total);
+		return SCK_EX_OSERR;
+	}
+	a = (struct rst_args *)(hole + p.args_off);
+	*a = tmp_args;
+	a->magic = RST_MAGIC;
+	a->hole_start = (uint64_t)(uintptr_t)hole;
+	a->hole_len = p.total;
+	a->log_fd = s->log_fd;
+	a->img_fd = s->img_fd;
+	a->first_helper_fd = s->helper_base;
+	if (o->verbose)
+		a->flags |= RST_F_DEBUG;
+	if ((ret = launcher_rseq(s, a)))
+		return ret;
+
+	pack_memory(s, a, hole, &p);
+	a->data_len = s->img.end.data_len;
+	a->nchunks = (a->data_len + SCK_CHUNK_SIZE - 1) / SCK_CHUNK_SIZE;
+	a->chunk_hash = (uint64_t)(uintptr_t)(hole + p.hash_off);
+	if (s->img.chunk_hash) {
+		a->flags |= RST_F_VERIFIED_LIST;
+		memcpy(hole + p.want_off, s->img.chunk_hash, a->nchunks * 8);
+		a->expected_hash = (uint64_t)(uintptr_t)(hole + p.want_off);
+	}
+	a->trailer_chain = s->img.chain;
+	a->trailer_records = s->img.nrecords;
+	a->data_off = s->img.data_off;
+	a->image_uuid = s->img.hdr.image_uuid;
+	a->trailer_buf = (uint64_t)(uintptr_t)(hole + p.trailer_off);
+	a->trailer_buf_len = p.trailer_len;
+	pack_process(s, a);
+
+	const struct sck_img_thread *t = &s->img.threads[0];
+
+	a->fs_base = t->t.fs_base;
+	a->gs_base = t->t.gs_base;
+	a->rseq_addr = t->t.rseq_addr;
+	a->rseq_len = t->t.rseq_len;
+	a->rseq_sig = t->t.rseq_sig;
+	a->clear_child_tid = t->t.clear_child_tid;
+	a->robust_head = t->t.robust_head;
+	a->robust_len = t->t.robust_len;
+	a->pending_thread = t->t.pending;
+	if (selfckpt__build_sigframe(hole + p.frame_off, &t->t, t->xsave,
+				     &s->img.hdr.cpu, &cpu, &a->frame_sp, s->err,
+				     sizeof(s->err))) {
+		selfckpt__rs_msg(s, "%s", s->err);
+		return SCK_EX_UNAVAILABLE;
+	}
+	a->rstinfo_addr = s->img.hdr.rstinfo_addr;
+	a->rstinfo.magic = SCK_RSTINFO_MAGIC;
+	a->rstinfo.blob_start = a->hole_start;
+	a->rstinfo.blob_len = a->hole_len;
+	a->rstinfo.log_fd = -1;
+
+	pack_moves(s, a, a->hole_start + p.temp_off, &now);
+	memcpy(hole, selfckpt__rst_blob,
+	       (size_t)(selfckpt__rst_blob_end - selfckpt__rst_blob));
+	if (mprotect(hole, p.blob_len, PROT_READ | PROT_EXEC) < 0) {
+		selfckpt__rs_msg(s, "cannot make the restorer executable: %s",
+				 strerror(errno));
+		return SCK_EX_OSERR;
+	}
+	pack_unmap(a, hole, p.total, &now,
+		   (struct sck_range *)(hole + p.unmap_off));
+
+	/* Raw, so that libc's own signals are blocked too. */
+	uint64_t all = ~0ULL;
+
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
+	jump(hole, a, hole + p.stack_off + RST_STACK_SIZE);
+}

@@ -1,0 +1,68 @@
+/*
+ * restore.h - `selfckpt restart`, the launcher side (restore.c,
+ * restore-files.c). Used by tools/cmd-restart.c; not part of the API.
+ *
+ * The launcher does, in ordinary code, everything that can fail: read and
+ * check the image, check that this machine can run it, open and check every
+ * file, recreate every descriptor, plan the memory. Only then does it hand
+ * over to the restorer (rst/), from which there is no way back.
+ */
+#ifndef SELFCKPT_RESTORE_H
+#define SELFCKPT_RESTORE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "image.h"
+
+/* Exit statuses of `selfckpt restart` before the program runs (sysexits). */
+#define SCK_EX_USAGE 64
+#define SCK_EX_DATAERR 65		/* image damaged, truncated, foreign */
+#define SCK_EX_NOINPUT 66		/* image missing or unreadable */
+#define SCK_EX_UNAVAILABLE 69		/* this machine cannot run the image */
+#define SCK_EX_SOFTWARE 70		/* internal error */
+#define SCK_EX_OSERR 71			/* a system call failed */
+
+struct sck_restart_opts {
+	const char *image;		/* path, or "-" for stdin */
+	const char *pidfile;		/* or NULL */
+	int stdio_inherit;		/* fds 0-2 always the restart command's */
+	int no_verify;			/* do not read a file image twice */
+	int verbose;
+};
+
+/* Per FILE record, what the launcher opened. */
+struct rs_file {
+	int map_fd;			/* for mappings, or -1 */
+	int anon_shared;		/* single shared anonymous mapping: no fd */
+	uint64_t obj_size;		/* objects: size to give the memfd */
+	uint32_t nmaps;			/* mappings that use it */
+};
+
+struct rs {
+	const struct sck_restart_opts *o;
+	struct sck_image img;
+	int img_fd;
+	int seekable;
+	int same_machine;
+	int log_fd;			/* the restart command's stderr */
+	int exe_fd;
+	int pidfile_dirfd;
+	int helper_base;		/* helper fds live at or above it */
+	struct rs_file *files;		/* [img.nfiles], index id - 1 */
+	char err[512];
+};
+
+/* Print "selfckpt restart: ..." to the restart command's stderr. */
+void selfckpt__rs_msg(struct rs *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Restart: returns only on failure, with an exit status. */
+int selfckpt__restart(const struct sck_restart_opts *o);
+
+/* restore-files.c */
+int selfckpt__rs_open_files(struct rs *s);
+int selfckpt__rs_place_fds(struct rs *s);
+int selfckpt__rs_move_fd_up(struct rs *s, int *fd);
+
+#endif

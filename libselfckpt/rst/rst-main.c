@@ -1,0 +1,414 @@
+/*
+ * rst-main.c - the restorer: from the launcher's address space to the
+ * image's, ending in rt_sigreturn into the checkpointed thread.
+ *
+ * Runs in the hole prepared by restore.c (see rst.h), with every signal
+ * blocked, on its own stack. Freestanding: no libc, no errno, no TLS (the
+ * launcher's FS base points into memory this code unmaps), raw system
+ * calls only. The order matters and is commented where it does.
+ *
+ * Past step 2 the launcher no longer exists: every failure is final and
+ * ends in rst_die(), which prints one line and exits without running any
+ * of the half-restored process.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <asm/signal.h>
+#include <linux/errno.h>
+#include <linux/mman.h>
+#include <linux/prctl.h>
+
+#include "compat.h"
+#include "image.h"
+#include "nolibc/fmt.h"
+#include "nolibc/str.h"
+#include "nolibc/xxh64.h"
+#include "rst-lib.h"
+#include "rst.h"
+#include "sys.h"
+
+#define PAGE SCK_PAGE_SIZE
+
+void rst_main(struct rst_args *a) __attribute__((noreturn, used));
+
+
+/* Step 2: nothing of the launcher may survive, but this hole and the vDSO. */
+static void leave_launcher(struct rst_args *a)
+{
+	const struct sck_range *u = (const void *)(uintptr_t)a->unmap;
+
+	/*
+	 * The launcher's libc registered an rseq area in memory we are about
+	 * to unmap; the kernel would write there on every preemption (P1).
+	 */
+	if (a->cur_rseq_len) {
+		long r = sys_rseq((void *)(uintptr_t)a->cur_rseq_addr,
+				  a->cur_rseq_len, SELFCKPT_RSEQ_FLAG_UNREGISTER,
+				  a->cur_rseq_sig);
+
+		if (r < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot unregister the launcher's rseq area (error %ld)", -r);
+	}
+	for (uint32_t i = 0; i < a->nunmap; i++) {
+		long r = sys_munmap((void *)(uintptr_t)u[i].start,
+				    u[i].end - u[i].start);
+
+		if (r < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot unmap %lx-%lx (error %ld)",
+				(unsigned long)u[i].start, (unsigned long)u[i].end, -r);
+	}
+	/*
+	 * vDSO and vvar go to the image's addresses, where its libc cached
+	 * pointers into them (P5). The launcher planned the moves through a
+	 * free area of the hole, so that no move lands on a piece not yet
+	 * moved (DMTCP #392).
+	 */
+	for (uint32_t i = 0; i < a->nmoves; i++) {
+		const struct rst_move *m = &a->moves[i];
+		long r = sys_mremap((void *)(uintptr_t)m->from, m->len, m->len,
+				    MREMAP_MAYMOVE | MREMAP_FIXED,
+				    (void *)(uintptr_t)m->to);
+
+		if (r < 0 || (uint64_t)r != m->to)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot move the vdso/vvar from %lx to %lx (error %ld)",
+				(unsigned long)m->from, (unsigned long)m->to, -r);
+	}
+}
+
+/* Step 3: the image's mappings, writable where page data will go. */
+static void map_memory(struct rst_args *a)
+{
+	const struct rst_map *m = (const void *)(uintptr_t)a->maps;
+
+	for (uint32_t i = 0; i < a->nmaps; i++) {
+		long r = sys_mmap_l((void *)(uintptr_t)m[i].start, m[i].len,
+				    (int)m[i].map_prot,
+				    (int)m[i].flags | MAP_FIXED_NOREPLACE,
+				    m[i].fd, (int64_t)m[i].pgoff);
+
+		if (r < 0 || (uint64_t)r != m[i].start)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot map %lx-%lx (error %ld)",
+				(unsigned long)m[i].start,
+				(unsigned long)(m[i].start + m[i].len), -r);
+	}
+}
+
+static void read_full(struct rst_args *a, void *buf, uint64_t len,
+		      const char *what)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		size_t n = len > (1UL << 30) ? (1UL << 30) : (size_t)len;
+		long r = sys_read(a->img_fd, p, n);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"read error in the image's %s (error %ld)", what, -r);
+		if (r == 0)
+			rst_die(a->log_fd, RST_EXIT_DATA,
+				"the image is truncated: it ends inside the %s", what);
+		p += r;
+		len -= (uint64_t)r;
+	}
+}
+
+/* Step 4: page data straight into place, each chunk hashed as it lands. */
+static void fill_memory(struct rst_args *a)
+{
+	const struct rst_fill *f = (const void *)(uintptr_t)a->fills;
+	uint64_t *hash = (uint64_t *)(uintptr_t)a->chunk_hash;
+	struct sck_xxh64 h;
+	uint64_t fill = 0, chunk = 0;
+
+	selfckpt__xxh64_init(&h, 0);
+	for (uint64_t i = 0; i < a->nfills; i++) {
+		uint8_t *p = (uint8_t *)(uintptr_t)f[i].addr;
+		uint64_t left = f[i].len;
+
+		while (left) {
+			uint64_t n = SCK_CHUNK_SIZE - fill;
+
+			if (n > left)
+				n = left;
+			read_full(a, p, n, "page data");
+			selfckpt__xxh64_update(&h, p, (size_t)n);
+			fill += n;
+			p += n;
+			left -= n;
+			if (fill == SCK_CHUNK_SIZE) {
+				hash[chunk++] = selfckpt__xxh64_digest(&h);
+				selfckpt__xxh64_init(&h, 0);
+				fill = 0;
+			}
+		}
+	}
+	if (fill)
+		hash[chunk++] = selfckpt__xxh64_digest(&h);
+	if (chunk != a->nchunks)
+		rst_die(a->log_fd, RST_EXIT_DATA,
+			"page data has %lu chunks, the image said %lu",
+			(unsigned long)chunk, (unsigned long)a->nchunks);
+}
+
+/* Read one record of the trailer and check its place in the chain. */
+static void read_trailer_rec(struct rst_args *a, uint64_t *chain,
+			     struct sck_rec *r, uint32_t type, void *buf,
+			     uint64_t cap)
+{
+	read_full(a, r, sizeof(*r), "trailer");
+	if (selfckpt__xxh64(r, 24, *chain) != r->hdr_hash || r->type != type)
+		rst_die(a->log_fd, RST_EXIT_DATA,
+			"the image is damaged: bad trailer record");
+	*chain = r->hdr_hash;
+	uint64_t total = r->len + sck_pad8(r->len);
+
+	if (total > cap)
+		rst_die(a->log_fd, RST_EXIT_DATA,
+			"the image is damaged: trailer record too long");
+	read_full(a, buf, total, "trailer");
+	if (selfckpt__xxh64(buf, r->len, 0) != r->payload_hash)
+		rst_die(a->log_fd, RST_EXIT_DATA,
+			"the image is damaged: trailer fails its checksum");
+}
+
+/*
+ * Step 5: were the page data those the image was written with? A file was
+ * checked completely before the launcher gave up anything; this check
+ * catches a file changed since, and is the only one for a stream.
+ */
+static void verify_data(struct rst_args *a)
+{
+	const uint64_t *got = (const void *)(uintptr_t)a->chunk_hash;
+	const uint64_t *want;
+
+	if (a->flags & RST_F_VERIFIED_LIST) {
+		want = (const void *)(uintptr_t)a->expected_hash;
+	} else {
+		uint8_t *buf = (uint8_t *)(uintptr_t)a->trailer_buf;
+		uint64_t chain = a->trailer_chain;
+		struct sck_rec r;
+		struct sck_page_hashes ph;
+		struct sck_commit c;
+
+		read_trailer_rec(a, &chain, &r, SCK_REC_PAGE_HASHES, buf,
+				 a->trailer_buf_len);
+		__builtin_memcpy(&ph, buf, sizeof(ph));
+		if (r.len != sizeof(ph) + a->nchunks * 8 ||
+		    ph.nchunks != a->nchunks || ph.chunk_size != SCK_CHUNK_SIZE)
+			rst_die(a->log_fd, RST_EXIT_DATA,
+				"the image is damaged: hash list does not match");
+		want = (const uint64_t *)(buf + sizeof(ph));
+		uint64_t commit_at = a->data_off + a->data_len + sizeof(r) +
+				     r.len + sck_pad8(r.len);
+		uint64_t cbuf[8];
+
+		read_trailer_rec(a, &chain, &r, SCK_REC_COMMIT, cbuf, sizeof(cbuf));
+		__builtin_memcpy(&c, cbuf, sizeof(c));
+		if (r.len < sizeof(c) || c.magic != SCK_COMMIT_MAGIC ||
+		    c.records != a->trailer_records + 1 ||
+		    c.file_len != commit_at || c.data_len != a->data_len ||
+		    __builtin_memcmp(&c.image_uuid, &a->image_uuid, 16))
+			rst_die(a->log_fd, RST_EXIT_DATA,
+				"the image is damaged: commit record does not match");
+	}
+	for (uint64_t i = 0; i < a->nchunks; i++)
+		if (got[i] != want[i])
+			rst_die(a->log_fd, RST_EXIT_DATA,
+				"the image is damaged: page data bytes %lu-%lu fail their checksum",
+				(unsigned long)(i * SCK_CHUNK_SIZE),
+				(unsigned long)((i + 1) * SCK_CHUNK_SIZE - 1));
+}
+
+/* Step 6: final protections, madvise flags, guard regions, names. */
+static void finish_memory(struct rst_args *a)
+{
+	static const struct {
+		uint32_t flag;
+		int advice;
+	} adv[] = {
+		{ SCK_VMAF_HUGEPAGE, 14 },	{ SCK_VMAF_NOHUGEPAGE, 15 },
+		{ SCK_VMAF_DONTFORK, 10 },	{ SCK_VMAF_WIPEONFORK, 18 },
+		{ SCK_VMAF_MERGEABLE, 12 },	{ SCK_VMAF_DONTDUMP, 16 },
+		{ SCK_VMAF_SEQ_READ, 2 },	{ SCK_VMAF_RAND_READ, 1 },
+	};
+	const struct rst_map *m = (const void *)(uintptr_t)a->maps;
+
+	for (uint32_t i = 0; i < a->nmaps; i++) {
+		void *p = (void *)(uintptr_t)m[i].start;
+		long r;
+
+		if (m[i].map_prot != m[i].prot) {
+			r = sys_mprotect(p, m[i].len, (int)m[i].prot);
+			if (r < 0)
+				rst_die(a->log_fd, RST_EXIT_OSERR,
+					"cannot set protection of %lx (error %ld)",
+					(unsigned long)m[i].start, -r);
+		}
+		for (size_t k = 0; k < sizeof(adv) / sizeof(adv[0]); k++)
+			if (m[i].vmflags & adv[k].flag)
+				sys_madvise(p, m[i].len, adv[k].advice);
+		if ((m[i].vmflags & SCK_VMAF_LOCKED) && sys_mlock(p, m[i].len) < 0)
+			a->rstinfo.warnings++;
+		const struct sck_range *g = (const void *)(uintptr_t)m[i].guards;
+
+		for (uint32_t k = 0; k < m[i].nguards; k++) {
+			r = sys_madvise((void *)(uintptr_t)g[k].start,
+					g[k].end - g[k].start, MADV_GUARD_INSTALL);
+			if (r < 0)
+				rst_die(a->log_fd, RST_EXIT_OSERR,
+					"cannot install guard pages at %lx (error %ld)",
+					(unsigned long)g[k].start, -r);
+		}
+		if (m[i].anon_name)
+			sys_prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, m[i].start,
+				  m[i].len, m[i].anon_name);
+	}
+}
+
+/* Step 7: per-process kernel state. */
+static void restore_process(struct rst_args *a)
+{
+	long r;
+
+	/* Limits first: PR_SET_MM_MAP checks the break against RLIMIT_DATA. */
+	for (int i = 0; i < SCK_NLIMITS; i++) {
+		uint64_t want[2] = { a->rlim.cur[i], a->rlim.max[i] }, now[2];
+
+		if (sys_prlimit64(0, i, want, NULL) == 0)
+			continue;
+		/* A hard limit cannot be raised without privilege: keep ours. */
+		if (sys_prlimit64(0, i, NULL, now) == 0) {
+			want[1] = now[1];
+			if (want[0] > now[1])
+				want[0] = now[1];
+			sys_prlimit64(0, i, want, NULL);
+		}
+		a->rstinfo.warnings++;
+	}
+
+	a->mm.auxv = (uint64_t)(uintptr_t)a->auxv;
+	a->mm.exe_fd = (a->flags & RST_F_EXE_SET) ? (uint32_t)a->exe_fd
+						  : (uint32_t)-1;
+	r = sys_prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&a->mm,
+		      sizeof(a->mm), 0);
+	if (r < 0 && a->mm.exe_fd != (uint32_t)-1) {
+		/* Setting /proc/self/exe needs CAP_CHECKPOINT_RESTORE (P6). */
+		a->mm.exe_fd = (uint32_t)-1;
+		r = sys_prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&a->mm,
+			      sizeof(a->mm), 0);
+	} else if (r == 0 && a->mm.exe_fd != (uint32_t)-1) {
+		a->rstinfo.flags |= SCK_RST_EXE_SET;
+	}
+	if (r < 0)
+		rst_die(a->log_fd, RST_EXIT_OSERR,
+			"PR_SET_MM_MAP failed (error %ld): cannot restore the heap break and memory layout",
+			-r);
+
+	sys_personality(a->personality);
+	sys_prctl(PR_SET_NAME, (unsigned long)a->comm, 0, 0, 0);
+	if (a->dumpable == 0 || a->dumpable == 1)
+		sys_prctl(PR_SET_DUMPABLE, (unsigned long)a->dumpable, 0, 0, 0);
+	sys_prctl(PR_SET_PDEATHSIG, (unsigned long)a->pdeathsig, 0, 0, 0);
+	if (a->no_new_privs)
+		sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (a->thp_disable)
+		sys_prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	if (a->child_subreaper)
+		sys_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if (a->timerslack_ns)
+		sys_prctl(PR_SET_TIMERSLACK, a->timerslack_ns, 0, 0, 0);
+	if (a->xcomp_perm & (1ULL << 18))	/* AMX tile data (P11) */
+		sys_arch_prctl(ARCH_REQ_XCOMP_PERM, 18);
+
+	for (int s = 1; s <= 64; s++) {
+		if (s == SIGKILL || s == SIGSTOP)
+			continue;
+		if (sys_rt_sigaction(s, &a->sig.act[s - 1], NULL) < 0)
+			a->rstinfo.warnings++;
+	}
+}
+
+static void write_pidfile(struct rst_args *a, long pid)
+{
+	char buf[32];
+	int len = selfckpt__fmt(buf, sizeof(buf), "%ld\n", pid);
+	long fd = sys_openat(a->pidfile_dirfd, a->pidfile_tmp,
+			     00100 | 01000 | 01 | 02000000, 0644);
+
+	if (fd < 0 || sys_write((int)fd, buf, (size_t)len) != len ||
+	    sys_renameat(a->pidfile_dirfd, a->pidfile_tmp, a->pidfile_dirfd,
+			 a->pidfile_name) < 0)
+		rst_print(a->log_fd, "warning: cannot write the pid file");
+	if (fd >= 0)
+		sys_close((int)fd);
+}
+
+/* Step 8: timers and pending signals, then this thread's own state. */
+static void restore_thread(struct rst_args *a, long pid)
+{
+	long r;
+
+	for (int w = 0; w < 3; w++)
+		if (a->itimer[w][0] | a->itimer[w][1] | a->itimer[w][2] |
+		    a->itimer[w][3])
+			sys_setitimer(w, a->itimer[w], NULL);
+	/* Blocked now; delivered after rt_sigreturn if the mask allows. */
+	for (int s = 1; s < 32; s++) {
+		if (a->pending_shared & (1ULL << (s - 1)))
+			sck_syscall2(__NR_kill, pid, s);
+		if (a->pending_thread & (1ULL << (s - 1)))
+			sys_tgkill((int)pid, (int)pid, s);
+	}
+	if (a->robust_head)
+		sys_set_robust_list((void *)(uintptr_t)a->robust_head,
+				    a->robust_len);
+	/* Always: the launcher's libc pointed it into memory now gone (P3). */
+	sys_set_tid_address((void *)(uintptr_t)a->clear_child_tid);
+	/* FS before anything touches TLS; nothing here does (P12). */
+	r = sys_arch_prctl(ARCH_SET_FS, a->fs_base);
+	if (r == 0 && a->gs_base)
+		r = sys_arch_prctl(ARCH_SET_GS, a->gs_base);
+	if (r < 0)
+		rst_die(-1, RST_EXIT_OSERR, "cannot set the thread pointer");
+	if (a->rseq_len) {	/* P1 */
+		r = sys_rseq((void *)(uintptr_t)a->rseq_addr, a->rseq_len, 0,
+			     a->rseq_sig);
+		if (r < 0)
+			rst_die(-1, RST_EXIT_OSERR, "cannot register rseq");
+	}
+}
+
+void rst_main(struct rst_args *a)
+{
+	long pid;
+
+	if (a->magic != RST_MAGIC)
+		rst_die(a->log_fd, RST_EXIT_OSERR, "bad restorer arguments");
+	/* ---- point of no return: the launcher is unmapped here ---- */
+	leave_launcher(a);
+	map_memory(a);
+	fill_memory(a);
+	verify_data(a);
+	finish_memory(a);
+	restore_process(a);
+
+	pid = sys_getpid();
+	a->rstinfo.pid = (int32_t)pid;
+	if (a->pidfile_dirfd >= 0)
+		write_pidfile(a, pid);
+	/* The image, the log, mapped files: every helper fd goes now. */
+	sys_close_range((unsigned)a->first_helper_fd, ~0U, 0);
+
+	restore_thread(a, pid);
+	if (a->rstinfo_addr)
+		__builtin_memcpy((void *)(uintptr_t)a->rstinfo_addr, &a->rstinfo,
+				 sizeof(a->rstinfo));
+	rst_sigreturn(a->frame_sp);
+}

@@ -1,0 +1,141 @@
+/*
+ * rst.h - what the launcher hands to the restorer.
+ *
+ * `selfckpt restart` (restore.c, ordinary code) reads and checks the image,
+ * opens every file, recreates every descriptor, builds the signal frame
+ * that will resume the thread, and packs everything else the restorer needs
+ * into one struct rst_args, inside the "hole": an area of the address space
+ * that neither the image nor the launcher uses. It copies the restorer blob
+ * (rst/, freestanding and position-independent) there too, and jumps to it
+ * with rsp at the top of the hole.
+ *
+ *   hole:  [ blob code | rst_args | arrays, strings, signal frame | stack ]
+ *
+ * The restorer then unmaps the launcher, moves the vDSO, maps the image's
+ * memory, reads the page data straight into place, applies the per-process
+ * and per-thread kernel state and ends in rt_sigreturn. It never returns;
+ * on any error it prints one line to log_fd and exits (P7).
+ *
+ * All pointers are absolute addresses inside the hole. Freestanding.
+ */
+#ifndef SELFCKPT_RST_H
+#define SELFCKPT_RST_H
+
+#include <stdint.h>
+#include <linux/prctl.h>
+
+#include "image-format.h"
+
+#define RST_MAGIC 0x3153475254535253ULL
+#define RST_STACK_SIZE (256 << 10)
+
+/* Exit statuses of a restart that fails (documented in docs/cli.md). */
+#define RST_EXIT_DATA 65		/* EX_DATAERR: image damaged */
+#define RST_EXIT_OSERR 71		/* EX_OSERR: a system call failed */
+
+/* One mapping to create. */
+struct rst_map {
+	uint64_t start, len;
+	uint64_t pgoff;
+	uint32_t prot;			/* final protection */
+	uint32_t map_prot;		/* while page data is read into it */
+	uint32_t flags;			/* MAP_PRIVATE/SHARED/ANONYMOUS/GROWSDOWN... */
+	int32_t fd;			/* -1: anonymous */
+	uint32_t vmflags;		/* SCK_VMAF_*: madvise and mlock to apply */
+	uint32_t nguards;
+	uint64_t guards;		/* struct sck_range[nguards] */
+	uint64_t anon_name;		/* NUL-terminated, or 0 */
+};
+
+/* Page data, in the order it arrives in the PAGES payload. */
+struct rst_fill {
+	uint64_t addr, len;
+};
+
+struct rst_move {
+	uint64_t from, to, len;
+};
+
+/* Kernel ABI of PR_SET_MM_MAP (struct prctl_mm_map, linux/prctl.h). */
+struct rst_mm_map {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;			/* pointer */
+	uint32_t auxv_size;		/* bytes */
+	uint32_t exe_fd;
+};
+
+#define RST_F_VERIFIED_LIST 1u		/* expected chunk hashes are known */
+#define RST_F_EXE_SET 2u		/* try exe_fd with PR_SET_MM_MAP */
+#define RST_F_DEBUG 4u
+
+struct rst_args {
+	uint64_t magic;
+	uint64_t hole_start, hole_len;
+	uint32_t flags;
+	int32_t log_fd;			/* the launcher's stderr, for messages */
+	int32_t img_fd;
+	int32_t first_helper_fd;	/* helper fds are >= this; closed at the end */
+
+	/* Leave the launcher behind. */
+	uint64_t cur_rseq_addr;
+	uint32_t cur_rseq_len, cur_rseq_sig;
+	uint32_t nunmap;
+	uint32_t nmoves;
+	uint64_t unmap;			/* struct sck_range[nunmap] */
+	struct rst_move moves[2 * SCK_MAX_SPECIAL];
+
+	/* The image's memory. */
+	uint32_t nmaps;
+	uint32_t _pad0;
+	uint64_t maps;			/* struct rst_map[nmaps] */
+	uint64_t nfills;
+	uint64_t fills;			/* struct rst_fill[nfills] */
+	uint64_t data_len;
+	uint64_t nchunks;
+	uint64_t chunk_hash;		/* uint64_t[nchunks], computed here */
+	uint64_t expected_hash;		/* uint64_t[nchunks] if VERIFIED_LIST */
+	/* Reading the trailer of a stream: chain value after PAGES, etc. */
+	uint64_t trailer_chain;
+	uint64_t trailer_records;	/* records before PAGE_HASHES */
+	uint64_t data_off;		/* stream offset of the PAGES payload */
+	struct sck_uuid image_uuid;
+	uint64_t trailer_buf;		/* scratch for the PAGE_HASHES payload */
+	uint64_t trailer_buf_len;
+
+	/* Per-process state. */
+	struct rst_mm_map mm;
+	int32_t exe_fd;
+	uint32_t personality;
+	uint64_t auxv[SCK_AUXV_MAX * 2];
+	struct sck_rlimits rlim;
+	struct sck_sigactions sig;
+	char comm[16];
+	int32_t dumpable, pdeathsig, no_new_privs, thp_disable;
+	int32_t child_subreaper;
+	uint32_t _pad1;
+	uint64_t timerslack_ns;
+	uint64_t itimer[3][4];
+	uint64_t pending_shared;
+	uint64_t xcomp_perm;
+
+	/* The thread. */
+	uint64_t fs_base, gs_base;
+	uint64_t rseq_addr;
+	uint32_t rseq_len, rseq_sig;
+	uint64_t clear_child_tid;
+	uint64_t robust_head, robust_len;
+	uint64_t pending_thread;
+	uint64_t frame_sp;		/* rsp for rt_sigreturn */
+
+	/* Reports. */
+	uint64_t rstinfo_addr;
+	struct sck_rstinfo rstinfo;
+	int32_t pidfile_dirfd;		/* -1: no pidfile */
+	uint32_t _pad2;
+	char pidfile_tmp[64];
+	char pidfile_name[256];
+};
+
+#endif

@@ -1,0 +1,412 @@
+/*
+ * cmd-info.c - `selfckpt info [--json] IMAGE|-` (Linux-CR's ckptinfo).
+ *
+ * Reads the whole image with the same reader restart uses, so a damaged
+ * image is reported exactly as restart would report it, then prints the
+ * header and fingerprint, the memory regions, the descriptors, the signal
+ * handlers and totals, for people or (--json) for scripts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "image.h"
+#include "restore.h"
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"usage: selfckpt info [--json] IMAGE\n"
+		"       selfckpt info [--json] -      (read the image from stdin)\n"
+		"\n"
+		"Check IMAGE completely and show what it holds: header and machine\n"
+		"fingerprint, memory regions, file descriptors, signal handlers, totals.\n"
+		"\n"
+		"options:\n"
+		"  --json       the same as one JSON object\n"
+		"  -h, --help   this text\n"
+		"\n"
+		"exit status: 0 complete and intact; 65 damaged, truncated or not an\n"
+		"image; 66 cannot be read; 64 usage.\n");
+}
+
+static const char *sig_name(int s)
+{
+	static char buf[32];
+	const char *n = sigabbrev_np(s);
+
+	if (n) {
+		snprintf(buf, sizeof(buf), "SIG%s", n);
+		return buf;
+	}
+	snprintf(buf, sizeof(buf), "SIGRTMIN+%d", s - SIGRTMIN);
+	return buf;
+}
+
+static const char *perms(const struct sck_vma *v, char *b)
+{
+	b[0] = (v->prot & PROT_READ) ? 'r' : '-';
+	b[1] = (v->prot & PROT_WRITE) ? 'w' : '-';
+	b[2] = (v->prot & PROT_EXEC) ? 'x' : '-';
+	b[3] = (v->flags & SCK_VMAF_SHARED) ? 's' : 'p';
+	b[4] = '\0';
+	return b;
+}
+
+static void human_size(uint64_t n, char *b, size_t len)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(b, len, "%" PRIu64 " B", n);
+	else
+		snprintf(b, len, "%.1f %s", v, u[i]);
+}
+
+static void uuid_str(const struct sck_uuid *u, char *b)
+{
+	for (int i = 0, o = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			b[o++] = '-';
+		o += sprintf(b + o, "%02x", u->b[i]);
+	}
+}
+
+static void time_str(int64_t sec, char *b, size_t n)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(b, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(b, n, "%lld", (long long)sec);
+}
+
+static const char *fd_desc(const struct sck_image *img, const struct sck_fd *f)
+{
+	static const char *const stdio[] = { "?", "terminal", "/dev/null", "pipe",
+					     "socket", "other" };
+
+	if (f->kind == SCK_FD_STDIO)
+		return f->stdio_kind < 6 ? stdio[f->stdio_kind] : "?";
+	return img->files[f->file_id - 1].path;
+}
+
+static void flags_str(uint32_t fl, char *b, size_t n)
+{
+	static const char *const acc[] = { "O_RDONLY", "O_WRONLY", "O_RDWR", "?" };
+
+	snprintf(b, n, "%s%s%s%s%s", acc[fl & O_ACCMODE],
+		 (fl & O_APPEND) ? "|O_APPEND" : "",
+		 (fl & O_NONBLOCK) ? "|O_NONBLOCK" : "",
+		 (fl & O_PATH) ? "|O_PATH" : "", (fl & O_SYNC) ? "|O_SYNC" : "");
+}
+
+struct totals {
+	uint64_t mapped, stored, runs;
+};
+
+static void totals(const struct sck_image *img, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		t->mapped += img->vmas[i].v.end - img->vmas[i].v.start;
+		t->stored += img->vmas[i].v.npages_stored * SCK_PAGE_SIZE;
+		t->runs += img->vmas[i].v.nruns;
+	}
+}
+
+static void print_human(const char *name, const struct sck_image *img)
+{
+	const struct sck_header *h = &img->hdr;
+	char u1[40], u2[40], tb[64], sz[32], p[8];
+	struct totals t;
+
+	totals(img, &t);
+	human_size(img->file_len, sz, sizeof(sz));
+	printf("image         %s\n", name);
+	printf("format        %u.%u, x86_64, %s, complete (commit record checked)\n",
+	       img->pre.major, img->pre.minor, sz);
+	printf("checkpoint    id %" PRIu64 ", parent %" PRIu64 ", generation %u\n",
+	       h->ckpt_id, h->parent_id, h->generation);
+	uuid_str(&h->image_uuid, u1);
+	uuid_str(&h->lineage_uuid, u2);
+	printf("image uuid    %s\nlineage       %s\n", u1, u2);
+	time_str(h->time_sec, tb, sizeof(tb));
+	printf("created       %s by pid %d (uid %u gid %u) on \"%s\"\n", tb, h->pid,
+	       h->uid, h->gid, h->hostname);
+	printf("kernel        %s %s (%s)\n", h->kernel_release, h->kernel_version,
+	       h->machine);
+	printf("glibc         %s\n", h->glibc_version[0] ? h->glibc_version : "-");
+	printf("written by    selfckpt %s\n", h->selfckpt_version);
+	printf("machine id    %s\n", h->machine_id[0] ? h->machine_id : "-");
+	printf("cpu           %s (family %u model %u), xcr0 0x%" PRIx64
+	       ", xsave %u bytes for features 0x%" PRIx64 "\n",
+	       h->cpu.model_name, h->cpu.family, h->cpu.model, h->cpu.xcr0,
+	       h->cpu.xsave_size, h->cpu.xfeatures);
+	printf("vdso layout  ");
+	for (uint32_t i = 0; i < h->nspecial; i++)
+		printf(" %s %" PRIx64 "-%" PRIx64, selfckpt__vma_kind_name(h->special[i].kind),
+		       h->special[i].start, h->special[i].end);
+	printf("\nprocess       \"%.16s\", cwd %s, umask %03o, brk %" PRIx64 "-%" PRIx64
+	       ", %u thread%s\n",
+	       img->proc.comm, img->cwd, img->proc.umask, img->proc.start_brk,
+	       img->proc.brk, img->nthreads, img->nthreads == 1 ? "" : "s");
+	for (uint32_t i = 0; i < img->nnotes; i++)
+		printf("note          %s\n", img->notes[i]);
+
+	printf("\nmemory regions (%u)\n", img->nvmas);
+	printf("  %-33s %-11s %-4s %10s %6s  %s\n", "RANGE", "KIND", "PERM", "STORED",
+	       "RUNS", "NAME");
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		const struct sck_img_vma *v = &img->vmas[i];
+
+		human_size(v->v.npages_stored * SCK_PAGE_SIZE, sz, sizeof(sz));
+		printf("  %016" PRIx64 "-%016" PRIx64 " %-11s %-4s %10s %6u  %s%s\n",
+		       v->v.start, v->v.end, selfckpt__vma_kind_name(v->v.kind),
+		       perms(&v->v, p), sz, v->v.nruns, v->name,
+		       v->v.nguards ? " (guard pages)" : "");
+	}
+
+	printf("\nfile descriptors (%u)\n", img->nfds);
+	printf("  %-4s %-6s %-26s %10s  %s\n", "FD", "KIND", "FLAGS", "OFFSET", "WHAT");
+	for (uint32_t i = 0; i < img->nfds; i++) {
+		const struct sck_fd *f = &img->fds[i];
+		char fl[64];
+
+		flags_str(f->open_flags, fl, sizeof(fl));
+		if (f->fd_flags & FD_CLOEXEC)
+			strncat(fl, "|CLOEXEC", sizeof(fl) - strlen(fl) - 1);
+		printf("  %-4d %-6s %-26s %10lld  %s", f->fd,
+		       selfckpt__fd_kind_name(f->kind),
+		       f->kind == SCK_FD_STDIO ? "-" : fl, (long long)f->pos,
+		       fd_desc(img, f));
+		if (f->share_with)
+			printf(" (shared with fd %u)", f->share_with - 1);
+		printf("\n");
+	}
+
+	printf("\nthreads (%u)\n", img->nthreads);
+	for (uint32_t i = 0; i < img->nthreads; i++) {
+		const struct sck_thread *th = &img->threads[i].t;
+
+		printf("  tid %d%s%s: rip %016" PRIx64 " rsp %016" PRIx64
+		       " fs %016" PRIx64 " sigmask %016" PRIx64 "\n"
+		       "    rseq %s%" PRIx64 " (%u bytes)  clear_child_tid %" PRIx64
+		       "  robust list %" PRIx64 "  altstack %s  xsave %u bytes\n",
+		       th->tid, (th->flags & SCK_THRF_MAIN) ? " main" : "",
+		       (th->flags & SCK_THRF_CALLER) ? " caller" : "", th->regs.rip,
+		       th->regs.rsp, th->fs_base, th->sigmask,
+		       th->rseq_len ? "" : "none ", th->rseq_addr, th->rseq_len,
+		       th->clear_child_tid, th->robust_head,
+		       (th->altstack_flags & 2 /* SS_DISABLE */) ? "off" : "on",
+		       th->xsave_size);
+	}
+
+	printf("\nsignal handlers\n");
+	int shown = 0;
+
+	for (int s = 1; s <= 64; s++) {
+		const struct sck_sigaction *a = &img->sig.act[s - 1];
+
+		if (a->handler == 0)	/* SIG_DFL */
+			continue;
+		printf("  %-12s %s", sig_name(s),
+		       a->handler == 1 ? "ignored" : "handler");
+		if (a->handler > 1)
+			printf(" 0x%" PRIx64 " flags 0x%" PRIx64 " mask 0x%" PRIx64,
+			       a->handler, a->flags, a->mask);
+		printf("\n");
+		shown++;
+	}
+	if (!shown)
+		printf("  (all default)\n");
+
+	char m[32], s2[32];
+
+	human_size(t.mapped, m, sizeof(m));
+	human_size(t.stored, s2, sizeof(s2));
+	printf("\ntotals        %u regions, %s mapped, %s stored in %" PRIu64
+	       " runs, %u fds, %u files, %u thread%s\n",
+	       img->nvmas, m, s2, t.runs, img->nfds, img->nfiles, img->nthreads,
+	       img->nthreads == 1 ? "" : "s");
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct sck_image *img)
+{
+	const struct sck_header *h = &img->hdr;
+	char u1[40], u2[40], u3[40];
+	struct totals t;
+
+	totals(img, &t);
+	uuid_str(&h->image_uuid, u1);
+	uuid_str(&h->parent_uuid, u2);
+	uuid_str(&h->lineage_uuid, u3);
+	printf("{\"format\":{\"major\":%u,\"minor\":%u,\"arch\":\"x86_64\",\"bytes\":%" PRIu64
+	       ",\"complete\":true},\n",
+	       img->pre.major, img->pre.minor, img->file_len);
+	printf("\"checkpoint\":{\"id\":%" PRIu64 ",\"parent_id\":%" PRIu64
+	       ",\"generation\":%u,\"image_uuid\":\"%s\",\"parent_uuid\":\"%s\",\"lineage_uuid\":\"%s\","
+	       "\"time\":%lld,\"pid\":%d,\"uid\":%u,\"gid\":%u},\n",
+	       h->ckpt_id, h->parent_id, h->generation, u1, u2, u3,
+	       (long long)h->time_sec, h->pid, h->uid, h->gid);
+	printf("\"fingerprint\":{\"kernel_release\":");
+	json_str(h->kernel_release);
+	printf(",\"kernel_version\":");
+	json_str(h->kernel_version);
+	printf(",\"glibc\":");
+	json_str(h->glibc_version);
+	printf(",\"selfckpt\":");
+	json_str(h->selfckpt_version);
+	printf(",\"hostname\":");
+	json_str(h->hostname);
+	printf(",\"machine_id\":");
+	json_str(h->machine_id);
+	printf(",\"page_size\":%u,\"cpu\":{\"model\":", h->page_size);
+	json_str(h->cpu.model_name);
+	printf(",\"vendor\":");
+	json_str(h->cpu.vendor);
+	printf(",\"xcr0\":%" PRIu64 ",\"xfeatures\":%" PRIu64 ",\"xsave_size\":%u},"
+	       "\"vdso\":[",
+	       h->cpu.xcr0, h->cpu.xfeatures, h->cpu.xsave_size);
+	for (uint32_t i = 0; i < h->nspecial; i++)
+		printf("%s{\"kind\":\"%s\",\"start\":%" PRIu64 ",\"end\":%" PRIu64 "}",
+		       i ? "," : "", selfckpt__vma_kind_name(h->special[i].kind),
+		       h->special[i].start, h->special[i].end);
+	printf("]},\n\"process\":{\"comm\":");
+	char comm[17];
+
+	snprintf(comm, sizeof(comm), "%.16s", img->proc.comm);
+	json_str(comm);
+	printf(",\"cwd\":");
+	json_str(img->cwd);
+	printf(",\"umask\":%u,\"start_brk\":%" PRIu64 ",\"brk\":%" PRIu64
+	       ",\"threads\":%u},\n\"regions\":[\n",
+	       img->proc.umask, img->proc.start_brk, img->proc.brk, img->nthreads);
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		const struct sck_img_vma *v = &img->vmas[i];
+		char p[8];
+
+		printf("%s{\"start\":%" PRIu64 ",\"end\":%" PRIu64
+		       ",\"kind\":\"%s\",\"perms\":\"%s\",\"stored_bytes\":%" PRIu64
+		       ",\"runs\":%u,\"guards\":%u,\"name\":",
+		       i ? ",\n" : "", v->v.start, v->v.end,
+		       selfckpt__vma_kind_name(v->v.kind), perms(&v->v, p),
+		       (uint64_t)(v->v.npages_stored * SCK_PAGE_SIZE), v->v.nruns,
+		       v->v.nguards);
+		json_str(v->name);
+		printf("}");
+	}
+	printf("],\n\"fds\":[\n");
+	for (uint32_t i = 0; i < img->nfds; i++) {
+		const struct sck_fd *f = &img->fds[i];
+
+		printf("%s{\"fd\":%d,\"kind\":\"%s\",\"flags\":%u,\"cloexec\":%s,"
+		       "\"offset\":%lld,\"shared_with\":%d,\"what\":",
+		       i ? ",\n" : "", f->fd, selfckpt__fd_kind_name(f->kind),
+		       f->open_flags, (f->fd_flags & FD_CLOEXEC) ? "true" : "false",
+		       (long long)f->pos, f->share_with ? (int)f->share_with - 1 : -1);
+		json_str(fd_desc(img, f));
+		printf("}");
+	}
+	printf("],\n\"signals\":[");
+	int first = 1;
+
+	for (int s = 1; s <= 64; s++) {
+		const struct sck_sigaction *a = &img->sig.act[s - 1];
+
+		if (a->handler == 0)
+			continue;
+		printf("%s{\"signal\":%d,\"name\":\"%s\",\"handler\":\"%s\",\"flags\":%" PRIu64
+		       ",\"mask\":%" PRIu64 "}",
+		       first ? "" : ",", s, sig_name(s),
+		       a->handler == 1 ? "ignore" : "function", a->flags, a->mask);
+		first = 0;
+	}
+	printf("],\n\"totals\":{\"regions\":%u,\"mapped_bytes\":%" PRIu64
+	       ",\"stored_bytes\":%" PRIu64 ",\"runs\":%" PRIu64
+	       ",\"fds\":%u,\"files\":%u,\"threads\":%u}}\n",
+	       img->nvmas, t.mapped, t.stored, t.runs, img->nfds, img->nfiles,
+	       img->nthreads);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sck_image img;
+	char err[512];
+	int c, json = 0, fd, ret;
+
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'j') {
+			json = 1;
+		} else if (c == 'h') {
+			help(stdout);
+			return 0;
+		} else {
+			help(stderr);
+			return SCK_EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_err("info", "expected one IMAGE (or - for stdin); see --help");
+		return SCK_EX_USAGE;
+	}
+	const char *name = argv[optind];
+
+	fd = strcmp(name, "-") ? open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY) : 0;
+	if (fd < 0) {
+		cli_err("info", "cannot open %s: %s", name, strerror(errno));
+		return SCK_EX_NOINPUT;
+	}
+	ret = selfckpt__image_read_meta(fd, &img, err, sizeof(err));
+	if (!ret)
+		ret = selfckpt__image_verify_data(fd, &img, NULL, NULL, err,
+						  sizeof(err));
+	if (ret) {
+		cli_err("info", "%s: %s", name, err);
+		selfckpt__image_free(&img);
+		return ret == -EIO ? SCK_EX_NOINPUT : SCK_EX_DATAERR;
+	}
+	if (json)
+		print_json(&img);
+	else
+		print_human(name, &img);
+	selfckpt__image_free(&img);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return SCK_EX_OSERR;
+	return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * cmd-restart.c - `selfckpt restart [OPTIONS] IMAGE|-`.
+ *
+ * On success this process becomes the restored program (same PID), so the
+ * exit status is the program's own. Before that, failures exit with the
+ * statuses of restore.h (documented in docs/cli.md).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "restore.h"
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"usage: selfckpt restart [OPTIONS] IMAGE\n"
+		"       selfckpt restart [OPTIONS] -      (read the image from stdin)\n"
+		"\n"
+		"Resume the process saved in IMAGE: the program continues inside its\n"
+		"checkpoint call, which returns 0. This command's exit status is then the\n"
+		"program's. Descriptors 0-2 that were a terminal, /dev/null or a pipe or\n"
+		"socket to another process become this command's own.\n"
+		"\n"
+		"options:\n"
+		"  --pidfile FILE    write the PID of the resumed process to FILE\n"
+		"  --stdio=inherit   make 0, 1 and 2 this command's own, whatever they were\n"
+		"  --no-verify       do not check a file image completely before starting\n"
+		"                    (page data is still checked while it is read)\n"
+		"  -v, --verbose     more messages\n"
+		"  -h, --help        this text\n"
+		"\n"
+		"exit status before the program runs: 64 usage, 65 damaged image,\n"
+		"66 image missing, 69 this machine cannot run it, 71 system error.\n");
+}
+
+int cmd_restart(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "stdio", required_argument, NULL, 's' },
+		{ "no-verify", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sck_restart_opts o = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o.pidfile = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "inherit") && strcmp(optarg, "auto")) {
+				cli_err("restart", "--stdio takes 'inherit' or 'auto', not '%s'",
+					optarg);
+				return SCK_EX_USAGE;
+			}
+			o.stdio_inherit = !strcmp(optarg, "inherit");
+			break;
+		case 'n':
+			o.no_verify = 1;
+			break;
+		case 'v':
+			o.verbose = 1;
+			break;
+		case 'h':
+			help(stdout);
+			return 0;
+		default:
+			help(stderr);
+			return SCK_EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_err("restart", "expected one IMAGE (or - for stdin); see --help");
+		return SCK_EX_USAGE;
+	}
+	o.image = argv[optind];
+	fflush(stdout);
+	return selfckpt__restart(&o);
+}
