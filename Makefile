@@ -133,3 +133,61 @@ $(BUILD)/selfckpt.pc: selfckpt.pc.in
 .PHONY: clean
 clean:
 	rm -rf $(BUILD)
+
+# ---- tests -------------------------------------------------------------
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+E2E_SRC := $(filter-out tests/e2e/runner.c,$(wildcard tests/e2e/*.c))
+E2E_BIN := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/bin/%)
+ABS_BUILD := $(abspath $(BUILD))
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libselfckpt-internal.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -Itests/unit -o $@ $< \
+		$(BUILD)/libselfckpt-internal.a -lcmocka -lxxhash
+
+# End-to-end tests link the shared library, as most programs would.
+$(BUILD)/tests/e2e/bin/%: tests/e2e/%.c tests/e2e/zdtm.h $(BUILD)/libselfckpt.so
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -O1 -Itests/e2e -o $@ $< \
+		-L$(BUILD) -lselfckpt -Wl,-rpath,$(ABS_BUILD) -lm $(E2E_LIBS_$*)
+
+$(BUILD)/tests/runner: tests/e2e/runner.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_BASE) -o $@ $<
+
+.PHONY: tests test check deps-test
+tests: all $(UNIT_BIN) $(E2E_BIN) $(BUILD)/tests/runner examples
+
+deps-test:
+	@tools/setup-deps.sh test
+
+test: deps-test
+	$(MAKE) tests
+	tests/run-tests.sh $(BUILD)
+
+check: test
+
+# ---- examples and the demo ----------------------------------------------
+
+EXAMPLES := $(BUILD)/examples/heat $(BUILD)/examples/heat-static
+
+.PHONY: examples demo
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/heat: examples/heat.c $(BUILD)/libselfckpt.so
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< -L$(BUILD) \
+		-lselfckpt -Wl,-rpath,$(ABS_BUILD) -lm
+
+# The same, with the library linked in statically.
+$(BUILD)/examples/heat-static: examples/heat.c $(BUILD)/libselfckpt.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< \
+		$(BUILD)/libselfckpt.a -lm
+
+demo:
+	@tools/setup-deps.sh demo
+	$(MAKE) all examples
+	tools/demo.sh $(BUILD)
