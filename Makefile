@@ -71,7 +71,7 @@ LIBS := $(BUILD)/libselfckpt.so $(BUILD)/libselfckpt.a
 PROGS := $(BUILD)/selfckpt
 
 .PHONY: all
-all: $(LIBS) $(PROGS) $(BUILD)/selfckpt.pc check-freestanding
+all: $(LIBS) $(PROGS) $(BUILD)/selfckpt.pc check-freestanding $(BUILD)/format.stamp
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -125,8 +125,35 @@ $(BUILD)/nolibc.stamp: $(NOLIBC_OBJ) tools/check-nolibc.sh
 	$(Q)tools/check-nolibc.sh $(BUILD)/nolibc-combined.o $(NOLIBC_OBJ)
 	$(Q)touch $@
 
+# The on-disk structures may hold no implicit padding: it would be
+# uninitialised bytes in images and a layout that depends on the compiler.
+$(BUILD)/format.stamp: libselfckpt/image-format.h libselfckpt/rst/rst.h
+	@mkdir -p $(BUILD)
+	$(Q)printf '#include "image-format.h"\n#include "rst/rst.h"\n' | \
+		$(CC) -x c -std=gnu11 $(INC) -Wpadded -Werror -fsyntax-only -
+	$(Q)touch $@
+
 $(BUILD)/selfckpt.pc: selfckpt.pc.in
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/selfckpt $(DESTDIR)$(PREFIX)/bin/selfckpt
+	install -m 755 $(BUILD)/libselfckpt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libselfckpt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libselfckpt.so.$(SOVERSION)
+	ln -sf libselfckpt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libselfckpt.so
+	install -m 644 $(BUILD)/libselfckpt.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/selfckpt.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' selfckpt.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/selfckpt.pc
+
+# Patterns that must never appear where libc is not available (as CRIU's
+# lint target): the freestanding restorer and checkpoint writer.
+.PHONY: lint
+lint:
+	$(Q)tools/lint.sh
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -165,6 +192,7 @@ deps-test:
 
 test: deps-test
 	$(MAKE) tests
+	$(MAKE) lint
 	tests/run-tests.sh $(BUILD)
 
 check: test
@@ -191,3 +219,14 @@ demo:
 	@tools/setup-deps.sh demo
 	$(MAKE) all examples
 	tools/demo.sh $(BUILD)
+
+# ---- benchmarks --------------------------------------------------------
+
+$(BUILD)/bench/bench-ckpt: bench/bench-ckpt.c $(BUILD)/libselfckpt.so
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< -L$(BUILD) \
+		-lselfckpt -Wl,-rpath,$(ABS_BUILD)
+
+.PHONY: bench
+bench: all $(BUILD)/bench/bench-ckpt
+	bench/run.sh $(BUILD)

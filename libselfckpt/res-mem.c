@@ -131,6 +131,13 @@ static int add_mapped_file(struct sck_dump *d, const char *path,
 {
 	struct sck_file f = { 0 };
 
+	/* A library has several mappings: read its build-id once. */
+	for (uint32_t i = 0; i < d->nfiles; i++)
+		if (d->files[i].f.dev == st->st_dev &&
+		    d->files[i].f.ino == st->st_ino && !d->files[i].f.flags &&
+		    (d->files[i].f.build_id_len || !want_build_id))
+			return (int)d->files[i].f.id;
+
 	f.kind = SCK_FILE_REG;
 	f.dev = st->st_dev;
 	f.ino = st->st_ino;

@@ -120,39 +120,46 @@ static int flush(struct out *o)
 	return ret;
 }
 
-/* Queue page data: hashed now, chunk by chunk, sent in batches. */
+/*
+ * Queue page data. Each SCK_CHUNK_SIZE piece of the stream is hashed and
+ * sent before the next one is touched, so the kernel copies data that the
+ * hash just brought into the cache: one pass over memory, not two.
+ */
 static int feed(struct out *o, const void *p, size_t n)
 {
 	const uint8_t *b = p;
-	size_t left = n;
 
-	while (left) {
+	while (n) {
 		size_t take = SCK_CHUNK_SIZE - o->chunk_fill;
 
-		if (take > left)
-			take = left;
+		if (take > n)
+			take = n;
 		selfckpt__xxh64_update(&o->h, b, take);
+		if (o->niov && (const uint8_t *)o->iov[o->niov - 1].base +
+					       o->iov[o->niov - 1].len == b) {
+			o->iov[o->niov - 1].len += take;
+		} else {
+			o->iov[o->niov].base = b;
+			o->iov[o->niov].len = take;
+			o->niov++;
+		}
+		o->iov_bytes += take;
 		o->chunk_fill += take;
 		b += take;
-		left -= take;
+		n -= take;
 		if (o->chunk_fill == SCK_CHUNK_SIZE) {
 			o->d->chunk_hash[o->chunk_idx++] =
 				selfckpt__xxh64_digest(&o->h);
 			selfckpt__xxh64_init(&o->h, 0);
 			o->chunk_fill = 0;
 		}
+		if (o->chunk_fill == 0 || o->niov == IOV_BATCH) {
+			int ret = flush(o);
+
+			if (ret)
+				return ret;
+		}
 	}
-	if (o->niov && (const uint8_t *)o->iov[o->niov - 1].base +
-				       o->iov[o->niov - 1].len == p) {
-		o->iov[o->niov - 1].len += n;
-	} else {
-		o->iov[o->niov].base = p;
-		o->iov[o->niov].len = n;
-		o->niov++;
-	}
-	o->iov_bytes += n;
-	if (o->niov == IOV_BATCH || o->iov_bytes >= SCK_CHUNK_SIZE)
-		return flush(o);
 	return 0;
 }
 
