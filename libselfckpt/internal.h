@@ -96,7 +96,8 @@ struct sck_dump {
 	struct sck_range *guards;
 	uint64_t nguards, guards_cap;
 	uint64_t data_len;
-	uint64_t hot_start, hot_end;	/* stack pages the writer itself uses */
+	uint32_t hot_vma;		/* the mapping the writer runs on */
+	uint64_t hot_start, hot_end;	/* its pages the writer itself changes */
 
 	/* The calling thread. */
 	struct sck_thread thread;

@@ -38,6 +38,7 @@
 #define PAGE SCK_PAGE_SIZE
 #define IOV_BATCH 1024
 #define MINCORE_WINDOW 32768		/* pages per mincore/pagemap window */
+#define SCK_WRITER_STACK (64 << 10)	/* more than the writer's frames need */
 
 static const uint8_t zeros[PAGE];
 
@@ -447,11 +448,29 @@ static int scan_vma(struct sck_dump *d, uint32_t vi)
 	v->run_first = d->nruns;
 	v->guard_first = d->nguards;
 	/* The stack below the captured stack pointer (and red zone) is dead. */
-	if (v->v.kind == SCK_VMA_STACK && d->ctx.regs.rsp - 128 >= v->v.start &&
-	    d->ctx.regs.rsp < v->v.end) {
-		v->live_start = (d->ctx.regs.rsp - 128) & ~(PAGE - 1);
-		d->hot_start = v->live_start;
-		d->hot_end = (d->ctx.regs.rsp + PAGE) & ~(PAGE - 1);
+	uint64_t rsp = d->ctx.regs.rsp;
+
+	if (rsp > v->v.start && rsp <= v->v.end) {
+		/*
+		 * The mapping this code runs on: the main stack, or an
+		 * alternate signal stack or thread stack anywhere in memory.
+		 * Below the captured stack pointer (and its red zone) the
+		 * writer's own frames keep changing memory, so the pages there
+		 * are sent from a copy, which their hash then matches. On the
+		 * main stack nothing below is alive: those pages are left out.
+		 */
+		uint64_t low = rsp - 128 - SCK_WRITER_STACK;
+
+		d->hot_vma = vi;
+		d->hot_end = (rsp + PAGE - 1) & ~(PAGE - 1);
+		d->hot_start = low > v->v.start && low < rsp
+				       ? low & ~(PAGE - 1) : v->v.start;
+		if (v->v.kind == SCK_VMA_STACK) {
+			v->live_start = (rsp - 128) & ~(PAGE - 1);
+			if (v->live_start < v->v.start)
+				v->live_start = v->v.start;
+			d->hot_start = v->live_start;
+		}
 	}
 
 	switch (v->scan) {
@@ -577,13 +596,9 @@ static int send_run(struct out *o, const struct sck_dump_vma *v,
 	uint64_t addr = r->addr, len = r->npages * PAGE;
 	uint64_t end = addr + len;
 
-	if (v->v.kind == SCK_VMA_STACK && d->hot_end > addr &&
+	if (v == &d->vmas[d->hot_vma] && d->hot_end > addr &&
 	    d->hot_start < end) {
-		/*
-		 * The pages around the captured stack pointer: below it, this
-		 * very code's frames keep changing them, so they are sent from
-		 * a copy, which its hash then matches.
-		 */
+		/* Pages the writer's own frames change: send a copy (scan_vma). */
 		uint64_t hs = d->hot_start > addr ? d->hot_start : addr;
 		uint64_t he = d->hot_end < end ? d->hot_end : end;
 		int ret = 0;
