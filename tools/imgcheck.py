@@ -1,0 +1,720 @@
+#!/usr/bin/env python3
+"""imgcheck.py - an independent reader and checker for selfckpt images.
+
+    tools/imgcheck.py [--records] [-q] IMAGE|-
+
+Reads IMAGE (or standard input with "-") in one forward pass, never
+seeking, exactly as a restart reading from a pipe would, and checks it
+against docs/image-format.md: the preamble, the hdr_hash chain, every
+payload hash and its zero padding, the record order, the alignment of the
+page data, the page hashes, the COMMIT record and that nothing follows it,
+and every semantic rule of the reference reader (libselfckpt/image-dec.c).
+It then prints a summary whose "totals" line has the same form as the one
+of `selfckpt info`, so that the two can be compared.
+
+It is written from the specification, not from the C code, to test the
+specification; it uses nothing but the Python standard library.
+
+Exit status (as `selfckpt info`): 0 complete and intact; 65 damaged,
+truncated, of another version or not an image; 66 cannot be read; 64 usage.
+Lines starting with "warning:" report things the reference reader accepts
+but that look wrong; they do not change the status.
+"""
+
+import os
+import stat
+import struct
+import sys
+
+# ---- XXH64 (Yann Collet), pure Python ------------------------------------
+
+M64 = (1 << 64) - 1
+P1 = 0x9E3779B185EBCA87
+P2 = 0xC2B2AE3D27D4EB4F
+P3 = 0x165667B19E3779F9
+P4 = 0x85EBCA77C2B2AE63
+P5 = 0x27D4EB2F165667C5
+
+
+def _round(acc, lane):
+    acc = (acc + lane * P2) & M64
+    acc = ((acc << 31) | (acc >> 33)) & M64
+    return (acc * P1) & M64
+
+
+def _merge(h, v):
+    h ^= _round(0, v)
+    return (h * P1 + P4) & M64
+
+
+def xxh64(data, seed=0):
+    """XXH64 of bytes-like data with a 64-bit seed."""
+    data = memoryview(data).cast("B")
+    n = len(data)
+    p = 0
+    if n >= 32:
+        v1 = (seed + P1 + P2) & M64
+        v2 = (seed + P2) & M64
+        v3 = seed
+        v4 = (seed - P1) & M64
+        nstripes = n // 32
+        words = struct.unpack_from("<%dQ" % (nstripes * 4), data, 0)
+        for i in range(0, nstripes * 4, 4):
+            v1 = (v1 + words[i] * P2) & M64
+            v1 = (((v1 << 31) | (v1 >> 33)) * P1) & M64
+            v2 = (v2 + words[i + 1] * P2) & M64
+            v2 = (((v2 << 31) | (v2 >> 33)) * P1) & M64
+            v3 = (v3 + words[i + 2] * P2) & M64
+            v3 = (((v3 << 31) | (v3 >> 33)) * P1) & M64
+            v4 = (v4 + words[i + 3] * P2) & M64
+            v4 = (((v4 << 31) | (v4 >> 33)) * P1) & M64
+        h = (((v1 << 1) | (v1 >> 63)) + ((v2 << 7) | (v2 >> 57)) +
+             ((v3 << 12) | (v3 >> 52)) + ((v4 << 18) | (v4 >> 46))) & M64
+        for v in (v1, v2, v3, v4):
+            h = _merge(h, v)
+        p = nstripes * 32
+    else:
+        h = (seed + P5) & M64
+    h = (h + n) & M64
+    while p + 8 <= n:
+        (k,) = struct.unpack_from("<Q", data, p)
+        h ^= _round(0, k)
+        h = ((((h << 27) | (h >> 37)) & M64) * P1 + P4) & M64
+        p += 8
+    if p + 4 <= n:
+        (k,) = struct.unpack_from("<I", data, p)
+        h ^= (k * P1) & M64
+        h = ((((h << 23) | (h >> 41)) & M64) * P2 + P3) & M64
+        p += 4
+    while p < n:
+        h ^= (data[p] * P5) & M64
+        h = ((((h << 11) | (h >> 53)) & M64) * P1) & M64
+        p += 1
+    h ^= h >> 33
+    h = (h * P2) & M64
+    h ^= h >> 29
+    h = (h * P3) & M64
+    h ^= h >> 32
+    return h
+
+
+# ---- format constants (docs/image-format.md) -----------------------------
+
+MAGIC = b"\x89SCKPT\r\n"
+VERSION_MAJOR = 1
+ARCH_X86_64 = 62
+PAGE = 4096
+CHUNK = 1 << 20
+HASH_SEED = 0x5CC4B7
+COMMIT_MAGIC = 0x54494D4D4F434B53  # "SKCOMMIT"
+
+MAX_META_REC = 64 << 20
+MAX_PATH = 4096
+MAX_VMAS = 1 << 20
+MAX_FDS = 1 << 20
+MAX_THREADS = 65536
+MAX_XSAVE = 16384
+MAX_SPECIAL = 4
+AUXV_MAX = 64
+XSAVE_MIN = 576
+
+RECF_OPTIONAL = 1
+
+(HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
+ PAGES, PAGE_HASHES, COMMIT, NOTE) = range(1, 15)
+REC_NAMES = {1: "HEADER", 2: "PROCESS", 3: "RLIMITS", 4: "SIGACTIONS",
+             5: "FILE", 6: "VMA", 7: "FD", 8: "THREAD", 9: "END_META",
+             10: "PAD", 11: "PAGES", 12: "PAGE_HASHES", 13: "COMMIT",
+             14: "NOTE"}
+
+VMA_KINDS = {1: "anon", 2: "heap", 3: "stack", 4: "file", 5: "file-shared",
+             6: "shm-anon", 7: "memfd", 8: "deleted", 9: "vdso", 10: "vvar",
+             11: "vvar_vclock"}
+VMA_FILE_PRIVATE, VMA_FILE_SHARED, VMA_MEMFD, VMA_DELETED = 4, 5, 7, 8
+VMA_VDSO = 9
+FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio"}
+FD_STDIO = 4
+FILE_REG, FILE_CHR = 1, 3
+
+# Fixed part of each payload, in bytes.
+SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1288, 256, 2048
+SZ_FILE, SZ_VMA, SZ_RUN, SZ_RANGE, SZ_FD = 104, 72, 32, 16, 48
+SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 264, 40, 16, 48
+
+EX_DATAERR, EX_NOINPUT, EX_USAGE = 65, 66, 64
+
+
+class ImageError(Exception):
+    def __init__(self, status, msg):
+        super().__init__(msg)
+        self.status = status
+
+
+def rec_name(t):
+    return REC_NAMES.get(t, "?")
+
+
+def cstr(b):
+    """A NUL-terminated string from a fixed-size field."""
+    return b.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def uuid_str(b):
+    h = b.hex()
+    return "%s-%s-%s-%s-%s" % (h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
+
+
+def human_size(n):
+    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    v, i = float(n), 0
+    while v >= 1024 and i < 4:
+        v /= 1024
+        i += 1
+    return "%d B" % n if i == 0 else "%.1f %s" % (v, units[i])
+
+
+def pad8(n):
+    return (8 - (n & 7)) & 7
+
+
+class Rec:
+    __slots__ = ("index", "off", "type", "flags", "len", "phash", "hhash")
+
+
+class Reader:
+    def __init__(self, f):
+        self.f = f
+        self.off = 0
+        self.chain = 0
+        self.nrecords = 0
+        self.records = []       # (index, offset, type, flags, len)
+        self.warnings = []
+        # What the records said.
+        self.hdr = None
+        self.proc = None
+        self.cwd = None
+        self.seen_rlimits = 0
+        self.seen_sig = 0
+        self.files = []         # dicts
+        self.vmas = []
+        self.fds = []
+        self.threads = []
+        self.notes = []
+        self.end = None
+        self.data_next = 0
+        self.data_off = None
+        self.commit = None
+        self.nchunks = 0
+
+    # -- input --
+
+    def read_exact(self, n, what):
+        parts, got = [], 0
+        while got < n:
+            try:
+                b = self.f.read(min(n - got, 1 << 22))
+            except OSError as e:
+                raise ImageError(EX_NOINPUT, "read error at byte %d: %s"
+                                 % (self.off + got, e.strerror))
+            if not b:
+                raise ImageError(EX_DATAERR,
+                                 "image is truncated: it ends at byte %d, inside %s"
+                                 % (self.off + got, what))
+            parts.append(b)
+            got += len(b)
+        self.off += n
+        return b"".join(parts)
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+    # -- records --
+
+    def bad(self, rec, msg):
+        return ImageError(EX_DATAERR, "image is damaged: %s record at byte %d: %s"
+                          % (rec_name(rec.type), rec.off, msg))
+
+    def read_rec(self):
+        r = Rec()
+        r.off = self.off
+        raw = self.read_exact(32, "record header %d" % (self.nrecords + 1))
+        r.type, r.flags, r.len, r.phash, r.hhash = struct.unpack("<IIQQQ", raw)
+        if xxh64(raw[:24], self.chain) != r.hhash:
+            raise ImageError(EX_DATAERR,
+                             "image is damaged: record header at byte %d fails its checksum"
+                             % r.off)
+        self.chain = r.hhash
+        self.nrecords += 1
+        r.index = self.nrecords
+        self.records.append((r.index, r.off, r.type, r.flags, r.len))
+        if r.flags & ~RECF_OPTIONAL:
+            self.warn("%s record at byte %d has unknown flags 0x%x"
+                      % (rec_name(r.type), r.off, r.flags))
+        return r
+
+    @staticmethod
+    def max_len(t):
+        if t == PAGE_HASHES:
+            return (1 << 40) // CHUNK * 8 + 64
+        if t == PAD:
+            return 2 * PAGE
+        return MAX_META_REC
+
+    def read_payload(self, r):
+        if r.len > self.max_len(r.type):
+            raise ImageError(EX_DATAERR,
+                             "image is damaged: %s record at byte %d claims %d bytes"
+                             % (rec_name(r.type), r.off, r.len))
+        raw = self.read_exact(r.len + pad8(r.len), "a %s record" % rec_name(r.type))
+        if any(raw[r.len:]):
+            raise ImageError(EX_DATAERR,
+                             "image is damaged: non-zero padding after the %s record at byte %d"
+                             % (rec_name(r.type), r.off))
+        p = raw[:r.len]
+        if xxh64(p, 0) != r.phash:
+            raise ImageError(EX_DATAERR,
+                             "image is damaged: the %s record at byte %d fails its checksum"
+                             % (rec_name(r.type), r.off))
+        return p
+
+    # -- the whole image --
+
+    def run(self):
+        pre = self.read_preamble()
+        self.chain = xxh64(pre, HASH_SEED)
+        self.read_meta()
+        self.read_data()
+
+    def read_preamble(self):
+        try:
+            pre = self.read_exact(16, "the preamble")
+        except ImageError as e:
+            if e.status != EX_DATAERR:
+                raise
+            if "at byte 0," in str(e):
+                raise ImageError(EX_DATAERR, "image is empty")
+            raise ImageError(EX_DATAERR, "not a selfckpt image (too short)")
+        magic, major, minor, arch = struct.unpack("<8sHHI", pre)
+        if magic != MAGIC:
+            raise ImageError(EX_DATAERR, "not a selfckpt image (bad magic)")
+        if major != VERSION_MAJOR:
+            raise ImageError(EX_DATAERR,
+                             "image format version %d.%d is not supported: this reader reads version %d.x"
+                             % (major, minor, VERSION_MAJOR))
+        if arch != ARCH_X86_64:
+            raise ImageError(EX_DATAERR,
+                             "image is for another architecture (ELF machine %d)" % arch)
+        self.major, self.minor = major, minor
+        return pre
+
+    def read_meta(self):
+        seen_proc = 0
+        while True:
+            r = self.read_rec()
+            if r.index == 1 and r.type != HEADER:
+                raise self.bad(r, "the first record must be HEADER")
+            if r.index > 1 and r.type == HEADER:
+                raise self.bad(r, "a second HEADER")
+            if r.type == PAGES:
+                if self.end is None:
+                    raise self.bad(r, "PAGES before END_META")
+                if r.len != self.end["data_len"]:
+                    raise self.bad(r, "length %d, END_META said %d"
+                                   % (r.len, self.end["data_len"]))
+                if self.off % PAGE:
+                    raise self.bad(r, "page data is not page-aligned")
+                if r.phash != 0:
+                    raise self.bad(r, "payload hash must be 0")
+                self.data_off = self.off
+                return
+            p = self.read_payload(r)
+            if self.end is not None and r.type != PAD:
+                raise self.bad(r, "only PAD may follow END_META")
+            t = r.type
+            if t == HEADER:
+                self.take_header(r, p)
+            elif t == PROCESS:
+                if seen_proc:
+                    raise self.bad(r, "twice")
+                seen_proc = 1
+                self.take_process(r, p)
+            elif t == RLIMITS:
+                if r.len < SZ_RLIMITS:
+                    raise self.bad(r, "too short")
+                if self.seen_rlimits:
+                    self.warn("RLIMITS record at byte %d repeats an earlier one (the last one wins)" % r.off)
+                self.seen_rlimits += 1
+            elif t == SIGACTIONS:
+                if r.len < SZ_SIGACTIONS:
+                    raise self.bad(r, "too short")
+                if self.seen_sig:
+                    self.warn("SIGACTIONS record at byte %d repeats an earlier one (the last one wins)" % r.off)
+                self.seen_sig += 1
+            elif t == FILE:
+                self.take_file(r, p)
+            elif t == VMA:
+                self.take_vma(r, p)
+            elif t == FD:
+                self.take_fd(r, p)
+            elif t == THREAD:
+                self.take_thread(r, p)
+            elif t == NOTE:
+                self.notes.append(p.decode("utf-8", "replace"))
+            elif t == END_META:
+                if not seen_proc or not self.seen_sig or not self.vmas:
+                    raise self.bad(r, "metadata incomplete")
+                self.take_end(r, p)
+            elif t == PAD:
+                if any(p):
+                    self.warn("PAD record at byte %d holds non-zero bytes" % r.off)
+            elif not (r.flags & RECF_OPTIONAL):
+                raise ImageError(EX_DATAERR,
+                                 "image has record type %d at byte %d, unknown to this reader"
+                                 % (t, r.off))
+
+    def take_header(self, r, p):
+        if r.len < SZ_HEADER:
+            raise self.bad(r, "too short (%d bytes)" % r.len)
+        h = {}
+        (h["ckpt_id"], h["parent_id"]) = struct.unpack_from("<QQ", p, 0)
+        h["image_uuid"], h["parent_uuid"], h["lineage_uuid"] = p[16:32], p[32:48], p[48:64]
+        (h["time_sec"], h["time_nsec"], h["flags"], h["generation"], h["pid"],
+         h["uid"], h["gid"], h["nthreads"], h["page_size"]) = \
+            struct.unpack_from("<qIIIiIIII", p, 64)
+        strings = [("kernel_release", 104, 65), ("kernel_version", 169, 65),
+                   ("machine", 234, 17), ("glibc_version", 251, 17),
+                   ("hostname", 268, 65), ("machine_id", 333, 33),
+                   ("boot_id", 366, 37), ("selfckpt_version", 403, 16),
+                   ("cpu_vendor", 424, 16), ("cpu_model_name", 440, 64)]
+        if h["ckpt_id"] == 0 or h["parent_id"] >= h["ckpt_id"]:
+            raise self.bad(r, "bad checkpoint ids %d/%d" % (h["ckpt_id"], h["parent_id"]))
+        if h["page_size"] != PAGE:
+            raise ImageError(EX_DATAERR, "image has page size %d; only 4096 is supported"
+                             % h["page_size"])
+        for name, off, size in strings:
+            field = p[off:off + size]
+            if b"\0" not in field:
+                raise self.bad(r, "unterminated string")
+            h[name] = cstr(field)
+        cpu = 424
+        h["cpu_family"], h["cpu_model"], h["cpu_stepping"] = struct.unpack_from("<III", p, cpu + 80)
+        h["xcr0"], h["xfeatures"], h["xsave_size"] = struct.unpack_from("<QQI", p, cpu + 136)
+        (h["nspecial"],) = struct.unpack_from("<I", p, 864)
+        if h["nspecial"] > MAX_SPECIAL or h["nthreads"] == 0 or h["nthreads"] > MAX_THREADS:
+            raise self.bad(r, "bad counts")
+        if h["xsave_size"] > MAX_XSAVE:
+            raise self.bad(r, "xsave size %d" % h["xsave_size"])
+        h["special"] = [struct.unpack_from("<QQI", p, 872 + 24 * i)
+                        for i in range(h["nspecial"])]
+        self.hdr = h
+
+    def take_process(self, r, p):
+        if r.len < SZ_PROCESS:
+            raise self.bad(r, "too short")
+        pr = {}
+        pr["start_brk"], pr["brk"] = struct.unpack_from("<QQ", p, 32)
+        pr["auxv_len"], pr["exe_file"] = struct.unpack_from("<II", p, 88)
+        (pr["umask"],) = struct.unpack_from("<I", p, 1120)
+        pr["comm"] = cstr(p[1128:1144])
+        (pr["cwd_len"],) = struct.unpack_from("<I", p, 1280)
+        if pr["auxv_len"] > AUXV_MAX * 2 or pr["auxv_len"] % 2:
+            raise self.bad(r, "bad auxv length %d" % pr["auxv_len"])
+        n = pr["cwd_len"]
+        if n == 0 or n > MAX_PATH or SZ_PROCESS + n > r.len:
+            raise self.bad(r, "bad cwd length %d" % n)
+        cwd = p[SZ_PROCESS:SZ_PROCESS + n]
+        if cwd[:1] != b"/" or b"\0" in cwd:
+            raise self.bad(r, "cwd is not an absolute path")
+        if pr["start_brk"] > pr["brk"]:
+            raise self.bad(r, "brk below start_brk")
+        self.proc = pr
+        self.cwd = cwd.decode("utf-8", "replace")
+
+    def take_file(self, r, p):
+        if r.len < SZ_FILE:
+            raise self.bad(r, "too short")
+        if len(self.files) >= MAX_VMAS + MAX_FDS:
+            raise self.bad(r, "too many files")
+        (fid, kind, dev, ino, size, mtime_sec, mtime_nsec, mode, rdev, flags,
+         build_id_len) = struct.unpack_from("<IIQQQqIIQII", p, 0)
+        (path_len,) = struct.unpack_from("<I", p, 96)
+        if path_len == 0 or path_len > MAX_PATH or SZ_FILE + path_len > r.len:
+            raise self.bad(r, "bad path length %d" % path_len)
+        if build_id_len > 32:
+            raise self.bad(r, "bad build-id length")
+        if kind < FILE_REG or kind > FILE_CHR:
+            raise self.bad(r, "bad file kind %d" % kind)
+        if fid != len(self.files) + 1:
+            raise self.bad(r, "file id %d out of sequence" % fid)
+        path = p[SZ_FILE:SZ_FILE + path_len]
+        if b"\0" in path:
+            raise self.bad(r, "NUL inside a path")
+        self.files.append({"id": fid, "kind": kind, "flags": flags,
+                           "path": path.decode("utf-8", "replace")})
+
+    def take_vma(self, r, p):
+        if r.len < SZ_VMA:
+            raise self.bad(r, "too short")
+        if len(self.vmas) >= MAX_VMAS:
+            raise self.bad(r, "too many mappings")
+        (start, end, pgoff, kind, prot, flags, file_id, obj_size, npages_stored,
+         nruns, nguards, name_len) = struct.unpack_from("<QQQIIIIQQIII", p, 0)
+        need = SZ_VMA + nruns * SZ_RUN + nguards * SZ_RANGE + name_len
+        if nruns > r.len or nguards > r.len or name_len > MAX_PATH or need != r.len:
+            raise self.bad(r, "lengths do not add up")
+        if start >= end or start % PAGE or end % PAGE or end > (1 << 56):
+            raise self.bad(r, "bad range %x-%x" % (start, end))
+        if kind < 1 or kind > 11:
+            raise self.bad(r, "bad kind %d" % kind)
+        if prot & ~7:
+            raise self.bad(r, "bad protection %x" % prot)
+        if file_id > len(self.files):
+            raise self.bad(r, "refers to unknown file %d" % file_id)
+        if kind in (VMA_FILE_PRIVATE, VMA_FILE_SHARED, VMA_MEMFD, VMA_DELETED) and not file_id:
+            raise self.bad(r, "file mapping without a file")
+        if pgoff % PAGE:
+            raise self.bad(r, "unaligned file offset")
+        if self.vmas and self.vmas[-1]["end"] > start:
+            raise self.bad(r, "mappings overlap or are out of order")
+        q = SZ_VMA
+        runs = [struct.unpack_from("<QQQII", p, q + i * SZ_RUN) for i in range(nruns)]
+        q += nruns * SZ_RUN
+        guards = [struct.unpack_from("<QQ", p, q + i * SZ_RANGE) for i in range(nguards)]
+        q += nguards * SZ_RANGE
+        name = p[q:q + name_len]
+        stored, prev_end = 0, start
+        for i, (addr, npages, data_off, src, _rflags) in enumerate(runs):
+            if src != 0:
+                raise self.bad(r, "run refers to another image (incremental images are not supported yet)")
+            if (addr % PAGE or addr < prev_end or addr >= end or not npages or
+                    npages > (end - addr) // PAGE):
+                raise self.bad(r, "page run %d outside its mapping" % i)
+            if data_off != self.data_next:
+                raise self.bad(r, "page run %d has data offset %d, expected %d"
+                               % (i, data_off, self.data_next))
+            prev_end = addr + npages * PAGE
+            self.data_next += npages * PAGE
+            stored += npages
+        if stored != npages_stored:
+            raise self.bad(r, "stored page count does not match its runs")
+        for i, (gs, ge) in enumerate(guards):
+            if gs >= ge or gs < start or ge > end or gs % PAGE or ge % PAGE:
+                raise self.bad(r, "guard range %d outside its mapping" % i)
+        if b"\0" in name:
+            self.warn("VMA record at byte %d: NUL inside the name" % r.off)
+        if runs and kind in (VMA_FILE_SHARED, 9, 10, 11):
+            self.warn("VMA record at byte %d: a %s mapping with stored pages"
+                      % (r.off, VMA_KINDS[kind]))
+        self.vmas.append({"start": start, "end": end, "kind": kind, "prot": prot,
+                          "flags": flags, "nruns": nruns, "nguards": nguards,
+                          "stored": stored,
+                          "name": name.split(b"\0", 1)[0].decode("utf-8", "replace")})
+
+    def take_fd(self, r, p):
+        if r.len < SZ_FD:
+            raise self.bad(r, "too short")
+        if len(self.fds) >= MAX_FDS:
+            raise self.bad(r, "too many fds")
+        (fd, kind, open_flags, fd_flags, pos, file_id, share_with, stdio_kind,
+         _pad, size_at_ckpt) = struct.unpack_from("<iIIIqIIIIQ", p, 0)
+        if fd < 0 or (self.fds and self.fds[-1]["fd"] >= fd):
+            raise self.bad(r, "fd %d out of order" % fd)
+        if kind < 1 or kind > FD_STDIO:
+            raise self.bad(r, "fd %d has bad kind %d" % (fd, kind))
+        if kind == FD_STDIO and fd > 2:
+            raise self.bad(r, "fd %d cannot be stdio" % fd)
+        if kind != FD_STDIO and (file_id == 0 or file_id > len(self.files)):
+            raise self.bad(r, "fd %d refers to unknown file %d" % (fd, file_id))
+        if share_with:
+            other = share_with - 1
+            if not any(f["fd"] == other and f["kind"] == kind for f in self.fds):
+                raise self.bad(r, "fd %d shares with unknown fd %d" % (fd, other))
+        self.fds.append({"fd": fd, "kind": kind, "file_id": file_id,
+                         "share_with": share_with})
+
+    def take_thread(self, r, p):
+        if r.len < SZ_THREAD:
+            raise self.bad(r, "too short")
+        if len(self.threads) >= self.hdr["nthreads"]:
+            raise self.bad(r, "more threads than the header says")
+        (tid, flags) = struct.unpack_from("<iI", p, 0)
+        (rseq_len, rseq_addr) = struct.unpack_from("<IQ", p, 204)
+        (xfeatures, xsave_size) = struct.unpack_from("<QI", p, 248)
+        if xsave_size > MAX_XSAVE or SZ_THREAD + xsave_size != r.len:
+            raise self.bad(r, "bad xsave size %d" % xsave_size)
+        if xsave_size < XSAVE_MIN:
+            raise self.bad(r, "xsave area too small")
+        if rseq_len and (rseq_len < 32 or rseq_addr % 32):
+            raise self.bad(r, "bad rseq registration")
+        self.threads.append({"tid": tid, "flags": flags, "xsave_size": xsave_size})
+
+    def take_end(self, r, p):
+        if r.len < SZ_END_META:
+            raise self.bad(r, "too short")
+        (data_len, nfiles, nvmas, nfds, nthreads, nruns,
+         meta_records) = struct.unpack_from("<QIIIIQQ", p, 0)
+        if (nfiles != len(self.files) or nvmas != len(self.vmas) or
+                nfds != len(self.fds) or nthreads != len(self.threads) or
+                meta_records != self.nrecords - 1):
+            raise self.bad(r, "counts do not match the records read")
+        if len(self.threads) != self.hdr["nthreads"]:
+            raise self.bad(r, "header announces %d threads, image has %d"
+                           % (self.hdr["nthreads"], len(self.threads)))
+        if data_len != self.data_next or data_len % PAGE:
+            raise self.bad(r, "page data length does not match the mappings")
+        total_runs = sum(v["nruns"] for v in self.vmas)
+        if nruns != total_runs:
+            self.warn("END_META says %d runs, the VMA records hold %d" % (nruns, total_runs))
+        if not self.seen_rlimits:
+            self.warn("no RLIMITS record: a restart would apply all-zero limits")
+        if self.proc["exe_file"] > len(self.files):
+            self.warn("PROCESS exe_file %d names no FILE record (%d files)"
+                      % (self.proc["exe_file"], len(self.files)))
+        self.end = {"data_len": data_len, "nruns": nruns}
+
+    def read_data(self):
+        data_len = self.end["data_len"]
+        nchunks = (data_len + CHUNK - 1) // CHUNK
+        got = []
+        done = 0
+        while done < data_len:
+            n = min(CHUNK, data_len - done)
+            got.append(xxh64(self.read_exact(n, "the page data"), 0))
+            done += n
+
+        r = self.read_rec()
+        if r.type != PAGE_HASHES:
+            raise self.bad(r, "expected PAGE_HASHES")
+        p = self.read_payload(r)
+        if r.len < SZ_PAGE_HASHES:
+            raise self.bad(r, "too short")
+        chunk_size, n = struct.unpack_from("<QQ", p, 0)
+        if chunk_size != CHUNK or n != nchunks or r.len != SZ_PAGE_HASHES + 8 * nchunks:
+            raise self.bad(r, "hash list does not match the page data")
+        want = struct.unpack_from("<%dQ" % nchunks, p, SZ_PAGE_HASHES)
+        for c in range(nchunks):
+            if want[c] != got[c]:
+                last = min((c + 1) * CHUNK, data_len) - 1
+                raise ImageError(EX_DATAERR,
+                                 "image is damaged: page data bytes %d-%d fail their checksum"
+                                 % (c * CHUNK, last))
+        self.nchunks = nchunks
+
+        commit_at = self.off
+        r = self.read_rec()
+        if r.type != COMMIT:
+            raise self.bad(r, "expected COMMIT")
+        p = self.read_payload(r)
+        if r.len < SZ_COMMIT:
+            raise self.bad(r, "too short")
+        magic, records, file_len, c_data_len = struct.unpack_from("<QQQQ", p, 0)
+        uuid = p[32:48]
+        if (magic != COMMIT_MAGIC or records != self.nrecords - 1 or
+                file_len != commit_at or c_data_len != data_len or
+                uuid != self.hdr["image_uuid"]):
+            raise self.bad(r, "commit record does not match the image")
+        try:
+            extra = self.f.read(1)
+        except OSError as e:
+            raise ImageError(EX_NOINPUT, "read error at byte %d: %s" % (self.off, e.strerror))
+        if extra:
+            raise ImageError(EX_DATAERR,
+                             "image is damaged: data follows the commit record at byte %d"
+                             % self.off)
+        self.commit = {"records": records, "file_len": file_len}
+
+
+def print_records(rd):
+    print("  %5s %12s  %-11s %5s %12s" % ("#", "OFFSET", "TYPE", "FLAGS", "LENGTH"))
+    for idx, off, t, fl, ln in rd.records:
+        print("  %5d %12d  %-11s %5x %12d" % (idx, off, rec_name(t) if t in REC_NAMES
+                                              else "type %d" % t, fl, ln))
+
+
+def print_summary(name, rd, kind):
+    h = rd.hdr
+    counts = {}
+    for _, _, t, _, _ in rd.records:
+        counts[t] = counts.get(t, 0) + 1
+    mapped = sum(v["end"] - v["start"] for v in rd.vmas)
+    stored = sum(v["stored"] for v in rd.vmas) * PAGE
+    runs = sum(v["nruns"] for v in rd.vmas)
+    nth = len(rd.threads)
+    print("image         %s (%s)" % (name, kind))
+    print("format        %d.%d, x86_64, %s (%d bytes), complete (commit record checked)"
+          % (rd.major, rd.minor, human_size(rd.off), rd.off))
+    print("checkpoint    id %d, parent %d, generation %d"
+          % (h["ckpt_id"], h["parent_id"], h["generation"]))
+    print("image uuid    %s\nlineage       %s\nparent uuid   %s"
+          % (uuid_str(h["image_uuid"]), uuid_str(h["lineage_uuid"]),
+             uuid_str(h["parent_uuid"])))
+    print("created by    pid %d (uid %d gid %d) on \"%s\", selfckpt %s"
+          % (h["pid"], h["uid"], h["gid"], h["hostname"], h["selfckpt_version"]))
+    print("kernel        %s (%s), glibc %s" % (h["kernel_release"], h["machine"],
+                                               h["glibc_version"] or "-"))
+    print("cpu           %s (family %d model %d), xcr0 0x%x, xsave %d bytes for features 0x%x"
+          % (h["cpu_model_name"], h["cpu_family"], h["cpu_model"], h["xcr0"],
+             h["xsave_size"], h["xfeatures"]))
+    print("process       \"%s\", cwd %s, umask %03o, brk %x-%x"
+          % (rd.proc["comm"], rd.cwd, rd.proc["umask"], rd.proc["start_brk"], rd.proc["brk"]))
+    for n in rd.notes:
+        print("note          %s" % n)
+    print("records       %d: %s" % (rd.nrecords, ", ".join(
+        "%s %d" % (rec_name(t) if t in REC_NAMES else "type %d" % t, counts[t])
+        for t in sorted(counts))))
+    print("page data     at byte %d, %d bytes, %d hash chunk%s; commit at byte %d"
+          % (rd.data_off, rd.end["data_len"], rd.nchunks, "" if rd.nchunks == 1 else "s",
+             rd.commit["file_len"]))
+    print("totals        %d regions, %s mapped, %s stored in %d runs, %d fds, %d files, %d thread%s"
+          % (len(rd.vmas), human_size(mapped), human_size(stored), runs, len(rd.fds),
+             len(rd.files), nth, "" if nth == 1 else "s"))
+
+
+def main(argv):
+    args = argv[1:]
+    records = quiet = False
+    while args and args[0].startswith("-") and args[0] != "-":
+        a = args.pop(0)
+        if a == "--records":
+            records = True
+        elif a in ("-q", "--quiet"):
+            quiet = True
+        elif a in ("-h", "--help"):
+            print(__doc__.strip())
+            return 0
+        elif a == "--":
+            break
+        else:
+            print("imgcheck: unknown option %s" % a, file=sys.stderr)
+            return EX_USAGE
+    if len(args) != 1:
+        print("usage: imgcheck.py [--records] [-q] IMAGE|-", file=sys.stderr)
+        return EX_USAGE
+    name = args[0]
+    try:
+        f = sys.stdin.buffer if name == "-" else open(name, "rb", buffering=1 << 20)
+    except OSError as e:
+        print("imgcheck: cannot open %s: %s" % (name, e.strerror), file=sys.stderr)
+        return EX_NOINPUT
+    try:
+        kind = "file" if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else "stream"
+    except (OSError, ValueError):
+        kind = "stream"
+    rd = Reader(f)
+    status = 0
+    try:
+        rd.run()
+    except ImageError as e:
+        print("imgcheck: %s: %s" % (name, e), file=sys.stderr)
+        status = e.status
+    for w in rd.warnings:
+        print("warning: %s" % w, file=sys.stderr)
+    if records:
+        print_records(rd)
+    elif status == 0 and not quiet:
+        print_summary(name, rd, kind)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
