@@ -289,7 +289,8 @@ struct sck_vma {
 	uint32_t prot;			/* PROT_READ 1, PROT_WRITE 2, PROT_EXEC 4 */
 	uint32_t flags;			/* SCK_VMAF_* */
 	uint32_t file_id;		/* FILE record, 0 if none */
-	uint64_t obj_size;		/* memfd / shared / deleted: object size */
+	uint64_t obj_size;		/* pgoff + readable length: the object
+					 * size a recreated memfd needs */
 	uint64_t npages_stored;		/* sum of runs[].npages */
 	uint32_t nruns;			/* followed by nruns struct sck_run */
 	uint32_t nguards;		/* then nguards struct sck_range */
@@ -424,5 +425,17 @@ _Static_assert(sizeof(struct sck_fd) == 48, "fd");
 _Static_assert(sizeof(struct sck_gregs) == 144, "gregs");
 _Static_assert(sizeof(struct sck_sigaction) == 32, "sigaction");
 _Static_assert(sizeof(struct sck_file) == 104, "file");
+_Static_assert(sizeof(struct sck_cpu) == 440, "cpu");
+_Static_assert(sizeof(struct sck_special) == 24, "special");
+_Static_assert(sizeof(struct sck_header) == 1032, "header");
+_Static_assert(sizeof(struct sck_process) == 1288, "process");
+_Static_assert(sizeof(struct sck_rlimits) == 256, "rlimits");
+_Static_assert(sizeof(struct sck_sigactions) == 2048, "sigactions");
+_Static_assert(sizeof(struct sck_thread) == 264, "thread");
+_Static_assert(sizeof(struct sck_end_meta) == 40, "end_meta");
+_Static_assert(sizeof(struct sck_page_hashes) == 16, "page_hashes");
+_Static_assert(sizeof(struct sck_commit) == 48, "commit");
+_Static_assert(sizeof(struct sck_range) == 16, "range");
+_Static_assert(sizeof(struct sck_rstinfo) == 48, "rstinfo");
 
 #endif /* SELFCKPT_IMAGE_FORMAT_H */

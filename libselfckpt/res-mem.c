@@ -292,7 +292,9 @@ static int classify_path(struct sck_dump *d, struct sck_maps_entry *e,
 				path);
 	c->kind = shared ? SCK_VMA_FILE_SHARED : SCK_VMA_FILE_PRIVATE;
 	c->scan = shared ? SCK_SCAN_NONE : SCK_SCAN_COW;
-	int id = add_mapped_file(d, path, &st, !shared);
+	/* Build-id for every mapped file: the same file may be mapped both
+	 * shared and private, and restart checks it for the private ones. */
+	int id = add_mapped_file(d, path, &st, 1);
 
 	if (id < 0)
 		return id;

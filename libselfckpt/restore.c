@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -171,7 +172,8 @@ static uint64_t vdso_start(const struct sck_special *sp, uint32_t n)
 }
 
 /* P5: the vDSO and vvar must have the layout the image's libc knows. */
-static int check_vdso(struct rs *s, const struct special_now *now)
+static int check_vdso(struct rs *s, const struct special_now *now,
+		      const char *here)
 {
 	const struct sck_header *h = &s->img.hdr;
 	uint64_t vi = vdso_start(h->special, h->nspecial);
@@ -189,7 +191,7 @@ static int check_vdso(struct rs *s, const struct special_now *now)
 	if (!same) {
 		selfckpt__rs_msg(s,
 				 "this kernel (%s) lays out the vdso and vvar differently from the image's (%s); restart on a machine with the image's kernel",
-				 s->img.hdr.kernel_release, h->kernel_release);
+				 here, h->kernel_release);
 		return SCK_EX_UNAVAILABLE;
 	}
 	const struct sck_special *vd = NULL;
@@ -209,7 +211,7 @@ static int check_vdso(struct rs *s, const struct special_now *now)
 		if (sym[i] != h->vdso_sym[i]) {
 			selfckpt__rs_msg(s,
 					 "this kernel's vdso (%s) differs from the image's (%s); restart on a machine with the image's kernel",
-					 s->img.hdr.kernel_release, h->kernel_release);
+					 here, h->kernel_release);
 			return SCK_EX_UNAVAILABLE;
 		}
 	return 0;
@@ -240,8 +242,12 @@ static int check_machine(struct rs *s, struct sck_cpu *cpu,
 				 why, img->hdr.cpu.model_name, cpu->model_name);
 		return SCK_EX_UNAVAILABLE;
 	}
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "?");
 	current_specials(now);
-	ret = check_vdso(s, now);
+	ret = check_vdso(s, now, u.release);
 	if (ret)
 		return ret;
 	unsigned int mmsize = 0;
@@ -576,6 +582,28 @@ static void pack_process(struct rs *s, struct rst_args *a)
 	a->xcomp_perm = s->img.hdr.cpu.xcomp_perm;
 }
 
+/*
+ * Where the restorer reports to the restored library: only if that lies
+ * inside a writable private mapping of the image, else nowhere (the
+ * library then just cannot unmap the hole, and says nothing is wrong).
+ */
+static uint64_t rstinfo_target(const struct rs *s)
+{
+	uint64_t at = s->img.hdr.rstinfo_addr;
+
+	if (s->img.hdr.rstinfo_size != sizeof(struct sck_rstinfo) || at % 8)
+		return 0;
+	for (uint32_t i = 0; i < s->img.nvmas; i++) {
+		const struct sck_vma *v = &s->img.vmas[i].v;
+
+		if (at >= v->start && at + sizeof(struct sck_rstinfo) <= v->end &&
+		    (v->prot & PROT_WRITE) && !(v->flags & SCK_VMAF_SHARED) &&
+		    v->kind < SCK_VMA_VDSO)
+			return at;
+	}
+	return 0;
+}
+
 /* P1: this program's own rseq registration, to be undone by the restorer. */
 static int launcher_rseq(struct rs *s, struct rst_args *a)
 {
@@ -606,7 +634,7 @@ static int prepare_exe(struct rs *s)
 	uint32_t id = s->img.proc.exe_file;
 
 	s->exe_fd = -1;
-	if (!id)
+	if (!id || id > s->img.nfiles)	/* the reader checks it too */
 		return 0;
 	const struct sck_img_file *f = &s->img.files[id - 1];
 	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
@@ -616,7 +644,8 @@ static int prepare_exe(struct rs *s)
 		return 0;
 	/* Only the very same file may become /proc/self/exe (P6). */
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != f->f.size ||
-	    st.st_mtim.tv_sec != f->f.mtime_sec) {
+	    st.st_mtim.tv_sec != f->f.mtime_sec ||
+	    (uint32_t)st.st_mtim.tv_nsec != f->f.mtime_nsec) {
 		close(fd);
 		return 0;
 	}
@@ -763,7 +792,7 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 		selfckpt__rs_msg(s, "%s", s->err);
 		return SCK_EX_UNAVAILABLE;
 	}
-	a->rstinfo_addr = s->img.hdr.rstinfo_addr;
+	a->rstinfo_addr = rstinfo_target(s);
 	a->rstinfo.magic = SCK_RSTINFO_MAGIC;
 	a->rstinfo.blob_start = a->hole_start;
 	a->rstinfo.blob_len = a->hole_len;
