@@ -167,6 +167,9 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 E2E_SRC := $(filter-out tests/e2e/runner.c,$(wildcard tests/e2e/*.c))
 E2E_BIN := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/bin/%)
+# Programs for the test scripts (tests/e2e/*.sh), not run by the runner.
+HELPER_SRC := $(wildcard tests/e2e/helpers/*.c)
+HELPER_BIN := $(HELPER_SRC:tests/e2e/helpers/%.c=$(BUILD)/tests/e2e/helpers/%)
 ABS_BUILD := $(abspath $(BUILD))
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libselfckpt-internal.a
@@ -180,12 +183,17 @@ $(BUILD)/tests/e2e/bin/%: tests/e2e/%.c tests/e2e/zdtm.h $(BUILD)/libselfckpt.so
 	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -O1 -Itests/e2e -o $@ $< \
 		-L$(BUILD) -lselfckpt -Wl,-rpath,$(ABS_BUILD) -lm $(E2E_LIBS_$*)
 
+$(BUILD)/tests/e2e/helpers/%: tests/e2e/helpers/%.c $(BUILD)/libselfckpt.so
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -o $@ $< \
+		-L$(BUILD) -lselfckpt -Wl,-rpath,$(ABS_BUILD)
+
 $(BUILD)/tests/runner: tests/e2e/runner.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_BASE) -o $@ $<
 
 .PHONY: tests test check deps-test
-tests: all $(UNIT_BIN) $(E2E_BIN) $(BUILD)/tests/runner examples
+tests: all $(UNIT_BIN) $(E2E_BIN) $(HELPER_BIN) $(BUILD)/tests/runner examples
 
 deps-test:
 	@tools/setup-deps.sh test

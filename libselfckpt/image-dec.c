@@ -113,6 +113,8 @@ static int read_rec(struct rd *r, struct sck_image *img, struct sck_rec *rec,
 			    (unsigned long long)*rec_off);
 	img->chain = rec->hdr_hash;
 	img->nrecords++;
+	if (img->seen)
+		img->seen(img->seen_arg, *rec_off, rec);
 	return 0;
 }
 
@@ -288,8 +290,12 @@ static int take_file(struct rd *r, struct sck_image *img,
 	f->path = dup_str(p + sizeof(f->f), f->f.path_len);
 	if (!f->path)
 		return -ENOMEM;
-	if (strlen(f->path) != f->f.path_len)
+	if (strlen(f->path) != f->f.path_len) {
+		/* Not counted yet, so selfckpt__image_free() would not free it. */
+		free(f->path);
+		f->path = NULL;
 		return BAD("NUL inside a path");
+	}
 	img->nfiles++;
 	return 0;
 }
@@ -408,6 +414,14 @@ static int take_fd(struct rd *r, struct sck_image *img,
 	img->nfds++;
 	if (f->fd < 0 || (img->nfds > 1 && img->fds[img->nfds - 2].fd >= f->fd))
 		return BAD("fd %d out of order", f->fd);
+	/*
+	 * The launcher puts its helpers above the highest fd and closes every
+	 * fd below them that the image does not have: bound it (by Linux's
+	 * default fs.nr_open) so that no fd number makes that overflow or run
+	 * for minutes.
+	 */
+	if ((uint32_t)f->fd >= SCK_MAX_FDS)
+		return BAD("fd %d out of range (0-%u)", f->fd, SCK_MAX_FDS - 1);
 	if (f->kind < SCK_FD_FILE || f->kind > SCK_FD_STDIO)
 		return BAD("fd %d has bad kind %u", f->fd, f->kind);
 	if (f->kind == SCK_FD_STDIO && f->fd > 2)
@@ -415,15 +429,16 @@ static int take_fd(struct rd *r, struct sck_image *img,
 	if (f->kind != SCK_FD_STDIO && (!f->file_id || f->file_id > img->nfiles))
 		return BAD("fd %d refers to unknown file %u", f->fd, f->file_id);
 	if (f->share_with) {
-		int32_t other = (int32_t)f->share_with - 1;
+		/* share_with is any uint32_t here: no int arithmetic on it. */
+		uint32_t other = f->share_with - 1;
 		int found = 0;
 
 		for (uint32_t i = 0; i + 1 < img->nfds; i++)
-			if (img->fds[i].fd == other &&
+			if ((uint32_t)img->fds[i].fd == other &&
 			    img->fds[i].kind == f->kind)
 				found = 1;
 		if (!found)
-			return BAD("fd %d shares with unknown fd %d", f->fd, other);
+			return BAD("fd %d shares with unknown fd %u", f->fd, other);
 	}
 	return 0;
 }
@@ -482,11 +497,21 @@ static int take_end(struct rd *r, struct sck_image *img,
 int selfckpt__image_read_meta(int fd, struct sck_image *img, char *err,
 			      size_t errlen)
 {
+	return selfckpt__image_read_meta_seen(fd, img, NULL, NULL, err, errlen);
+}
+
+int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
+				   void (*seen)(void *arg, uint64_t off,
+						const struct sck_rec *rec),
+				   void *arg, char *err, size_t errlen)
+{
 	struct rd rd = { fd, 0, err, errlen }, *r = &rd;
 	uint64_t data_next = 0;
 	int ret, seen_proc = 0, seen_sig = 0;
 
 	memset(img, 0, sizeof(*img));
+	img->seen = seen;
+	img->seen_arg = arg;
 	err[0] = '\0';
 	ret = read_exact(r, &img->pre, sizeof(img->pre), "the preamble");
 	if (ret == -ENODATA && r->off == 0)

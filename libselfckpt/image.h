@@ -117,6 +117,9 @@ struct sck_image {
 	uint64_t *chunk_hash;
 	uint64_t nchunks;
 	uint64_t file_len;
+	/* Set by selfckpt__image_read_meta_seen(), see there. */
+	void (*seen)(void *arg, uint64_t off, const struct sck_rec *rec);
+	void *seen_arg;
 };
 
 /*
@@ -130,6 +133,19 @@ struct sck_image {
  */
 int selfckpt__image_read_meta(int fd, struct sck_image *img, char *err,
 			      size_t errlen);
+
+/*
+ * The same, and call seen(arg, offset, header) for every record whose
+ * header passed its checksum, in stream order, before its payload is read
+ * (so a record whose payload turns out damaged was seen); the PAGES record
+ * is the last one read_meta sees, selfckpt__image_verify_data() calls it
+ * for PAGE_HASHES and COMMIT. For `selfckpt info --records`; seen reads
+ * nothing and cannot fail.
+ */
+int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
+				   void (*seen)(void *arg, uint64_t off,
+						const struct sck_rec *rec),
+				   void *arg, char *err, size_t errlen);
 
 /*
  * Read the PAGES payload (from the current position of fd, which must be

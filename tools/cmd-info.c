@@ -1,10 +1,14 @@
 /*
- * cmd-info.c - `selfckpt info [--json] IMAGE|-` (Linux-CR's ckptinfo).
+ * cmd-info.c - `selfckpt info [--json] [--records] IMAGE|-` (Linux-CR's
+ * ckptinfo).
  *
  * Reads the whole image with the same reader restart uses, so a damaged
  * image is reported exactly as restart would report it, then prints the
  * header and fingerprint, the memory regions, the descriptors, the signal
- * handlers and totals, for people or (--json) for scripts.
+ * handlers and totals, for people or (--json) for scripts. With --records
+ * it prints instead the image's layout: every record the reader met, in
+ * stream order, and where the page data lies (for diagnosis, and for tests
+ * that cut or damage an image at chosen places).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +16,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -24,18 +29,25 @@
 static void help(FILE *f)
 {
 	fprintf(f,
-		"usage: selfckpt info [--json] IMAGE\n"
-		"       selfckpt info [--json] -      (read the image from stdin)\n"
+		"usage: selfckpt info [--json] [--records] IMAGE\n"
+		"       selfckpt info [--json] [--records] -   (read the image from stdin)\n"
 		"\n"
 		"Check IMAGE completely and show what it holds: header and machine\n"
 		"fingerprint, memory regions, file descriptors, signal handlers, totals.\n"
 		"\n"
 		"options:\n"
 		"  --json       the same as one JSON object\n"
+		"  --records    show the image's layout instead: every record in stream\n"
+		"               order with its offset, end, type, flags and payload\n"
+		"               length, then the offset and length of the page data\n"
+		"               (the PAGES payload). With --json: an object with an\n"
+		"               array \"records\" and an object \"pages\". If the image\n"
+		"               is damaged, the records read before the damage are\n"
+		"               listed (not with --json) and the status is still 65.\n"
 		"  -h, --help   this text\n"
 		"\n"
 		"exit status: 0 complete and intact; 65 damaged, truncated or not an\n"
-		"image; 66 cannot be read; 64 usage.\n");
+		"image; 66 cannot be read; 64 usage; 71 cannot write the output.\n");
 }
 
 static const char *sig_name(int s)
@@ -359,20 +371,119 @@ static void print_json(const struct sck_image *img)
 	       img->nthreads);
 }
 
+/* ---- --records: the layout, as the reader met it ------------------------ */
+
+struct rec_seen {
+	uint64_t off, len;
+	uint32_t type, flags;
+};
+
+struct rec_list {
+	struct rec_seen *v;
+	size_t n, cap;
+	int oom;
+};
+
+/* The reader's callback: remember one record header (image.h). */
+static void rec_seen(void *arg, uint64_t off, const struct sck_rec *rec)
+{
+	struct rec_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct rec_seen *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->oom = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct rec_seen){ off, rec->len, rec->type, rec->flags };
+}
+
+/* Where a record ends: its header, its payload and the zero padding. */
+static uint64_t rec_end(const struct rec_seen *r)
+{
+	return r->off + sizeof(struct sck_rec) + r->len + sck_pad8(r->len);
+}
+
+static void print_records_human(const struct rec_list *l)
+{
+	printf("records (%zu)\n", l->n);
+	printf("  %12s %12s  %-12s %-6s %12s\n", "OFFSET", "END", "TYPE", "FLAGS",
+	       "PAYLOAD");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct rec_seen *r = &l->v[i];
+		char type[24];
+
+		if (r->type >= SCK_REC_HEADER && r->type <= SCK_REC_NOTE)
+			snprintf(type, sizeof(type), "%s",
+				 selfckpt__rec_type_name(r->type));
+		else
+			snprintf(type, sizeof(type), "type-%u", r->type);
+		printf("  %12" PRIu64 " %12" PRIu64 "  %-12s 0x%-4x %12" PRIu64 "\n",
+		       r->off, rec_end(r), type, r->flags, r->len);
+	}
+}
+
+static void print_records(const char *name, const struct sck_image *img,
+			  const struct rec_list *l)
+{
+	printf("image         %s\n", name);
+	printf("format        %u.%u, %" PRIu64 " bytes, complete (commit record checked)\n",
+	       img->pre.major, img->pre.minor, img->file_len);
+	printf("preamble      0-%zu\n", sizeof(struct sck_preamble) - 1);
+	print_records_human(l);
+	printf("page data     offset %" PRIu64 ", %" PRIu64 " bytes", img->data_off,
+	       img->end.data_len);
+	if (img->end.data_len)
+		printf(" (bytes %" PRIu64 "-%" PRIu64 ")", img->data_off,
+		       img->data_off + img->end.data_len - 1);
+	printf(", %" PRIu64 " hash chunk%s\n", img->nchunks,
+	       img->nchunks == 1 ? "" : "s");
+}
+
+static void print_records_json(const struct sck_image *img,
+			       const struct rec_list *l)
+{
+	printf("{\"format\":{\"major\":%u,\"minor\":%u,\"bytes\":%" PRIu64
+	       ",\"complete\":true},\n\"preamble\":{\"offset\":0,\"len\":%zu},\n"
+	       "\"records\":[\n",
+	       img->pre.major, img->pre.minor, img->file_len,
+	       sizeof(struct sck_preamble));
+	for (size_t i = 0; i < l->n; i++) {
+		const struct rec_seen *r = &l->v[i];
+
+		printf("%s{\"offset\":%" PRIu64 ",\"end\":%" PRIu64
+		       ",\"type\":%u,\"name\":\"%s\",\"flags\":%u,\"len\":%" PRIu64 "}",
+		       i ? ",\n" : "", r->off, rec_end(r), r->type,
+		       selfckpt__rec_type_name(r->type), r->flags, r->len);
+	}
+	printf("],\n\"pages\":{\"offset\":%" PRIu64 ",\"len\":%" PRIu64
+	       ",\"chunks\":%" PRIu64 "}}\n",
+	       img->data_off, img->end.data_len, img->nchunks);
+}
+
 int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "records", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct rec_list recs = { NULL, 0, 0, 0 };
 	struct sck_image img;
 	char err[512];
-	int c, json = 0, fd, ret;
+	int c, json = 0, records = 0, fd, ret;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		if (c == 'j') {
 			json = 1;
+		} else if (c == 'r') {
+			records = 1;
 		} else if (c == 'h') {
 			help(stdout);
 			return 0;
@@ -392,20 +503,37 @@ int cmd_info(int argc, char **argv)
 		cli_err("info", "cannot open %s: %s", name, strerror(errno));
 		return SCK_EX_NOINPUT;
 	}
-	ret = selfckpt__image_read_meta(fd, &img, err, sizeof(err));
+	ret = selfckpt__image_read_meta_seen(fd, &img, records ? rec_seen : NULL,
+					     &recs, err, sizeof(err));
 	if (!ret)
 		ret = selfckpt__image_verify_data(fd, &img, NULL, NULL, err,
 						  sizeof(err));
+	if (!ret && recs.oom)
+		ret = -ENOMEM;
 	if (ret) {
+		if (records && !json && !recs.oom) {
+			printf("records read before the error\n");
+			print_records_human(&recs);
+			fflush(stdout);
+		}
+		if (ret == -ENOMEM && recs.oom)
+			snprintf(err, sizeof(err), "out of memory listing the records");
 		cli_err("info", "%s: %s", name, err);
 		selfckpt__image_free(&img);
-		return ret == -EIO ? SCK_EX_NOINPUT : SCK_EX_DATAERR;
+		free(recs.v);
+		return ret == -EIO ? SCK_EX_NOINPUT :
+		       ret == -ENOMEM ? SCK_EX_OSERR : SCK_EX_DATAERR;
 	}
-	if (json)
+	if (records && json)
+		print_records_json(&img, &recs);
+	else if (records)
+		print_records(name, &img, &recs);
+	else if (json)
 		print_json(&img);
 	else
 		print_human(name, &img);
 	selfckpt__image_free(&img);
+	free(recs.v);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return SCK_EX_OSERR;
 	return 0;
