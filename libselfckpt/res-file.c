@@ -151,6 +151,27 @@ static int unsupported(const struct fd_info *x, const char *what)
 			what, x->target);
 }
 
+/*
+ * Is this descriptor on a /proc entry of this very process ("/proc/self/
+ * status" reads back as "/proc/1234/status")? Restart would reopen it by
+ * that path, which names a process that no longer exists, or, once the
+ * pid is reused, another process. Only paths under this process's own
+ * /proc/<pid> and only on the file system mounted at /proc count; global
+ * files such as /proc/meminfo reopen fine.
+ */
+static int own_proc_entry(const struct fd_info *x)
+{
+	char prefix[32];
+	struct stat proc;
+	int n = selfckpt__fmt(prefix, sizeof(prefix), "/proc/%ld", sys_getpid());
+
+	if (sck_strncmp(x->target, prefix, (size_t)n) ||
+	    (x->target[n] != '/' && x->target[n] != '\0'))
+		return 0;
+	return sys_fstatat(-100, "/proc", &proc, 0) == 0 &&
+	       proc.st_dev == x->st.st_dev;
+}
+
 /* Decide what one descriptor is and fill its FD record. */
 static int classify_fd(struct sck_dump *d, const struct fd_info *all, int n,
 		       const struct fd_info *x, struct sck_fd *r)
@@ -176,6 +197,8 @@ static int classify_fd(struct sck_dump *d, const struct fd_info *all, int n,
 	if (S_ISREG(m) || S_ISDIR(m)) {
 		struct stat now;
 
+		if (own_proc_entry(x))
+			return unsupported(x, "a /proc file of this process, which a restarted process cannot reopen");
 		if (x->st.st_nlink == 0)
 			return unsupported(x, "an unlinked file");
 		if (x->target[0] != '/' ||

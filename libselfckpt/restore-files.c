@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -29,15 +30,40 @@
 #include "internal.h"
 #include "restore.h"
 
+/*
+ * The image may hold descriptors above the RLIMIT_NOFILE soft limit this
+ * program started with (a program may raise its own up to the hard limit),
+ * and helpers go above every image descriptor: F_DUPFD fails with EINVAL
+ * there, and placing the image's descriptors with EBADF. Raise the soft
+ * limit to the hard one, which needs no privilege; the restorer sets the
+ * image's own limits afterwards (rst-main.c, restore_process).
+ */
+static int raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return -1;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int selfckpt__rs_move_fd_up(struct rs *s, int *fd)
 {
 	if (*fd < 0 || *fd >= s->helper_base)
 		return 0;
 	int n = fcntl(*fd, F_DUPFD_CLOEXEC, s->helper_base);
 
+	if (n < 0 && (errno == EINVAL || errno == EMFILE) && raise_nofile() == 0)
+		n = fcntl(*fd, F_DUPFD_CLOEXEC, s->helper_base);
 	if (n < 0) {
-		selfckpt__rs_msg(s, "cannot move a descriptor above %d: %s",
-				 s->helper_base, strerror(errno));
+		struct rlimit rl = { 0, 0 };
+		int err = errno;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		selfckpt__rs_msg(s, "cannot move a descriptor above %d (RLIMIT_NOFILE %llu/%llu here): %s",
+				 s->helper_base, (unsigned long long)rl.rlim_cur,
+				 (unsigned long long)rl.rlim_max, strerror(err));
 		return -1;
 	}
 	if (*fd > 2)
@@ -295,6 +321,7 @@ int selfckpt__rs_place_fds(struct rs *s)
 {
 	const struct sck_image *img = &s->img;
 	char *is_image_fd = calloc((size_t)s->helper_base + 1, 1);
+	int stdio_stand_in[3] = { -1, -1, -1 };
 
 	if (!is_image_fd) {
 		selfckpt__rs_msg(s, "out of memory");
@@ -308,17 +335,32 @@ int selfckpt__rs_place_fds(struct rs *s)
 		is_image_fd[r->fd] = 1;
 		if (r->fd <= 2 && (r->kind == SCK_FD_STDIO || s->o->stdio_inherit))
 			continue;	/* the restart command's own */
-		if (r->share_with) {
-			fd = dup3((int)r->share_with - 1, r->fd, cloexec);
+		/*
+		 * With --stdio=inherit, a lower fd 0-2 that this one shared (say
+		 * fd 7 = dup(2) on a log file) is now the command's own: sharing
+		 * it would make fd 7 the command's stderr, not the file. The
+		 * first such fd opens the file again, later ones share with it;
+		 * only the sharing with fd 0-2 is lost.
+		 */
+		int from = r->share_with ? (int)r->share_with - 1 : -1;
+		int *stand_in = NULL;
+
+		if (from >= 0 && from <= 2 && s->o->stdio_inherit) {
+			stand_in = &stdio_stand_in[from];
+			from = *stand_in;
+		}
+		if (from >= 0) {
+			fd = dup3(from, r->fd, cloexec);
 			if (fd < 0) {
-				selfckpt__rs_msg(s, "cannot share fd %d with fd %u: %s",
-						 r->fd, r->share_with - 1,
-						 strerror(errno));
+				selfckpt__rs_msg(s, "cannot share fd %d with fd %d: %s",
+						 r->fd, from, strerror(errno));
 				free(is_image_fd);
 				return -1;
 			}
 			continue;
 		}
+		if (stand_in)
+			*stand_in = r->fd;
 		fd = open_one(s, r);
 		if (fd < 0) {
 			free(is_image_fd);
