@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mman.h>
+#include <linux/prctl.h>
 #include <signal.h>
 
 #include "compat.h"
@@ -115,7 +116,16 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 	((ptr) = selfckpt__arena_alloc(&d->arena, sizeof(*(ptr)) * (count), \
 				       (align)))
 
-static int setup(struct sck_dump **out, const struct target *t, unsigned flags)
+/* Unmap the arena of a checkpoint that failed early; d lives inside it. */
+static void drop_arena(struct sck_dump *d)
+{
+	struct sck_arena a = d->arena;
+
+	selfckpt__arena_fini(&a);
+}
+
+static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
+		 int app_dumpable)
 {
 	struct sck_cpu cpu;
 	struct sck_arena a;
@@ -160,9 +170,10 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags)
 	    !TAKE(d->bounce, SCK_CHUNK_SIZE, 4096) ||
 	    !(d->ctx.xsave = selfckpt__arena_alloc(&d->arena, cpu.xsave_size,
 						   SCK_XSAVE_ALIGN))) {
-		selfckpt__arena_fini(&d->arena);
+		drop_arena(d);
 		return sck_fail(ENOMEM, "checkpoint arena too small");
 	}
+	d->app_dumpable = app_dumpable;
 	d->ctx.xsave_mask = cpu.xfeatures;
 	selfckpt__meta_start(&d->meta, metabuf, p.meta);
 	static const struct sck_header blank;
@@ -171,7 +182,7 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags)
 
 	/* HEADER comes first; it is completed in place before sealing. */
 	if (selfckpt__meta_add(&d->meta, SCK_REC_HEADER, 0, &hp, 1, &hdr)) {
-		selfckpt__arena_fini(&d->arena);
+		drop_arena(d);
 		return sck_fail(ENOMEM, "checkpoint arena too small");
 	}
 	d->hdr = hdr;
@@ -189,7 +200,7 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags)
 			sys_close(d->pagemap_fd);
 		if (d->mem_fd >= 0)
 			sys_close(d->mem_fd);
-		selfckpt__arena_fini(&d->arena);
+		drop_arena(d);
 		return sck_fail(err, "cannot open /proc/self/pagemap or /proc/self/mem: %s",
 				selfckpt__errname(err));
 	}
@@ -209,11 +220,32 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags)
 
 static void teardown(struct sck_dump *d)
 {
-	struct sck_arena a = d->arena;	/* d itself is in the arena */
-
 	sys_close(d->pagemap_fd);
 	sys_close(d->mem_fd);
-	selfckpt__arena_fini(&a);
+	drop_arena(d);
+}
+
+/*
+ * A failed write to a pipe or socket whose reader went away raised
+ * SIGPIPE, blocked for now: delivered when the mask comes back, it would
+ * kill the process, while the contract is -1 with EPIPE and nothing else.
+ * Ignoring a signal discards it if pending; the disposition is then put
+ * back. A SIGPIPE that was pending before the checkpoint is left alone.
+ */
+static void discard_our_sigpipe(uint64_t pending_before)
+{
+	const uint64_t bit = 1ULL << (SIGPIPE - 1);
+	uint64_t now = 0;
+	struct sck_sigaction ign = { (uint64_t)(uintptr_t)SIG_IGN, 0, 0, 0 }, old;
+
+	if ((pending_before & bit) || sys_rt_sigpending(&now) || !(now & bit))
+		return;
+	if (sys_rt_sigaction(SIGPIPE, NULL, &old) == 0) {
+		ign.flags = old.flags;
+		ign.restorer = old.restorer;
+		sys_rt_sigaction(SIGPIPE, &ign, NULL);
+		sys_rt_sigaction(SIGPIPE, &old, NULL);
+	}
 }
 
 static void new_uuid(struct sck_uuid *u)
@@ -320,14 +352,25 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	/* No handler may run and change memory while the image is made. */
 	sys_rt_sigprocmask(SIG_SETMASK, &all, &app_mask);
 	selfckpt__clear_error();
+	/*
+	 * A non-dumpable process may not open its own /proc/self/mem and
+	 * pagemap; it is made dumpable for the length of the checkpoint (the
+	 * image says 0, and the restart sets 0 again).
+	 */
+	int dumpable = (int)sys_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+
+	if (dumpable == 0)
+		sys_prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	d = NULL;
-	ret = setup(&d, t, flags);
+	ret = setup(&d, t, flags, dumpable);
 	if (!ret) {
 		ret = collect(d, app_mask);
 		if (ret)
 			teardown(d);
 	}
 	if (ret) {
+		if (dumpable == 0)
+			sys_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		selfckpt__state.busy = 0;
 		sys_rt_sigprocmask(SIG_SETMASK, &app_mask, NULL);
 		errno = -ret;
@@ -347,10 +390,17 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 		errno = saved_errno;
 		return 0;
 	}
+	uint64_t pending_before = 0;
+
+	sys_rt_sigpending(&pending_before);
 	ret = selfckpt__write_image(d);
 	if (!ret)
 		ret = finish(t, flags);
 	teardown(d);
+	if (ret == -EPIPE)
+		discard_our_sigpipe(pending_before);
+	if (dumpable == 0)
+		sys_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (ret)
 		selfckpt__state = prev;
 	selfckpt__state.busy = 0;

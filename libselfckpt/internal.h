@@ -76,6 +76,7 @@ struct sck_dump {
 	struct sck_arena arena;
 	unsigned flags;
 	int out_fd;
+	int app_dumpable;		/* PR_GET_DUMPABLE before the checkpoint */
 
 	/* Descriptors the checkpoint itself holds; not part of the image. */
 	int excl_fd[SCK_MAX_EXCL_FDS];

@@ -229,6 +229,28 @@ static int classify_bracket(struct sck_dump *d, const struct sck_maps_entry *e,
 	return 0;
 }
 
+/*
+ * Undo the one escape /proc/PID/maps applies to paths: a newline shows as
+ * "\012". (A path that really contains "\012" is ambiguous; its inode
+ * then does not match and it is saved like an unlinked file: correct,
+ * only larger.)
+ */
+static void unescape_newlines(char *out, size_t n, const char *in)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; in[i] && o + 1 < n; i++) {
+		if (in[i] == '\\' && in[i + 1] == '0' && in[i + 2] == '1' &&
+		    in[i + 3] == '2') {
+			out[o++] = '\n';
+			i += 3;
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	out[o] = '\0';
+}
+
 /* Names starting with '/': files, and objects named like files. */
 static int classify_path(struct sck_dump *d, struct sck_maps_entry *e,
 			 struct vma_class *c, uint32_t *file_id)
@@ -249,6 +271,10 @@ static int classify_path(struct sck_dump *d, struct sck_maps_entry *e,
 		c->object = shared;
 		return 0;
 	}
+	if (!sck_strcmp(n, "/secretmem (deleted)"))
+		return sck_fail(EOPNOTSUPP,
+				"mapping %lx-%lx (%s) is memfd_secret memory, which even this process cannot read, so it cannot be saved",
+				(unsigned long)e->start, (unsigned long)e->end, n);
 	if (name_is(n, len, "/memfd:", " (deleted)")) {
 		c->kind = SCK_VMA_MEMFD;
 		c->scan = shared ? SCK_SCAN_SHARED : SCK_SCAN_ALL;
@@ -263,16 +289,19 @@ static int classify_path(struct sck_dump *d, struct sck_maps_entry *e,
 	 */
 	char path[SCK_MAX_PATH + 1];
 
-	sck_strlcpy(path, n, sizeof(path));
-	if (name_is(n, len, "", " (deleted)"))
+	/* The kernel prints a newline in a path as "\012" (seq_path). */
+	unescape_newlines(path, sizeof(path), n);
+	len = sck_strlen(path);
+	if (name_is(path, len, "", " (deleted)"))
 		path[len - 10] = '\0';
 	if (stat_path(path, &st) != 0 ||
 	    (uint64_t)st.st_ino != e->ino || major(st.st_dev) != e->dev_major ||
 	    minor(st.st_dev) != e->dev_minor) {
-		if (stat_path(n, &st) == 0 && (uint64_t)st.st_ino == e->ino &&
+		unescape_newlines(path, sizeof(path), n);
+		if (stat_path(path, &st) == 0 && (uint64_t)st.st_ino == e->ino &&
 		    major(st.st_dev) == e->dev_major &&
 		    minor(st.st_dev) == e->dev_minor) {
-			sck_strlcpy(path, n, sizeof(path));
+			/* Really named "... (deleted)". */
 		} else {
 			c->kind = SCK_VMA_DELETED;
 			c->scan = shared ? SCK_SCAN_SHARED : SCK_SCAN_ALL;

@@ -168,12 +168,12 @@ static int collect_exe(struct sck_dump *d, struct sck_process *p)
 	return 0;
 }
 
-static void collect_prctl(struct sck_process *p)
+static void collect_prctl(struct sck_dump *d, struct sck_process *p)
 {
 	int v = 0;
 
 	sys_prctl(PR_GET_NAME, (unsigned long)p->comm, 0, 0, 0);
-	p->dumpable = (int32_t)sys_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	p->dumpable = d->app_dumpable;	/* the checkpoint may have changed it */
 	if (sys_prctl(PR_GET_PDEATHSIG, (unsigned long)&v, 0, 0, 0) == 0)
 		p->pdeathsig = v;
 	p->no_new_privs = (int32_t)sys_prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
@@ -214,7 +214,7 @@ int selfckpt__proc_collect(struct sck_dump *d)
 	    (ret = check_misc()) || (ret = collect_mm(p)) ||
 	    (ret = collect_auxv(p)) || (ret = collect_exe(d, p)))
 		return ret;
-	collect_prctl(p);
+	collect_prctl(d, p);
 
 	n = sys_readlinkat(-100, "/proc/self/cwd", cwd, SCK_MAX_PATH);
 	if (n <= 0)
