@@ -54,10 +54,18 @@ static int read_exact(struct rd *r, void *buf, size_t n, const char *what)
 			return fail(r, -EIO, "read error at byte %llu: %s",
 				    (unsigned long long)(r->off + done),
 				    strerror(errno));
-		if (k == 0)
-			return fail(r, -ENODATA,
-				    "image is truncated: it ends at byte %llu, inside %s",
-				    (unsigned long long)(r->off + done), what);
+		if (k == 0) {
+			int ret = fail(r, -ENODATA,
+				       "image is truncated: it ends at byte %llu, inside %s",
+				       (unsigned long long)(r->off + done), what);
+
+			/*
+			 * Count the bytes consumed: read_meta tells an empty
+			 * image from one shorter than the preamble by r->off.
+			 */
+			r->off += done;
+			return ret;
+		}
 		done += (size_t)k;
 	}
 	r->off += n;
@@ -187,7 +195,11 @@ static char *dup_str(const uint8_t *p, size_t n)
 	return s;
 }
 
-/* Make room for element n of an array that doubles at powers of two. */
+/*
+ * Make room for element n of an array that doubles at powers of two. On
+ * failure arr is still allocated and the caller must keep it, not NULL:
+ * the counts say it holds elements that selfckpt__image_free() will free.
+ */
 static void *grow(void *arr, uint32_t n, size_t elem)
 {
 	if (n == 0)
@@ -272,9 +284,10 @@ static int take_file(struct rd *r, struct sck_image *img,
 		return BAD("too short");
 	if (img->nfiles >= SCK_MAX_VMAS + SCK_MAX_FDS)
 		return BAD("too many files");
-	img->files = grow(img->files, img->nfiles, sizeof(*img->files));
-	if (!img->files)
+	f = grow(img->files, img->nfiles, sizeof(*img->files));
+	if (!f)
 		return -ENOMEM;
+	img->files = f;
 	f = &img->files[img->nfiles];
 	memcpy(&f->f, p, sizeof(f->f));
 	f->path = NULL;
@@ -311,9 +324,10 @@ static int take_vma(struct rd *r, struct sck_image *img,
 		return BAD("too short");
 	if (img->nvmas >= SCK_MAX_VMAS)
 		return BAD("too many mappings");
-	img->vmas = grow(img->vmas, img->nvmas, sizeof(*img->vmas));
-	if (!img->vmas)
+	v = grow(img->vmas, img->nvmas, sizeof(*img->vmas));
+	if (!v)
 		return -ENOMEM;
+	img->vmas = v;
 	v = &img->vmas[img->nvmas];
 	memset(v, 0, sizeof(*v));
 	memcpy(&v->v, p, sizeof(v->v));
@@ -406,9 +420,10 @@ static int take_fd(struct rd *r, struct sck_image *img,
 		return BAD("too short");
 	if (img->nfds >= SCK_MAX_FDS)
 		return BAD("too many fds");
-	img->fds = grow(img->fds, img->nfds, sizeof(*img->fds));
-	if (!img->fds)
+	f = grow(img->fds, img->nfds, sizeof(*img->fds));
+	if (!f)
 		return -ENOMEM;
+	img->fds = f;
 	f = &img->fds[img->nfds];
 	memcpy(f, p, sizeof(*f));
 	img->nfds++;
@@ -452,9 +467,10 @@ static int take_thread(struct rd *r, struct sck_image *img,
 		return BAD("too short");
 	if (img->nthreads >= img->hdr.nthreads)
 		return BAD("more threads than the header says");
-	img->threads = grow(img->threads, img->nthreads, sizeof(*img->threads));
-	if (!img->threads)
+	t = grow(img->threads, img->nthreads, sizeof(*img->threads));
+	if (!t)
 		return -ENOMEM;
+	img->threads = t;
 	t = &img->threads[img->nthreads];
 	memcpy(&t->t, p, sizeof(t->t));
 	t->xsave = NULL;

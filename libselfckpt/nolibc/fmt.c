@@ -43,23 +43,29 @@ static void put_str(struct out *o, const char *s, int prec, int width,
 		pad(o, ' ', width - len);
 }
 
-static void put_num(struct out *o, uint64_t v, int neg, unsigned base,
-		    int upper, int width, char padc, int left)
+/*
+ * The prefix ("-" or "0x") counts in the width and goes before zero padding
+ * but after space padding, as with printf.
+ */
+static void put_num(struct out *o, uint64_t v, const char *prefix,
+		    unsigned base, int upper, int width, char padc, int left)
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	char tmp[24];
-	int len = 0;
+	int len = 0, plen = 0;
 
 	do {
 		tmp[len++] = digits[v % base];
 		v /= base;
 	} while (v);
-	int total = len + neg;
+	while (prefix[plen])
+		plen++;
+	int total = len + plen;
 
 	if (!left && padc == ' ')
 		pad(o, ' ', width - total);
-	if (neg)
-		put(o, '-');
+	for (int i = 0; i < plen; i++)
+		put(o, prefix[i]);
 	if (!left && padc == '0')
 		pad(o, '0', width - total);
 	while (len)
@@ -92,6 +98,11 @@ int selfckpt__vfmt(char *buf, size_t n, const char *fmt, va_list ap)
 		if (*p == '*') {
 			width = va_arg(ap, int);
 			p++;
+			/* A negative '*' width is the '-' flag (C11 7.21.6.1). */
+			if (width < 0) {
+				left = 1;
+				width = width < -0x7fffffff ? 0x7fffffff : -width;
+			}
 		}
 		while (*p >= '0' && *p <= '9')
 			width = width * 10 + (*p++ - '0');
@@ -115,14 +126,19 @@ int selfckpt__vfmt(char *buf, size_t n, const char *fmt, va_list ap)
 				left);
 			break;
 		case 'c':
+			if (!left)
+				pad(&o, ' ', width - 1);
 			put(&o, (char)va_arg(ap, int));
+			if (left)
+				pad(&o, ' ', width - 1);
 			break;
 		case 'd':
 		case 'i': {
 			int64_t v = lng ? va_arg(ap, long) : va_arg(ap, int);
 			uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
 
-			put_num(&o, u, v < 0, 10, 0, width, padc, left);
+			put_num(&o, u, v < 0 ? "-" : "", 10, 0, width, padc,
+				left);
 			break;
 		}
 		case 'u':
@@ -131,14 +147,12 @@ int selfckpt__vfmt(char *buf, size_t n, const char *fmt, va_list ap)
 			uint64_t v = lng ? va_arg(ap, unsigned long)
 					 : va_arg(ap, unsigned);
 
-			put_num(&o, v, 0, *p == 'u' ? 10 : 16, *p == 'X',
+			put_num(&o, v, "", *p == 'u' ? 10 : 16, *p == 'X',
 				width, padc, left);
 			break;
 		}
 		case 'p':
-			put(&o, '0');
-			put(&o, 'x');
-			put_num(&o, (uintptr_t)va_arg(ap, void *), 0, 16, 0,
+			put_num(&o, (uintptr_t)va_arg(ap, void *), "0x", 16, 0,
 				width, padc, left);
 			break;
 		case '%':
