@@ -120,6 +120,12 @@ struct pm_scan_arg {
 #define PR_SET_VMA_ANON_NAME 0
 #endif
 
+/* Memory-deny-write-execute (Linux 6.3). */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_GET_MDWE 66
+#endif
+
 /* MAP_FIXED_NOREPLACE (Linux 4.17, P7); in 6.1 headers, kept for clarity. */
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000

@@ -132,7 +132,9 @@ static uint64_t max_len(uint32_t type)
 	case SCK_REC_PAGES:
 		return UINT64_MAX;
 	case SCK_REC_PAGE_HASHES:
-		return (1ULL << 40) / SCK_CHUNK_SIZE * 8 + 64; /* 1 TiB of pages */
+		return UINT64_MAX;	/* checked exactly against the page data */
+	case SCK_REC_COMMIT:
+		return SCK_MAX_FIXED;
 	case SCK_REC_PAD:
 		return SCK_PAGE_SIZE * 2;
 	default:
@@ -214,6 +216,18 @@ static void *grow(void *arr, uint32_t n, size_t elem)
 	     selfckpt__rec_type_name(rec->type), (unsigned long long)off,  \
 	     ##__VA_ARGS__)
 
+/*
+ * Is a record's fixed part (its payload without the variable tail) of an
+ * acceptable length? Exactly the known size, unless the image comes from a
+ * newer minor version, which may have appended fields (image-format.h).
+ */
+static int fixed_ok(const struct sck_image *img, uint64_t fixed, size_t known)
+{
+	if (img->pre.minor > SCK_VERSION_MINOR)
+		return fixed >= known && fixed <= SCK_MAX_FIXED;
+	return fixed == known;
+}
+
 static int has_nul(const char *s, size_t n)
 {
 	return memchr(s, '\0', n) != NULL;
@@ -222,8 +236,8 @@ static int has_nul(const char *s, size_t n)
 static int take_header(struct rd *r, struct sck_image *img,
 		       const struct sck_rec *rec, uint64_t off, const uint8_t *p)
 {
-	if (rec->len < sizeof(img->hdr))
-		return BAD("too short (%llu bytes)", (unsigned long long)rec->len);
+	if (!fixed_ok(img, rec->len, sizeof(img->hdr)))
+		return BAD("wrong length (%llu bytes)", (unsigned long long)rec->len);
 	memcpy(&img->hdr, p, sizeof(img->hdr));
 	struct sck_header *h = &img->hdr;
 
@@ -262,10 +276,12 @@ static int take_process(struct rd *r, struct sck_image *img,
 	memcpy(&img->proc, p, sizeof(img->proc));
 	if (img->proc.auxv_len > SCK_AUXV_MAX * 2 || img->proc.auxv_len % 2)
 		return BAD("bad auxv length %u", img->proc.auxv_len);
+	/* The cwd is the tail: the fixed part may be longer than we know. */
 	if (img->proc.cwd_len == 0 || img->proc.cwd_len > SCK_MAX_PATH ||
-	    sizeof(img->proc) + img->proc.cwd_len > rec->len)
+	    img->proc.cwd_len > rec->len ||
+	    !fixed_ok(img, rec->len - img->proc.cwd_len, sizeof(img->proc)))
 		return BAD("bad cwd length %u", img->proc.cwd_len);
-	img->cwd = dup_str(p + sizeof(img->proc), img->proc.cwd_len);
+	img->cwd = dup_str(p + rec->len - img->proc.cwd_len, img->proc.cwd_len);
 	if (!img->cwd)
 		return -ENOMEM;
 	if (img->cwd[0] != '/' || strlen(img->cwd) != img->proc.cwd_len)
@@ -292,15 +308,18 @@ static int take_file(struct rd *r, struct sck_image *img,
 	memcpy(&f->f, p, sizeof(f->f));
 	f->path = NULL;
 	if (f->f.path_len == 0 || f->f.path_len > SCK_MAX_PATH ||
-	    sizeof(f->f) + f->f.path_len > rec->len)
+	    f->f.path_len > rec->len ||
+	    !fixed_ok(img, rec->len - f->f.path_len, sizeof(f->f)))
 		return BAD("bad path length %u", f->f.path_len);
 	if (f->f.build_id_len > sizeof(f->f.build_id))
 		return BAD("bad build-id length");
 	if (f->f.kind < SCK_FILE_REG || f->f.kind > SCK_FILE_CHR)
 		return BAD("bad file kind %u", f->f.kind);
+	if (f->f.flags & ~SCK_FILEF_OBJECT)
+		return BAD("unknown file flags %x", f->f.flags);
 	if (f->f.id != img->nfiles + 1)
 		return BAD("file id %u out of sequence", f->f.id);
-	f->path = dup_str(p + sizeof(f->f), f->f.path_len);
+	f->path = dup_str(p + rec->len - f->f.path_len, f->f.path_len);
 	if (!f->path)
 		return -ENOMEM;
 	if (strlen(f->path) != f->f.path_len) {
@@ -334,12 +353,15 @@ static int take_vma(struct rd *r, struct sck_image *img,
 	img->nvmas++;
 
 	struct sck_vma *m = &v->v;
-	uint64_t need = sizeof(*m) + (uint64_t)m->nruns * sizeof(struct sck_run) +
+	uint64_t tail = (uint64_t)m->nruns * sizeof(struct sck_run) +
 			(uint64_t)m->nguards * sizeof(struct sck_range) +
 			m->name_len;
 
+	/* The tail (runs, guards, name) ends the payload; the fixed part
+	 * before it may be longer than this reader knows. */
 	if (m->nruns > rec->len || m->nguards > rec->len ||
-	    m->name_len > SCK_MAX_PATH || need != rec->len)
+	    m->name_len > SCK_MAX_PATH || tail > rec->len ||
+	    !fixed_ok(img, rec->len - tail, sizeof(*m)))
 		return BAD("lengths do not add up");
 	if (m->start >= m->end || m->start % SCK_PAGE_SIZE ||
 	    m->end % SCK_PAGE_SIZE || m->end > (1ULL << 56))
@@ -355,12 +377,29 @@ static int take_vma(struct rd *r, struct sck_image *img,
 	     m->kind == SCK_VMA_MEMFD || m->kind == SCK_VMA_DELETED) &&
 	    !m->file_id)
 		return BAD("file mapping without a file");
+	/* Object kinds need an object, file kinds a file with a path. */
+	if (m->file_id) {
+		int object = !!(img->files[m->file_id - 1].f.flags & SCK_FILEF_OBJECT);
+		int wants = m->kind == SCK_VMA_MEMFD || m->kind == SCK_VMA_DELETED ||
+			    m->kind == SCK_VMA_SHM_ANON;
+
+		if (object != wants ||
+		    img->files[m->file_id - 1].f.kind != SCK_FILE_REG)
+			return BAD("mapping of the wrong kind of file");
+	}
+	/*
+	 * Page data only where the restorer puts it: never into the vDSO or
+	 * vvar, which are moved, not mapped, nor into a shared file mapping,
+	 * which would write it into the file.
+	 */
+	if (m->nruns && (m->kind >= SCK_VMA_VDSO || m->kind == SCK_VMA_FILE_SHARED))
+		return BAD("page data for a %s mapping", selfckpt__vma_kind_name(m->kind));
 	if (m->pgoff % SCK_PAGE_SIZE)
 		return BAD("unaligned file offset");
 	if (img->nvmas > 1 && img->vmas[img->nvmas - 2].v.end > m->start)
 		return BAD("mappings overlap or are out of order");
 
-	q = p + sizeof(*m);
+	q = p + rec->len - tail;
 	if (m->nruns) {
 		v->runs = malloc(m->nruns * sizeof(struct sck_run));
 		if (!v->runs)
@@ -416,8 +455,8 @@ static int take_fd(struct rd *r, struct sck_image *img,
 {
 	struct sck_fd *f;
 
-	if (rec->len < sizeof(struct sck_fd))
-		return BAD("too short");
+	if (!fixed_ok(img, rec->len, sizeof(struct sck_fd)))
+		return BAD("wrong length");
 	if (img->nfds >= SCK_MAX_FDS)
 		return BAD("too many fds");
 	f = grow(img->fds, img->nfds, sizeof(*img->fds));
@@ -475,17 +514,19 @@ static int take_thread(struct rd *r, struct sck_image *img,
 	memcpy(&t->t, p, sizeof(t->t));
 	t->xsave = NULL;
 	img->nthreads++;
-	if (t->t.xsave_size > SCK_MAX_XSAVE ||
-	    sizeof(t->t) + t->t.xsave_size != rec->len)
+	if (t->t.xsave_size > SCK_MAX_XSAVE || t->t.xsave_size > rec->len ||
+	    !fixed_ok(img, rec->len - t->t.xsave_size, sizeof(t->t)))
 		return BAD("bad xsave size %u", t->t.xsave_size);
 	if (t->t.xsave_size < 576)
 		return BAD("xsave area too small");
 	t->xsave = aligned_alloc(64, (t->t.xsave_size + 63) & ~63u);
 	if (!t->xsave)
 		return -ENOMEM;
-	memcpy(t->xsave, p + sizeof(t->t), t->t.xsave_size);
+	memcpy(t->xsave, p + rec->len - t->t.xsave_size, t->t.xsave_size);
 	if (t->t.rseq_len && (t->t.rseq_len < 32 || t->t.rseq_addr % 32))
 		return BAD("bad rseq registration");
+	if (t->t.ncpus > sizeof(t->t.affinity) * 8)
+		return BAD("bad CPU count %u", t->t.ncpus);
 	return 0;
 }
 
@@ -493,8 +534,8 @@ static int take_end(struct rd *r, struct sck_image *img,
 		    const struct sck_rec *rec, uint64_t off, const uint8_t *p,
 		    uint64_t data_next)
 {
-	if (rec->len < sizeof(img->end))
-		return BAD("too short");
+	if (!fixed_ok(img, rec->len, sizeof(img->end)))
+		return BAD("wrong length");
 	memcpy(&img->end, p, sizeof(img->end));
 	struct sck_end_meta *e = &img->end;
 
@@ -507,6 +548,33 @@ static int take_end(struct rd *r, struct sck_image *img,
 			   img->hdr.nthreads, img->nthreads);
 	if (e->data_len != data_next || e->data_len % SCK_PAGE_SIZE)
 		return BAD("page data length does not match the mappings");
+	if (img->proc.exe_file > img->nfiles ||
+	    (img->proc.exe_file &&
+	     (img->files[img->proc.exe_file - 1].f.flags & SCK_FILEF_OBJECT)))
+		return BAD("PROCESS names unknown executable file %u",
+			   img->proc.exe_file);
+	uint64_t runs = 0;
+
+	for (uint32_t i = 0; i < img->nvmas; i++)
+		runs += img->vmas[i].v.nruns;
+	if (e->nruns != runs)
+		return BAD("run count does not match the mappings");
+	/* The header's vDSO/vvar list must be exactly those mappings (P5). */
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		const struct sck_vma *v = &img->vmas[i].v;
+
+		if (v->kind < SCK_VMA_VDSO)
+			continue;
+		if (k >= img->hdr.nspecial || img->hdr.special[k].start != v->start ||
+		    img->hdr.special[k].end != v->end ||
+		    img->hdr.special[k].kind != v->kind)
+			return BAD("vdso/vvar list of the header does not match the mappings");
+		k++;
+	}
+	if (k != img->hdr.nspecial)
+		return BAD("vdso/vvar list of the header does not match the mappings");
 	return 0;
 }
 
@@ -523,7 +591,7 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 {
 	struct rd rd = { fd, 0, err, errlen }, *r = &rd;
 	uint64_t data_next = 0;
-	int ret, seen_proc = 0, seen_sig = 0;
+	int ret, seen_proc = 0, seen_sig = 0, seen_rlim = 0;
 
 	memset(img, 0, sizeof(*img));
 	img->seen = seen;
@@ -590,17 +658,20 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 					    take_process(r, img, rec, off, p);
 			break;
 		case SCK_REC_RLIMITS:
-			if (rec->len < sizeof(img->rlim))
-				ret = BAD("too short");
+			if (seen_rlim++)
+				ret = BAD("twice");
+			else if (!fixed_ok(img, rec->len, sizeof(img->rlim)))
+				ret = BAD("wrong length");
 			else
 				memcpy(&img->rlim, p, sizeof(img->rlim));
 			break;
 		case SCK_REC_SIGACTIONS:
-			if (rec->len < sizeof(img->sig))
-				ret = BAD("too short");
+			if (seen_sig++)
+				ret = BAD("twice");
+			else if (!fixed_ok(img, rec->len, sizeof(img->sig)))
+				ret = BAD("wrong length");
 			else
 				memcpy(&img->sig, p, sizeof(img->sig));
-			seen_sig = 1;
 			break;
 		case SCK_REC_FILE:
 			ret = take_file(r, img, rec, off, p);
@@ -628,7 +699,7 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 			break;
 		}
 		case SCK_REC_END_META:
-			if (!seen_proc || !seen_sig || !img->nvmas)
+			if (!seen_proc || !seen_sig || !seen_rlim || !img->nvmas)
 				ret = BAD("metadata incomplete");
 			else
 				ret = take_end(r, img, rec, off, p, data_next);
@@ -698,33 +769,33 @@ int selfckpt__image_verify_data(int fd, struct sck_image *img,
 		ret = BAD("expected PAGE_HASHES");
 		goto out;
 	}
+	/* Its length follows from the page data: check it before reading. */
+	struct sck_page_hashes ph;
+
+	if (rec->len < nchunks * 8 ||
+	    !fixed_ok(img, rec->len - nchunks * 8, sizeof(ph))) {
+		ret = BAD("hash list does not match the page data");
+		goto out;
+	}
 	ret = read_payload(r, rec, off, &p);
 	if (ret)
 		goto out;
-	struct sck_page_hashes ph;
-
-	if (rec->len < sizeof(ph)) {
-		free(p);
-		ret = BAD("too short");
-		goto out;
-	}
 	memcpy(&ph, p, sizeof(ph));
-	if (ph.chunk_size != SCK_CHUNK_SIZE || ph.nchunks != nchunks ||
-	    rec->len != sizeof(ph) + nchunks * 8) {
+	if (ph.chunk_size != SCK_CHUNK_SIZE || ph.nchunks != nchunks) {
 		free(p);
 		ret = BAD("hash list does not match the page data");
 		goto out;
 	}
 	for (uint64_t c = 0; c < nchunks; c++) {
-		uint64_t h;
+		uint64_t h, last = (c + 1) * SCK_CHUNK_SIZE;
 
-		memcpy(&h, p + sizeof(ph) + c * 8, 8);
+		memcpy(&h, p + rec->len - nchunks * 8 + c * 8, 8);
 		if (h != hashes[c]) {
 			free(p);
 			ret = fail(r, -EBADMSG,
 				   "image is damaged: page data bytes %llu-%llu fail their checksum",
 				   (unsigned long long)(c * SCK_CHUNK_SIZE),
-				   (unsigned long long)((c + 1) * SCK_CHUNK_SIZE - 1));
+				   (unsigned long long)((last < len ? last : len) - 1));
 			goto out;
 		}
 	}
@@ -743,16 +814,16 @@ int selfckpt__image_verify_data(int fd, struct sck_image *img,
 	ret = read_payload(r, rec, off, &p);
 	if (ret)
 		goto out;
-	if (rec->len < sizeof(img->commit)) {
+	if (!fixed_ok(img, rec->len, sizeof(img->commit))) {
 		free(p);
-		ret = BAD("too short");
+		ret = BAD("wrong length");
 		goto out;
 	}
 	memcpy(&img->commit, p, sizeof(img->commit));
 	free(p);
 	if (img->commit.magic != SCK_COMMIT_MAGIC ||
 	    img->commit.records != img->nrecords - 1 ||
-	    img->commit.file_len != commit_off_expected ||
+	    img->commit.commit_off != commit_off_expected ||
 	    img->commit.data_len != len ||
 	    memcmp(&img->commit.image_uuid, &img->hdr.image_uuid, 16)) {
 		ret = BAD("commit record does not match the image");

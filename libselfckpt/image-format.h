@@ -4,9 +4,11 @@
  * This header is the format's definition; docs/image-format.md explains it
  * for someone writing an independent reader. Record type numbers and the
  * layout of existing fields are stored on disk: never renumber a type, never
- * move a field. Compatible additions append fields to a record (readers
- * accept longer payloads than they know) and bump SCK_VERSION_MINOR;
- * anything else bumps SCK_VERSION_MAJOR.
+ * move a field. Compatible additions append fields to the fixed part of a
+ * record and bump SCK_VERSION_MINOR; anything else bumps SCK_VERSION_MAJOR.
+ * That works because readers accept a fixed part longer than they know,
+ * and find a record's variable tail (path, runs, xsave area...) from the
+ * end of the payload: its length is given by fields of the fixed part.
  *
  * All integers are little-endian (the format is x86-64 only for now; the
  * header names the architecture). Every structure below has a fixed size,
@@ -54,6 +56,7 @@
 #define SCK_MAX_FDS (1U << 20)
 #define SCK_MAX_THREADS 65536
 #define SCK_MAX_XSAVE 16384
+#define SCK_MAX_FIXED 4096		/* the fixed part of any record */
 
 struct sck_preamble {
 	char magic[SCK_MAGIC_LEN];
@@ -194,7 +197,9 @@ struct sck_process {
 	uint64_t timerslack_ns;
 	uint64_t itimer[3][4];		/* ITIMER_REAL/VIRTUAL/PROF: interval, value (sec, usec) */
 	uint64_t pending_shared;	/* standard signals pending for the process */
-	uint32_t cwd_len;		/* followed by the cwd path, cwd_len bytes */
+	uint32_t cwd_len;		/* the cwd is the tail, cwd_len bytes */
+	int32_t oom_score_adj;		/* /proc/self/oom_score_adj */
+	uint32_t mdwe;			/* PR_GET_MDWE: memory-deny-write-execute */
 	uint32_t _pad1;
 };
 
@@ -239,8 +244,9 @@ struct sck_file {
 	uint32_t flags;			/* SCK_FILEF_* */
 	uint32_t build_id_len;		/* 0 if none (not ELF, no note) */
 	uint8_t build_id[32];
-	uint32_t path_len;		/* followed by the path, path_len bytes */
-	uint32_t _pad;
+	uint32_t path_len;		/* the path is the tail, path_len bytes */
+	uint32_t ctime_nsec;
+	int64_t ctime_sec;		/* no one can set it: in-place edits show */
 };
 
 /*
@@ -282,7 +288,7 @@ enum sck_vma_kind {
 #define SCK_VMAF_NORESERVE (1u << 12)	/* nr */
 #define SCK_VMAF_MAYWRITE (1u << 13)	/* mw: shared mapping may become writable */
 
-struct sck_vma {
+struct sck_vma {				/* tail: runs, guards, name */
 	uint64_t start, end;
 	uint64_t pgoff;			/* file offset in bytes */
 	uint32_t kind;			/* enum sck_vma_kind */
@@ -368,8 +374,16 @@ struct sck_thread {
 	uint64_t robust_head;		/* set_robust_list() */
 	uint64_t robust_len;
 	uint64_t xfeatures;		/* features present in the xsave area */
-	uint32_t xsave_size;		/* followed by xsave_size bytes (standard format) */
-	uint32_t _pad1;
+	uint32_t xsave_size;		/* the tail: xsave_size bytes, standard format */
+	/* Scheduling settings, per thread in Linux; set again at restart. */
+	int32_t nice;			/* getpriority(PRIO_PROCESS, tid) */
+	uint32_t sched_policy;		/* with SCHED_RESET_ON_FORK */
+	uint32_t sched_priority;
+	uint32_t ioprio;		/* ioprio_get(IOPRIO_WHO_PROCESS, tid) */
+	int32_t keepcaps;		/* PR_GET_KEEPCAPS */
+	int32_t mce_kill;		/* PR_MCE_KILL_GET */
+	uint32_t ncpus;			/* CPUs described by affinity */
+	uint64_t affinity[16];		/* sched_getaffinity: CPUs 0-1023 */
 };
 
 #define SCK_THRF_MAIN 1u		/* the thread group leader */
@@ -386,7 +400,7 @@ struct sck_end_meta {
 
 struct sck_page_hashes {
 	uint64_t chunk_size;		/* SCK_CHUNK_SIZE */
-	uint64_t nchunks;		/* followed by nchunks uint64_t hashes */
+	uint64_t nchunks;		/* the tail: nchunks uint64_t hashes */
 };
 
 #define SCK_COMMIT_MAGIC 0x54494D4D4F434B53ULL	/* "SKCOMMIT" */
@@ -394,7 +408,7 @@ struct sck_page_hashes {
 struct sck_commit {
 	uint64_t magic;
 	uint64_t records;		/* records before this one */
-	uint64_t file_len;		/* bytes before this record */
+	uint64_t commit_off;		/* stream offset of this record */
 	uint64_t data_len;
 	struct sck_uuid image_uuid;	/* repeated from HEADER */
 };
@@ -424,14 +438,14 @@ _Static_assert(sizeof(struct sck_vma) == 72, "vma");
 _Static_assert(sizeof(struct sck_fd) == 48, "fd");
 _Static_assert(sizeof(struct sck_gregs) == 144, "gregs");
 _Static_assert(sizeof(struct sck_sigaction) == 32, "sigaction");
-_Static_assert(sizeof(struct sck_file) == 104, "file");
+_Static_assert(sizeof(struct sck_file) == 112, "file");
 _Static_assert(sizeof(struct sck_cpu) == 440, "cpu");
 _Static_assert(sizeof(struct sck_special) == 24, "special");
 _Static_assert(sizeof(struct sck_header) == 1032, "header");
-_Static_assert(sizeof(struct sck_process) == 1288, "process");
+_Static_assert(sizeof(struct sck_process) == 1296, "process");
 _Static_assert(sizeof(struct sck_rlimits) == 256, "rlimits");
 _Static_assert(sizeof(struct sck_sigactions) == 2048, "sigactions");
-_Static_assert(sizeof(struct sck_thread) == 264, "thread");
+_Static_assert(sizeof(struct sck_thread) == 416, "thread");
 _Static_assert(sizeof(struct sck_end_meta) == 40, "end_meta");
 _Static_assert(sizeof(struct sck_page_hashes) == 16, "page_hashes");
 _Static_assert(sizeof(struct sck_commit) == 48, "commit");

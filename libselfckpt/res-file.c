@@ -140,6 +140,8 @@ static int add_fd_file(struct sck_dump *d, const struct fd_info *x,
 	f.size = (uint64_t)x->st.st_size;
 	f.mtime_sec = x->st.st_mtim.tv_sec;
 	f.mtime_nsec = (uint32_t)x->st.st_mtim.tv_nsec;
+	f.ctime_sec = x->st.st_ctim.tv_sec;
+	f.ctime_nsec = (uint32_t)x->st.st_ctim.tv_nsec;
 	f.mode = x->st.st_mode;
 	f.rdev = x->st.st_rdev;
 	return selfckpt__file_add(d, &f, x->target);

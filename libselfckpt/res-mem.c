@@ -144,6 +144,8 @@ static int add_mapped_file(struct sck_dump *d, const char *path,
 	f.size = (uint64_t)st->st_size;
 	f.mtime_sec = st->st_mtim.tv_sec;
 	f.mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	f.ctime_sec = st->st_ctim.tv_sec;
+	f.ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
 	f.mode = st->st_mode;
 	if (want_build_id) {
 		long fd = sys_openat(-100, path, O_RDONLY | O_CLOEXEC, 0);

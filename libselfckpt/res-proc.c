@@ -159,6 +159,8 @@ static int collect_exe(struct sck_dump *d, struct sck_process *p)
 	f.size = (uint64_t)st.st_size;
 	f.mtime_sec = st.st_mtim.tv_sec;
 	f.mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+	f.ctime_sec = st.st_ctim.tv_sec;
+	f.ctime_nsec = (uint32_t)st.st_ctim.tv_nsec;
 	f.mode = st.st_mode;
 	int id = selfckpt__file_add(d, &f, path);
 
@@ -185,6 +187,16 @@ static void collect_prctl(struct sck_dump *d, struct sck_process *p)
 
 	p->timerslack_ns = slack > 0 ? (uint64_t)slack : 0;
 	p->personality = (uint32_t)sys_personality(0xffffffffUL);
+	long mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);
+
+	p->mdwe = mdwe > 0 ? (uint32_t)mdwe : 0;	/* EINVAL before Linux 6.3 */
+	char adj[16];
+	const char *end;
+
+	if (selfckpt__read_file(-100, "/proc/self/oom_score_adj", adj, sizeof(adj)) > 0)
+		p->oom_score_adj = adj[0] == '-'
+			? -(int32_t)selfckpt__parse_u64(adj + 1, 10, &end)
+			: (int32_t)selfckpt__parse_u64(adj, 10, &end);
 	for (int w = 0; w < 3; w++) {
 		int64_t it[4];
 

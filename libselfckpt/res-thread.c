@@ -76,6 +76,34 @@ static int probe_rseq(struct sck_dump *d, uint64_t tp)
 			"the thread has an rseq registration that is not libc's; it cannot be restored (P1)");
 }
 
+/*
+ * Scheduling settings are per thread in Linux and a restarted thread would
+ * otherwise get the restart command's: nice value, policy and priority,
+ * CPU affinity, I/O priority, and two prctl flags.
+ */
+static void collect_sched(struct sck_thread *t)
+{
+	struct {
+		int prio;
+	} param = { 0 };
+	long r;
+
+	/* The raw syscall returns 20 - nice, so that it is never negative. */
+	r = sys_getpriority(0 /* PRIO_PROCESS */, 0);
+	t->nice = r >= 0 ? (int32_t)(20 - r) : 0;
+	r = sys_sched_getscheduler(0);
+	t->sched_policy = r >= 0 ? (uint32_t)r : 0;
+	if (sys_sched_getparam(0, &param) == 0)
+		t->sched_priority = (uint32_t)param.prio;
+	r = sys_ioprio_get(1 /* IOPRIO_WHO_PROCESS */, 0);
+	t->ioprio = r >= 0 ? (uint32_t)r : 0;
+	t->keepcaps = (int32_t)sys_prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0);
+	r = sys_prctl(PR_MCE_KILL_GET, 0, 0, 0, 0);
+	t->mce_kill = r >= 0 ? (int32_t)r : 0;
+	r = sys_sched_getaffinity(0, sizeof(t->affinity), t->affinity);
+	t->ncpus = r > 0 ? (uint32_t)r * 8 : 0;
+}
+
 int selfckpt__thread_collect(struct sck_dump *d, uint64_t app_sigmask)
 {
 	struct sck_thread *t = &d->thread;
@@ -110,5 +138,6 @@ int selfckpt__thread_collect(struct sck_dump *d, uint64_t app_sigmask)
 		t->robust_head = head;
 		t->robust_len = len;
 	}
+	collect_sched(t);
 	return 0;
 }

@@ -127,11 +127,26 @@ static int same_file(struct rs *s, int fd, const struct sck_file *f,
 				 when(f->mtime_sec, f->mtime_nsec, b, sizeof(b)));
 		return -1;
 	}
-	if (s->same_machine && (uint64_t)st.st_ino != f->ino) {
+	/*
+	 * On the machine that wrote the image it must be the same inode
+	 * (device numbers too, within one boot), untouched since: an edit in
+	 * place with the mtime put back still changes the ctime, which no one
+	 * can set. Elsewhere the same size, mtime and build-id must do.
+	 */
+	if (s->same_machine && ((uint64_t)st.st_ino != f->ino ||
+				(s->same_boot && (uint64_t)st.st_dev != f->dev))) {
 		selfckpt__rs_msg(s,
 				 "%s was replaced since the checkpoint (inode %llu, the image has %llu)",
 				 path, (unsigned long long)st.st_ino,
 				 (unsigned long long)f->ino);
+		return -1;
+	}
+	if (s->same_machine && (st.st_ctim.tv_sec != f->ctime_sec ||
+				(uint32_t)st.st_ctim.tv_nsec != f->ctime_nsec)) {
+		selfckpt__rs_msg(s,
+				 "%s changed since the checkpoint: its inode was changed %s, the image has %s",
+				 path, when(st.st_ctim.tv_sec, (uint32_t)st.st_ctim.tv_nsec, a, sizeof(a)),
+				 when(f->ctime_sec, f->ctime_nsec, b, sizeof(b)));
 		return -1;
 	}
 	if (f->build_id_len) {

@@ -275,6 +275,14 @@ static int check_machine(struct rs *s, struct sck_cpu *cpu,
 	while (n > 0 && (mid[n - 1] == '\n' || mid[n - 1] == ' '))
 		mid[--n] = '\0';
 	s->same_machine = img->hdr.machine_id[0] && !strcmp(mid, img->hdr.machine_id);
+	char boot[64] = "";
+
+	n = (int)selfckpt__read_file(AT_FDCWD, "/proc/sys/kernel/random/boot_id",
+				     boot, sizeof(boot));
+	while (n > 0 && (boot[n - 1] == '\n' || boot[n - 1] == ' '))
+		boot[--n] = '\0';
+	s->same_boot = s->same_machine && img->hdr.boot_id[0] &&
+		       !strcmp(boot, img->hdr.boot_id);
 	return 0;
 }
 
@@ -323,8 +331,9 @@ static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
 	p->want_off = off;
 	off += img->end.data_len / SCK_CHUNK_SIZE * 8 + 8;
 	p->trailer_off = off;
-	p->trailer_len = sizeof(struct sck_page_hashes) +
-			 (img->end.data_len / SCK_CHUNK_SIZE + 1) * 8 + 64;
+	/* PAGE_HASHES, then COMMIT; fixed parts up to SCK_MAX_FIXED each. */
+	p->trailer_len = 2 * SCK_MAX_FIXED + 2 * sizeof(struct sck_rec) +
+			 (img->end.data_len / SCK_CHUNK_SIZE + 1) * 8;
 	off += p->trailer_len;
 	off = (off + 63) & ~(size_t)63;
 	p->frame_off = off;
@@ -580,6 +589,43 @@ static void pack_process(struct rs *s, struct rst_args *a)
 	memcpy(a->itimer, p->itimer, sizeof(a->itimer));
 	a->pending_shared = p->pending_shared;
 	a->xcomp_perm = s->img.hdr.cpu.xcomp_perm;
+	a->mdwe = p->mdwe;
+}
+
+/* The thread's scheduling settings, for the restorer. */
+static void pack_sched(struct rst_sched *d, const struct sck_thread *t)
+{
+	d->nice = t->nice;
+	d->policy = t->sched_policy;
+	d->priority = t->sched_priority;
+	d->ioprio = t->ioprio;
+	d->keepcaps = t->keepcaps;
+	d->mce_kill = t->mce_kill;
+	d->ncpus = t->ncpus;
+	memcpy(d->affinity, t->affinity, sizeof(d->affinity));
+}
+
+/*
+ * oom_score_adj belongs to the process and may be set here, before the
+ * jump. Lowering it needs CAP_SYS_RESOURCE: then the restart warns and goes
+ * on with this command's value.
+ */
+static void set_oom_score_adj(struct rs *s)
+{
+	char want[16], now[16] = "";
+	int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+	int n = snprintf(want, sizeof(want), "%d\n", s->img.proc.oom_score_adj);
+
+	if (fd < 0)
+		return;
+	if (read(fd, now, sizeof(now) - 1) > 0 && atoi(now) == s->img.proc.oom_score_adj) {
+		close(fd);
+		return;
+	}
+	if (pwrite(fd, want, (size_t)n, 0) != n)
+		selfckpt__rs_msg(s, "warning: cannot set oom_score_adj back to %d (it is %d)",
+				 s->img.proc.oom_score_adj, atoi(now));
+	close(fd);
 }
 
 /*
@@ -774,9 +820,11 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	a->trailer_buf = (uint64_t)(uintptr_t)(hole + p.trailer_off);
 	a->trailer_buf_len = p.trailer_len;
 	pack_process(s, a);
+	set_oom_score_adj(s);
 
 	const struct sck_img_thread *t = &s->img.threads[0];
 
+	pack_sched(&a->sched, &t->t);
 	a->fs_base = t->t.fs_base;
 	a->gs_base = t->t.gs_base;
 	a->rseq_addr = t->t.rseq_addr;

@@ -44,7 +44,8 @@ struct rs {
 	struct sck_image img;
 	int img_fd;
 	int seekable;
-	int same_machine;
+	int same_machine;		/* /etc/machine-id matches the image's */
+	int same_boot;			/* and so does the boot id */
 	int log_fd;			/* the restart command's stderr */
 	int exe_fd;
 	int pidfile_dirfd;

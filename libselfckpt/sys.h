@@ -319,6 +319,52 @@ static inline long sys_nanosleep(const struct __kernel_timespec *req,
 	return sck_syscall2(__NR_nanosleep, (long)req, (long)rem);
 }
 
+static inline long sys_getpriority(int which, int who)
+{
+	return sck_syscall2(__NR_getpriority, which, who);
+}
+
+static inline long sys_setpriority(int which, int who, int prio)
+{
+	return sck_syscall3(__NR_setpriority, which, who, prio);
+}
+
+static inline long sys_sched_getscheduler(int pid)
+{
+	return sck_syscall1(__NR_sched_getscheduler, pid);
+}
+
+static inline long sys_sched_setscheduler(int pid, int policy,
+					  const void *param)
+{
+	return sck_syscall3(__NR_sched_setscheduler, pid, policy, (long)param);
+}
+
+static inline long sys_sched_getparam(int pid, void *param)
+{
+	return sck_syscall2(__NR_sched_getparam, pid, (long)param);
+}
+
+static inline long sys_sched_getaffinity(int pid, size_t len, void *mask)
+{
+	return sck_syscall3(__NR_sched_getaffinity, pid, (long)len, (long)mask);
+}
+
+static inline long sys_sched_setaffinity(int pid, size_t len, const void *mask)
+{
+	return sck_syscall3(__NR_sched_setaffinity, pid, (long)len, (long)mask);
+}
+
+static inline long sys_ioprio_get(int which, int who)
+{
+	return sck_syscall2(__NR_ioprio_get, which, who);
+}
+
+static inline long sys_ioprio_set(int which, int who, int ioprio)
+{
+	return sck_syscall3(__NR_ioprio_set, which, who, ioprio);
+}
+
 static inline long sys_capset(void *hdr, const void *data)
 {
 	return sck_syscall2(__NR_capset, (long)hdr, (long)data);

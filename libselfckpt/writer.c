@@ -655,7 +655,7 @@ static int send_tail(struct out *o)
 	struct sck_commit c = {
 		.magic = SCK_COMMIT_MAGIC,
 		.records = t.nrecords,
-		.file_len = o->off + t.len,	/* where COMMIT starts */
+		.commit_off = o->off + t.len,
 		.data_len = d->data_len,
 		.image_uuid = d->hdr->image_uuid,
 	};

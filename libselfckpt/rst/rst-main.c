@@ -173,6 +173,10 @@ static void read_trailer_rec(struct rst_args *a, uint64_t *chain,
 		rst_die(a->log_fd, RST_EXIT_DATA,
 			"the image is damaged: trailer record too long");
 	read_full(a, buf, total, "trailer");
+	for (uint64_t i = r->len; i < total; i++)
+		if (((uint8_t *)buf)[i])
+			rst_die(a->log_fd, RST_EXIT_DATA,
+				"the image is damaged: non-zero padding in the trailer");
 	if (selfckpt__xxh64(buf, r->len, 0) != r->payload_hash)
 		rst_die(a->log_fd, RST_EXIT_DATA,
 			"the image is damaged: trailer fails its checksum");
@@ -200,20 +204,28 @@ static void verify_data(struct rst_args *a)
 		read_trailer_rec(a, &chain, &r, SCK_REC_PAGE_HASHES, buf,
 				 a->trailer_buf_len);
 		__builtin_memcpy(&ph, buf, sizeof(ph));
-		if (r.len != sizeof(ph) + a->nchunks * 8 ||
+		if (r.len < sizeof(ph) + a->nchunks * 8 ||
 		    ph.nchunks != a->nchunks || ph.chunk_size != SCK_CHUNK_SIZE)
 			rst_die(a->log_fd, RST_EXIT_DATA,
 				"the image is damaged: hash list does not match");
-		want = (const uint64_t *)(buf + sizeof(ph));
+		/* The hashes end the payload; its fixed part may be longer. */
+		want = (const uint64_t *)(buf + r.len - a->nchunks * 8);
 		uint64_t commit_at = a->data_off + a->data_len + sizeof(r) +
 				     r.len + sck_pad8(r.len);
-		uint64_t cbuf[8];
+		/*
+		 * COMMIT goes into the scratch buffer too, after the hash list
+		 * (trailer_buf_len leaves SCK_MAX_FIXED for it), so that a later
+		 * minor version may make it longer.
+		 */
+		uint64_t used = (r.len + sck_pad8(r.len) + 7) & ~7ULL;
+		uint8_t *cbuf = buf + used;
 
-		read_trailer_rec(a, &chain, &r, SCK_REC_COMMIT, cbuf, sizeof(cbuf));
+		read_trailer_rec(a, &chain, &r, SCK_REC_COMMIT, cbuf,
+				 a->trailer_buf_len - used);
 		__builtin_memcpy(&c, cbuf, sizeof(c));
 		if (r.len < sizeof(c) || c.magic != SCK_COMMIT_MAGIC ||
 		    c.records != a->trailer_records + 1 ||
-		    c.file_len != commit_at || c.data_len != a->data_len ||
+		    c.commit_off != commit_at || c.data_len != a->data_len ||
 		    __builtin_memcmp(&c.image_uuid, &a->image_uuid, 16))
 			rst_die(a->log_fd, RST_EXIT_DATA,
 				"the image is damaged: commit record does not match");
@@ -335,6 +347,41 @@ static void restore_process(struct rst_args *a)
 	}
 }
 
+/*
+ * Scheduling settings of the calling thread: best effort. Without
+ * privilege a thread may not get a lower nice value or a real-time policy
+ * back, and the CPUs it ran on may not exist here; the program runs
+ * anyway, and a warning says what could not be set.
+ */
+static void restore_sched(struct rst_args *a, const struct rst_sched *s)
+{
+	struct {
+		int prio;
+	} param = { (int)s->priority };
+
+	if (sys_sched_setscheduler(0, (int)s->policy, &param) < 0) {
+		rst_print(a->log_fd, "warning: cannot restore the scheduling policy %u",
+			  s->policy);
+		a->rstinfo.warnings++;
+	}
+	if (sys_setpriority(0 /* PRIO_PROCESS */, 0, s->nice) < 0) {
+		rst_print(a->log_fd, "warning: cannot restore nice value %d", s->nice);
+		a->rstinfo.warnings++;
+	}
+	if (s->ncpus && sys_sched_setaffinity(0, s->ncpus / 8, s->affinity) < 0) {
+		rst_print(a->log_fd, "warning: the CPUs the process was bound to are not all available here");
+		a->rstinfo.warnings++;
+	}
+	if (s->ioprio && sys_ioprio_set(1 /* IOPRIO_WHO_PROCESS */, 0,
+					(int)s->ioprio) < 0) {
+		rst_print(a->log_fd, "warning: cannot restore the I/O priority");
+		a->rstinfo.warnings++;
+	}
+	sys_prctl(PR_SET_KEEPCAPS, (unsigned long)s->keepcaps, 0, 0, 0);
+	if (s->mce_kill == PR_MCE_KILL_EARLY || s->mce_kill == PR_MCE_KILL_LATE)
+		sys_prctl(PR_MCE_KILL, PR_MCE_KILL_SET, (unsigned long)s->mce_kill, 0, 0);
+}
+
 static void write_pidfile(struct rst_args *a, long pid)
 {
 	char buf[32];
@@ -398,6 +445,11 @@ void rst_main(struct rst_args *a)
 	verify_data(a);
 	finish_memory(a);
 	restore_process(a);
+	restore_sched(a, &a->sched);
+	/* Memory-deny-write-execute last: mapping above needed W then X. */
+	if (a->mdwe && sys_prctl(PR_SET_MDWE, a->mdwe, 0, 0, 0) < 0)
+		rst_die(a->log_fd, RST_EXIT_OSERR,
+			"cannot restore memory-deny-write-execute (PR_SET_MDWE)");
 
 	pid = sys_getpid();
 	a->rstinfo.pid = (int32_t)pid;

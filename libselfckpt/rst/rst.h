@@ -66,6 +66,15 @@ struct rst_mm_map {
 	uint32_t exe_fd;
 };
 
+/* A thread's scheduling settings (struct sck_thread's). */
+struct rst_sched {
+	int32_t nice;
+	uint32_t policy, priority, ioprio;
+	int32_t keepcaps, mce_kill;
+	uint32_t ncpus, _pad;
+	uint64_t affinity[16];
+};
+
 #define RST_F_VERIFIED_LIST 1u		/* expected chunk hashes are known */
 #define RST_F_EXE_SET 2u		/* try exe_fd with PR_SET_MM_MAP */
 #define RST_F_DEBUG 4u
@@ -120,7 +129,11 @@ struct rst_args {
 	uint64_t pending_shared;
 	uint64_t xcomp_perm;
 
+	uint32_t mdwe;			/* PR_SET_MDWE, applied last */
+	uint32_t _pad3;
+
 	/* The thread. */
+	struct rst_sched sched;
 	uint64_t fs_base, gs_base;
 	uint64_t rseq_addr;
 	uint32_t rseq_len, rseq_sig;

@@ -295,7 +295,7 @@ static void add_fd(struct model *m, int fd, uint32_t kind, uint32_t file_id,
 	add_rec(m, SCK_REC_FD, 0, &f, sizeof(f), NULL, 0);
 }
 
-static void add_header(struct model *m)
+static void add_header(struct model *m, int big)
 {
 	struct sck_header h;
 	struct sck_cpu *c = &h.cpu;
@@ -337,7 +337,8 @@ static void add_header(struct model *m)
 	c->xsize[6] = 512;
 	c->xoff[7] = 1664;
 	c->xsize[7] = 1024;
-	h.nspecial = 2;
+	/* The vvar and vdso mappings the big shape has (the reader checks). */
+	h.nspecial = big ? 2 : 0;
 	h.special[0] = (struct sck_special){ 0x7ff100000000 - 4 * PAGE,
 					     0x7ff100000000, SCK_VMA_VVAR, 0 };
 	h.special[1] = (struct sck_special){ 0x7ff100000000,
@@ -422,7 +423,7 @@ static void model_build(struct model *m, const struct shape *sh)
 	int nfiles;
 
 	memset(m, 0, sizeof(*m));
-	add_header(m);
+	add_header(m, sh->big);
 	add_process(m);
 	{
 		struct sck_rlimits rl;
@@ -518,6 +519,10 @@ static void model_build(struct model *m, const struct shape *sh)
 	}
 	add_vma(m, &v);
 	if (sh->big) {
+		v = (struct vma_spec){ .kind = SCK_VMA_VVAR, .prot = 1,
+				       .start = 0x7ff100000000 - 4 * PAGE,
+				       .npages = 4, .name = "[vvar]" };
+		add_vma(m, &v);
 		v = (struct vma_spec){ .kind = SCK_VMA_VDSO, .prot = 5,
 				       .start = 0x7ff100000000, .npages = 2,
 				       .name = "[vdso]" };
@@ -683,7 +688,7 @@ static size_t serialize(struct model *m, const struct ser_opts *o,
 	struct sck_commit c = {
 		.magic = SCK_COMMIT_MAGIC,
 		.records = t.nrecords,
-		.file_len = lay->hashes_off + t.len,	/* where COMMIT starts */
+		.commit_off = lay->hashes_off + t.len,	/* where COMMIT starts */
 		.data_len = m->data_len,
 	};
 	struct sck_part cp = { &c, sizeof(c) };
@@ -895,7 +900,7 @@ static void check_against_model(const struct model *m, const struct dec *d,
 		case SCK_REC_PROCESS:
 			assert_memory_equal(&img->proc, r->p, sizeof(img->proc));
 			assert_int_equal(strlen(img->cwd), img->proc.cwd_len);
-			assert_memory_equal(img->cwd, r->p + sizeof(img->proc),
+			assert_memory_equal(img->cwd, r->p + r->len - img->proc.cwd_len,
 					    img->proc.cwd_len);
 			break;
 		case SCK_REC_RLIMITS:
@@ -910,12 +915,16 @@ static void check_against_model(const struct model *m, const struct dec *d,
 			assert_true(nf <= img->nfiles);
 			assert_memory_equal(&f->f, r->p, sizeof(f->f));
 			assert_int_equal(strlen(f->path), f->f.path_len);
-			assert_memory_equal(f->path, r->p + sizeof(f->f), f->f.path_len);
+			assert_memory_equal(f->path, r->p + r->len - f->f.path_len,
+					    f->f.path_len);
 			break;
 		}
 		case SCK_REC_VMA: {
 			const struct sck_img_vma *v = &img->vmas[nv++];
-			const uint8_t *q = r->p + sizeof(v->v);
+			const uint8_t *q = r->p + r->len -
+					   v->v.nruns * sizeof(struct sck_run) -
+					   v->v.nguards * sizeof(struct sck_range) -
+					   v->v.name_len;
 
 			assert_true(nv <= img->nvmas);
 			assert_memory_equal(&v->v, r->p, sizeof(v->v));
@@ -941,7 +950,7 @@ static void check_against_model(const struct model *m, const struct dec *d,
 			assert_true(nt <= img->nthreads);
 			assert_memory_equal(&t->t, r->p, sizeof(t->t));
 			assert_int_equal((uintptr_t)t->xsave % 64, 0);
-			assert_memory_equal(t->xsave, r->p + sizeof(t->t),
+			assert_memory_equal(t->xsave, r->p + r->len - t->t.xsave_size,
 					    t->t.xsave_size);
 			break;
 		}
@@ -971,7 +980,7 @@ static void check_against_model(const struct model *m, const struct dec *d,
 
 	assert_int_equal(img->commit.magic, SCK_COMMIT_MAGIC);
 	assert_int_equal(img->commit.records, nrec + 3);
-	assert_int_equal(img->commit.file_len, lay->commit_off);
+	assert_int_equal(img->commit.commit_off, lay->commit_off);
 	assert_int_equal(img->commit.data_len, m->data_len);
 	assert_memory_equal(&img->commit.image_uuid, &img->hdr.image_uuid, 16);
 	assert_int_equal(img->file_len, lay->total);
@@ -1099,11 +1108,49 @@ static void test_newer_minor(void **state)
 	model_free(&m);
 }
 
-/* Records longer than the reader knows (a later minor version's fields). */
+/*
+ * Make room for fields a later minor version would append to a record's
+ * fixed part: extra bytes between the fixed part and the variable tail.
+ */
+static void grow_fixed(struct lrec *r, size_t fixed, size_t extra)
+{
+	r->p = realloc(r->p, r->len + extra);
+	assert_non_null(r->p);
+	memmove(r->p + fixed + extra, r->p + fixed, r->len - fixed);
+	memset(r->p + fixed, 0x77, extra);
+	r->len += extra;
+}
+
+static void lengthen_records(struct model *m)
+{
+	static const struct {
+		uint32_t type;
+		size_t fixed;
+	} recs[] = {
+		{ SCK_REC_HEADER, sizeof(struct sck_header) },
+		{ SCK_REC_PROCESS, sizeof(struct sck_process) },
+		{ SCK_REC_RLIMITS, sizeof(struct sck_rlimits) },
+		{ SCK_REC_SIGACTIONS, sizeof(struct sck_sigactions) },
+		{ SCK_REC_FILE, sizeof(struct sck_file) },
+		{ SCK_REC_VMA, sizeof(struct sck_vma) },
+		{ SCK_REC_FD, sizeof(struct sck_fd) },
+		{ SCK_REC_THREAD, sizeof(struct sck_thread) },
+		{ SCK_REC_END_META, sizeof(struct sck_end_meta) },
+	};
+
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++)
+		grow_fixed(&m->rec[rec_index(m, recs[i].type, 0)], recs[i].fixed, 16);
+}
+
+/*
+ * A later minor version may append fields to a fixed part: the reader
+ * finds the tails (paths, runs, xsave) from the end and reads the image.
+ */
 static void test_longer_records(void **state)
 {
-	static const uint32_t types[] = { SCK_REC_HEADER, SCK_REC_RLIMITS,
-					  SCK_REC_SIGACTIONS, SCK_REC_END_META };
+	const struct ser_opts newer = { .set_version = 1, .major = SCK_VERSION_MAJOR,
+					.minor = SCK_VERSION_MINOR + 1,
+					.arch = SCK_ARCH_X86_64 };
 	struct model m;
 	struct layout lay;
 	struct dec d;
@@ -1112,17 +1159,33 @@ static void test_longer_records(void **state)
 
 	(void)state;
 	model_build(&m, &small_shape);
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		struct lrec *r = &m.rec[rec_index(&m, types[i], 0)];
-
-		r->p = realloc(r->p, r->len + 13);
-		assert_non_null(r->p);
-		memset(r->p + r->len, 0x77, 13);
-		r->len += 13;
-	}
-	len = serialize(&m, NULL, &buf, &lay);
+	lengthen_records(&m);
+	len = serialize(&m, &newer, &buf, &lay);
 	decode_buf(buf, len, FEED_PIPE, &d, 0);
 	check_against_model(&m, &d, &lay);
+	dec_free(&d);
+	free(buf);
+	model_free(&m);
+}
+
+/*
+ * The same lengthened records in an image of this very version are
+ * damage: a re-sealed record whose tail shrank must not pass as one with
+ * a longer fixed part.
+ */
+static void test_longer_records_same_version(void **state)
+{
+	struct model m;
+	struct dec d;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	model_build(&m, &small_shape);
+	lengthen_records(&m);
+	len = serialize(&m, NULL, &buf, NULL);
+	decode_buf(buf, len, FEED_FILE, &d, 1);
+	assert_int_equal(d.ret, -EBADMSG);
 	dec_free(&d);
 	free(buf);
 	model_free(&m);
@@ -1453,9 +1516,12 @@ static void test_damaged_page_data(void **state)
 	model_build(&m, &big_shape);
 	len = serialize(&m, NULL, &buf, &lay);
 	buf[lay.data_off + SCK_CHUNK_SIZE + 4097] ^= 0x40;
+	/* The range ends where the page data does, not at a chunk size. */
+	uint64_t end = m.data_len < 2 * SCK_CHUNK_SIZE ? m.data_len
+						      : 2 * SCK_CHUNK_SIZE;
+
 	snprintf(want, sizeof(want), "bytes %llu-%llu",
-		 (unsigned long long)SCK_CHUNK_SIZE,
-		 (unsigned long long)(2 * SCK_CHUNK_SIZE - 1));
+		 (unsigned long long)SCK_CHUNK_SIZE, (unsigned long long)(end - 1));
 	expect_refusal(buf, len, -EBADMSG, want);
 	buf[lay.data_off + SCK_CHUNK_SIZE + 4097] ^= 0x40;
 	buf[lay.data_off] ^= 0x40;
@@ -2009,7 +2075,7 @@ HASH_MUT(h_value, h[1] ^= 1)
 
 COMMIT_MUT(c_magic, c->magic ^= 1)
 COMMIT_MUT(c_records, c->records++)
-COMMIT_MUT(c_file_len, c->file_len -= 8)
+COMMIT_MUT(c_file_len, c->commit_off -= 8)
 COMMIT_MUT(c_data_len, c->data_len += PAGE)
 COMMIT_MUT(c_uuid, c->image_uuid.b[15] ^= 0x20)
 
@@ -2086,7 +2152,7 @@ static const struct mutation mutations[] = {
 	M(m_hdr_threads0, -EBADMSG, "bad counts"),
 	M(m_hdr_threads2, -EBADMSG, "header announces 2 threads, image has 1"),
 	M(m_hdr_xsave, -EBADMSG, "xsave size 16385"),
-	M(m_hdr_short, -EBADMSG, "too short"),
+	M(m_hdr_short, -EBADMSG, "wrong length"),
 	M(m_hdr_not_first, -EBADMSG, "the first record must be HEADER"),
 	M(m_hdr_twice, -EBADMSG, "a second HEADER"),
 	/* Process. */
@@ -2101,9 +2167,9 @@ static const struct mutation mutations[] = {
 	M(m_no_proc, -EBADMSG, "metadata incomplete"),
 	M(m_no_sig, -EBADMSG, "metadata incomplete"),
 	M(m_no_vmas, -EBADMSG, "metadata incomplete"),
-	M(m_rlimits_short, -EBADMSG, "too short"),
-	M(m_sig_short, -EBADMSG, "too short"),
-	M(m_fd_short, -EBADMSG, "too short"),
+	M(m_rlimits_short, -EBADMSG, "wrong length"),
+	M(m_sig_short, -EBADMSG, "wrong length"),
+	M(m_fd_short, -EBADMSG, "wrong length"),
 	M(m_file_short, -EBADMSG, "too short"),
 	/* Threads. */
 	M(m_thread_small, -EBADMSG, "xsave area too small"),
@@ -2117,7 +2183,7 @@ static const struct mutation mutations[] = {
 	M(m_optional_late, -EBADMSG, "only PAD may follow END_META"),
 	M(m_end_twice, -EBADMSG, "only PAD may follow END_META"),
 	M(m_no_end, -EBADMSG, "PAGES before END_META"),
-	M(m_end_short, -EBADMSG, "too short"),
+	M(m_end_short, -EBADMSG, "wrong length"),
 	O("end nfiles", -EBADMSG, "counts do not match", .end = e_files),
 	O("end nvmas", -EBADMSG, "counts do not match", .end = e_vmas),
 	O("end nfds", -EBADMSG, "counts do not match", .end = e_fds),
@@ -2134,13 +2200,13 @@ static const struct mutation mutations[] = {
 	/* The trailer. */
 	O("hashes chunk", -EBADMSG, "hash list does not match", .hashes = h_chunk),
 	O("hashes count", -EBADMSG, "hash list does not match", .hashes = h_count),
-	O("hashes value", -EBADMSG, "bytes 1048576-2097151", .hashes = h_value),
+	O("hashes value", -EBADMSG, "page data bytes 1048576-", .hashes = h_value),
 	O("hashes type", -EBADMSG, "expected PAGE_HASHES", .hashes_type = SCK_REC_NOTE),
 	O("commit type", -EBADMSG, "expected COMMIT", .commit_type = SCK_REC_NOTE),
 	O("commit first", -EBADMSG, "expected PAGE_HASHES", .hashes_type = SCK_REC_COMMIT),
 	O("commit magic", -EBADMSG, "commit record does not match", .commit = c_magic),
 	O("commit records", -EBADMSG, "commit record does not match", .commit = c_records),
-	O("commit file_len", -EBADMSG, "commit record does not match", .commit = c_file_len),
+	O("commit commit_off", -EBADMSG, "commit record does not match", .commit = c_file_len),
 	O("commit data_len", -EBADMSG, "commit record does not match", .commit = c_data_len),
 	O("commit uuid", -EBADMSG, "commit record does not match", .commit = c_uuid),
 };
@@ -2307,6 +2373,7 @@ int main(void)
 		cmocka_unit_test(test_valid_no_pages),
 		cmocka_unit_test(test_newer_minor),
 		cmocka_unit_test(test_longer_records),
+		cmocka_unit_test(test_longer_records_same_version),
 		cmocka_unit_test(test_unknown_record),
 		cmocka_unit_test(test_preamble),
 		cmocka_unit_test(test_read_error),
