@@ -186,7 +186,11 @@ $(BUILD)/tests/e2e/bin/%: tests/e2e/%.c tests/e2e/zdtm.h $(BUILD)/libselfckpt.so
 $(BUILD)/tests/e2e/helpers/%: tests/e2e/helpers/%.c $(BUILD)/libselfckpt.so
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -o $@ $< \
-		-L$(BUILD) -lselfckpt -Wl,-rpath,$(ABS_BUILD)
+		$(HELPER_LIBS_$*) -L$(BUILD) -lselfckpt -Wl,-rpath,$(ABS_BUILD)
+
+# The image editor of incompat.sh uses the codec and xxh64 from inside.
+HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a
+$(BUILD)/tests/e2e/helpers/imgedit: $(BUILD)/libselfckpt-internal.a
 
 $(BUILD)/tests/runner: tests/e2e/runner.c
 	@mkdir -p $(dir $@)
