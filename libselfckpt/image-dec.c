@@ -10,6 +10,7 @@
  * It reads with exact sizes, never ahead, so that when the image arrives on
  * a pipe the restorer can continue reading the page data from the same fd.
  */
+#include <elf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -575,6 +576,20 @@ static int take_end(struct rd *r, struct sck_image *img,
 	}
 	if (k != img->hdr.nspecial)
 		return BAD("vdso/vvar list of the header does not match the mappings");
+	/* libc found the vDSO through the auxv: it must be where the image says. */
+	for (uint32_t i = 0; i + 1 < img->proc.auxv_len; i += 2) {
+		if (img->proc.auxv[i] != AT_SYSINFO_EHDR)
+			continue;
+		uint64_t vdso = 0;
+
+		for (uint32_t n = 0; n < img->hdr.nspecial; n++)
+			if (img->hdr.special[n].kind == SCK_VMA_VDSO)
+				vdso = img->hdr.special[n].start;
+		if (img->proc.auxv[i + 1] != vdso)
+			return BAD("the auxiliary vector puts the vdso at %llx, the mappings at %llx",
+				   (unsigned long long)img->proc.auxv[i + 1],
+				   (unsigned long long)vdso);
+	}
 	return 0;
 }
 

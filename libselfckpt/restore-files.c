@@ -133,12 +133,18 @@ static int same_file(struct rs *s, int fd, const struct sck_file *f,
 	 * place with the mtime put back still changes the ctime, which no one
 	 * can set. Elsewhere the same size, mtime and build-id must do.
 	 */
-	if (s->same_machine && ((uint64_t)st.st_ino != f->ino ||
-				(s->same_boot && (uint64_t)st.st_dev != f->dev))) {
+	if (s->same_machine && (uint64_t)st.st_ino != f->ino) {
 		selfckpt__rs_msg(s,
 				 "%s was replaced since the checkpoint (inode %llu, the image has %llu)",
 				 path, (unsigned long long)st.st_ino,
 				 (unsigned long long)f->ino);
+		return -1;
+	}
+	if (s->same_boot && (uint64_t)st.st_dev != f->dev) {
+		selfckpt__rs_msg(s,
+				 "%s is on another file system than at the checkpoint (device %llx, the image has %llx)",
+				 path, (unsigned long long)st.st_dev,
+				 (unsigned long long)f->dev);
 		return -1;
 	}
 	if (s->same_machine && (st.st_ctim.tv_sec != f->ctime_sec ||

@@ -286,7 +286,7 @@ if [ -n "$machine_id" ]; then
 	# (The message names the inode numbers, equal here: only the device
 	# differs.)
 	edit file-dev "file-dev=$prog"
-	refused file-dev "$prog was replaced"
+	refused file-dev "$prog is on another file system"
 	# Another boot: device numbers may differ, the inode may not.
 	edit boot-dev "boot-id=$boot_other" "file-dev=$prog"
 	accepted boot-dev

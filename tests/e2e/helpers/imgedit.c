@@ -49,6 +49,7 @@
  * exits 1 with a message, usage errors 2; OUT is then not left behind.
  * A successful run writes one line per edit on stderr, saying what it did.
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -504,6 +505,20 @@ static void edit_vdso(struct img *m, enum vdso_edit what, const char *word)
 		memcpy(payload(m, x->r), &x->v, sizeof(x->v));
 		h->special[k] = (struct sck_special){ x->v.start, x->v.end,
 						      x->v.kind, 0 };
+	}
+	/*
+	 * libc found the vDSO through AT_SYSINFO_EHDR, and the reader checks
+	 * that the saved auxv agrees with the mappings: a real image from a
+	 * kernel with another layout would have both moved.
+	 */
+	for (size_t r = 0; r < m->nrecs; r++) {
+		if (m->recs[r].type != SCK_REC_PROCESS)
+			continue;
+		struct sck_process *pr = (struct sck_process *)payload(m, &m->recs[r]);
+
+		for (uint32_t i = 0; i + 1 < pr->auxv_len; i += 2)
+			if (pr->auxv[i] == AT_SYSINFO_EHDR)
+				pr->auxv[i + 1] = h->special[vd].start;
 	}
 	fprintf(stderr, "imgedit: %s: vdso/vvar %llx-%llx now %llx-%llx (%s)\n",
 		word, (unsigned long long)lo, (unsigned long long)hi,
