@@ -1,26 +1,36 @@
 #!/usr/bin/env python3
 """imgcheck.py - an independent reader and checker for selfckpt images.
 
-    tools/imgcheck.py [--records] [-q] IMAGE|-
+    tools/imgcheck.py [--records | --json] [-q] IMAGE|-
 
-Reads IMAGE (or standard input with "-") in one forward pass, never
-seeking, exactly as a restart reading from a pipe would, and checks it
-against docs/image-format.md: the preamble, the hdr_hash chain, every
-payload hash and its zero padding, the record order, the alignment of the
-page data, the page hashes, the COMMIT record and that nothing follows it,
-and every semantic rule of the reference reader (libselfckpt/image-dec.c).
-It then prints a summary whose "totals" line has the same form as the one
-of `selfckpt info`, so that the two can be compared.
+Reads IMAGE (or standard input with "-") in one forward pass, with exact
+reads, never seeking and never reading ahead, as a restart reading from a
+pipe does, and checks it against docs/image-format.md: the preamble, the
+hdr_hash chain, every payload hash and its zero padding, the record order,
+the length of every record's fixed part, the alignment of the page data,
+the page hashes, the COMMIT record and that nothing follows it, and every
+semantic rule of the reference reader (libselfckpt/image-dec.c), in the
+same order and with the same messages.
 
 It is written from the specification, not from the C code, to test the
 specification; it uses nothing but the Python standard library.
 
+Output: a summary whose "totals" line has the same form as the one of
+`selfckpt info`; with --json, one JSON object whose every member is also in
+`selfckpt info --json` or `selfckpt info --records --json`, with the same
+value; with --records, the record table (also for a damaged image: the
+records read before the damage).
+
 Exit status (as `selfckpt info`): 0 complete and intact; 65 damaged,
-truncated, of another version or not an image; 66 cannot be read; 64 usage.
-Lines starting with "warning:" report things the reference reader accepts
-but that look wrong; they do not change the status.
+truncated, of another version or not an image; 66 cannot be read; 64 usage;
+71 cannot write the output.
+A refused image gets exactly one line on stderr: "imgcheck: IMAGE: " and
+the reference reader's message. An accepted one may get lines starting
+with "warning:" for things the reference reader accepts but that look
+wrong; they do not change the status.
 """
 
+import json
 import os
 import stat
 import struct
@@ -102,6 +112,7 @@ def xxh64(data, seed=0):
 
 MAGIC = b"\x89SCKPT\r\n"
 VERSION_MAJOR = 1
+VERSION_MINOR = 0       # the minor version this reader knows (section 13)
 ARCH_X86_64 = 62
 PAGE = 4096
 CHUNK = 1 << 20
@@ -114,11 +125,15 @@ MAX_VMAS = 1 << 20
 MAX_FDS = 1 << 20
 MAX_THREADS = 65536
 MAX_XSAVE = 16384
+MAX_FIXED = 4096
 MAX_SPECIAL = 4
 AUXV_MAX = 64
 XSAVE_MIN = 576
+MAX_CPUS = 1024         # THREAD.affinity: 16 u64
 
 RECF_OPTIONAL = 1
+AT_SYSINFO_EHDR = 33
+FILEF_OBJECT = 1
 
 (HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
  PAGES, PAGE_HASHES, COMMIT, NOTE) = range(1, 15)
@@ -130,18 +145,23 @@ REC_NAMES = {1: "HEADER", 2: "PROCESS", 3: "RLIMITS", 4: "SIGACTIONS",
 VMA_KINDS = {1: "anon", 2: "heap", 3: "stack", 4: "file", 5: "file-shared",
              6: "shm-anon", 7: "memfd", 8: "deleted", 9: "vdso", 10: "vvar",
              11: "vvar_vclock"}
-VMA_FILE_PRIVATE, VMA_FILE_SHARED, VMA_MEMFD, VMA_DELETED = 4, 5, 7, 8
-VMA_VDSO = 9
+(VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE_PRIVATE, VMA_FILE_SHARED,
+ VMA_SHM_ANON, VMA_MEMFD, VMA_DELETED, VMA_VDSO, VMA_VVAR,
+ VMA_VVAR_VCLOCK) = range(1, 12)
+VMAF_SHARED = 1
 FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio"}
-FD_STDIO = 4
-FILE_REG, FILE_CHR = 1, 3
+FD_FILE, FD_DIR, FD_DEV, FD_STDIO = 1, 2, 3, 4
+STDIO_KINDS = {1: "terminal", 2: "/dev/null", 3: "pipe", 4: "socket", 5: "other"}
+FILE_REG, FILE_DIR, FILE_CHR = 1, 2, 3
+O_ACCMODE, O_APPEND, O_NONBLOCK = 3, 0o2000, 0o4000
+FD_CLOEXEC = 1
 
-# Fixed part of each payload, in bytes.
-SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1288, 256, 2048
-SZ_FILE, SZ_VMA, SZ_RUN, SZ_RANGE, SZ_FD = 104, 72, 32, 16, 48
-SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 264, 40, 16, 48
+# Fixed part of each payload, in bytes (section 6).
+SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1296, 256, 2048
+SZ_FILE, SZ_VMA, SZ_RUN, SZ_RANGE, SZ_FD = 112, 72, 32, 16, 48
+SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 416, 40, 16, 48
 
-EX_DATAERR, EX_NOINPUT, EX_USAGE = 65, 66, 64
+EX_DATAERR, EX_NOINPUT, EX_USAGE, EX_OSERR = 65, 66, 64, 71
 
 
 class ImageError(Exception):
@@ -152,6 +172,10 @@ class ImageError(Exception):
 
 def rec_name(t):
     return REC_NAMES.get(t, "?")
+
+
+def vma_kind_name(k):
+    return VMA_KINDS.get(k, "?")
 
 
 def cstr(b):
@@ -182,19 +206,19 @@ class Rec:
 
 
 class Reader:
-    def __init__(self, f):
-        self.f = f
+    def __init__(self, fd):
+        self.fd = fd
         self.off = 0
         self.chain = 0
         self.nrecords = 0
+        self.major = self.minor = None
         self.records = []       # (index, offset, type, flags, len)
         self.warnings = []
         # What the records said.
         self.hdr = None
         self.proc = None
         self.cwd = None
-        self.seen_rlimits = 0
-        self.seen_sig = 0
+        self.sig = None
         self.files = []         # dicts
         self.vmas = []
         self.fds = []
@@ -204,22 +228,26 @@ class Reader:
         self.data_next = 0
         self.data_off = None
         self.commit = None
+        self.commit_off = None
         self.nchunks = 0
 
-    # -- input --
+    # -- input: exact reads, never ahead --
 
     def read_exact(self, n, what):
         parts, got = [], 0
         while got < n:
             try:
-                b = self.f.read(min(n - got, 1 << 22))
+                b = os.read(self.fd, min(n - got, 1 << 20))
+            except InterruptedError:
+                continue
             except OSError as e:
                 raise ImageError(EX_NOINPUT, "read error at byte %d: %s"
                                  % (self.off + got, e.strerror))
             if not b:
+                self.off += got
                 raise ImageError(EX_DATAERR,
                                  "image is truncated: it ends at byte %d, inside %s"
-                                 % (self.off + got, what))
+                                 % (self.off, what))
             parts.append(b)
             got += len(b)
         self.off += n
@@ -227,6 +255,13 @@ class Reader:
 
     def warn(self, msg):
         self.warnings.append(msg)
+
+    def fixed_ok(self, fixed, known):
+        """Is a fixed part of this length acceptable (section 6)? Exactly
+        the known size, or from a newer minor version, up to 4096."""
+        if self.minor > VERSION_MINOR:
+            return known <= fixed <= MAX_FIXED
+        return fixed == known
 
     # -- records --
 
@@ -255,13 +290,16 @@ class Reader:
     @staticmethod
     def max_len(t):
         if t == PAGE_HASHES:
-            return (1 << 40) // CHUNK * 8 + 64
+            return None         # checked against the page data before
+        if t == COMMIT:
+            return MAX_FIXED
         if t == PAD:
             return 2 * PAGE
         return MAX_META_REC
 
     def read_payload(self, r):
-        if r.len > self.max_len(r.type):
+        limit = self.max_len(r.type)
+        if limit is not None and r.len > limit:
             raise ImageError(EX_DATAERR,
                              "image is damaged: %s record at byte %d claims %d bytes"
                              % (rec_name(r.type), r.off, r.len))
@@ -291,7 +329,7 @@ class Reader:
         except ImageError as e:
             if e.status != EX_DATAERR:
                 raise
-            if "at byte 0," in str(e):
+            if self.off == 0:
                 raise ImageError(EX_DATAERR, "image is empty")
             raise ImageError(EX_DATAERR, "not a selfckpt image (too short)")
         magic, major, minor, arch = struct.unpack("<8sHHI", pre)
@@ -305,10 +343,13 @@ class Reader:
             raise ImageError(EX_DATAERR,
                              "image is for another architecture (ELF machine %d)" % arch)
         self.major, self.minor = major, minor
+        if minor > VERSION_MINOR:
+            self.warn("format %d.%d is newer than this reader's %d.%d: fields it does not know were skipped"
+                      % (major, minor, VERSION_MAJOR, VERSION_MINOR))
         return pre
 
     def read_meta(self):
-        seen_proc = 0
+        seen_proc = seen_rlim = seen_sig = 0
         while True:
             r = self.read_rec()
             if r.index == 1 and r.type != HEADER:
@@ -339,17 +380,18 @@ class Reader:
                 seen_proc = 1
                 self.take_process(r, p)
             elif t == RLIMITS:
-                if r.len < SZ_RLIMITS:
-                    raise self.bad(r, "too short")
-                if self.seen_rlimits:
-                    self.warn("RLIMITS record at byte %d repeats an earlier one (the last one wins)" % r.off)
-                self.seen_rlimits += 1
+                if seen_rlim:
+                    raise self.bad(r, "twice")
+                seen_rlim = 1
+                if not self.fixed_ok(r.len, SZ_RLIMITS):
+                    raise self.bad(r, "wrong length")
             elif t == SIGACTIONS:
-                if r.len < SZ_SIGACTIONS:
-                    raise self.bad(r, "too short")
-                if self.seen_sig:
-                    self.warn("SIGACTIONS record at byte %d repeats an earlier one (the last one wins)" % r.off)
-                self.seen_sig += 1
+                if seen_sig:
+                    raise self.bad(r, "twice")
+                seen_sig = 1
+                if not self.fixed_ok(r.len, SZ_SIGACTIONS):
+                    raise self.bad(r, "wrong length")
+                self.sig = [struct.unpack_from("<QQQQ", p, 32 * i) for i in range(64)]
             elif t == FILE:
                 self.take_file(r, p)
             elif t == VMA:
@@ -359,9 +401,9 @@ class Reader:
             elif t == THREAD:
                 self.take_thread(r, p)
             elif t == NOTE:
-                self.notes.append(p.decode("utf-8", "replace"))
+                self.notes.append(p.split(b"\0", 1)[0].decode("utf-8", "replace"))
             elif t == END_META:
-                if not seen_proc or not self.seen_sig or not self.vmas:
+                if not seen_proc or not seen_sig or not seen_rlim or not self.vmas:
                     raise self.bad(r, "metadata incomplete")
                 self.take_end(r, p)
             elif t == PAD:
@@ -369,12 +411,12 @@ class Reader:
                     self.warn("PAD record at byte %d holds non-zero bytes" % r.off)
             elif not (r.flags & RECF_OPTIONAL):
                 raise ImageError(EX_DATAERR,
-                                 "image has record type %d at byte %d, unknown to this reader"
+                                 "image has record type %d at byte %d, unknown to this selfckpt (written by a newer version?)"
                                  % (t, r.off))
 
     def take_header(self, r, p):
-        if r.len < SZ_HEADER:
-            raise self.bad(r, "too short (%d bytes)" % r.len)
+        if not self.fixed_ok(r.len, SZ_HEADER):
+            raise self.bad(r, "wrong length (%d bytes)" % r.len)
         h = {}
         (h["ckpt_id"], h["parent_id"]) = struct.unpack_from("<QQ", p, 0)
         h["image_uuid"], h["parent_uuid"], h["lineage_uuid"] = p[16:32], p[32:48], p[48:64]
@@ -414,15 +456,17 @@ class Reader:
         pr = {}
         pr["start_brk"], pr["brk"] = struct.unpack_from("<QQ", p, 32)
         pr["auxv_len"], pr["exe_file"] = struct.unpack_from("<II", p, 88)
+        pr["auxv"] = struct.unpack_from("<%dQ" % min(pr["auxv_len"], AUXV_MAX * 2), p, 96)
         (pr["umask"],) = struct.unpack_from("<I", p, 1120)
         pr["comm"] = cstr(p[1128:1144])
-        (pr["cwd_len"],) = struct.unpack_from("<I", p, 1280)
+        (pr["cwd_len"], pr["oom_score_adj"], pr["mdwe"]) = struct.unpack_from("<IiI", p, 1280)
         if pr["auxv_len"] > AUXV_MAX * 2 or pr["auxv_len"] % 2:
             raise self.bad(r, "bad auxv length %d" % pr["auxv_len"])
+        # The cwd is the tail: it ends the payload.
         n = pr["cwd_len"]
-        if n == 0 or n > MAX_PATH or SZ_PROCESS + n > r.len:
+        if n == 0 or n > MAX_PATH or n > r.len or not self.fixed_ok(r.len - n, SZ_PROCESS):
             raise self.bad(r, "bad cwd length %d" % n)
-        cwd = p[SZ_PROCESS:SZ_PROCESS + n]
+        cwd = p[r.len - n:]
         if cwd[:1] != b"/" or b"\0" in cwd:
             raise self.bad(r, "cwd is not an absolute path")
         if pr["start_brk"] > pr["brk"]:
@@ -437,16 +481,19 @@ class Reader:
             raise self.bad(r, "too many files")
         (fid, kind, dev, ino, size, mtime_sec, mtime_nsec, mode, rdev, flags,
          build_id_len) = struct.unpack_from("<IIQQQqIIQII", p, 0)
-        (path_len,) = struct.unpack_from("<I", p, 96)
-        if path_len == 0 or path_len > MAX_PATH or SZ_FILE + path_len > r.len:
+        (path_len, ctime_nsec, ctime_sec) = struct.unpack_from("<IIq", p, 96)
+        if (path_len == 0 or path_len > MAX_PATH or path_len > r.len or
+                not self.fixed_ok(r.len - path_len, SZ_FILE)):
             raise self.bad(r, "bad path length %d" % path_len)
         if build_id_len > 32:
             raise self.bad(r, "bad build-id length")
         if kind < FILE_REG or kind > FILE_CHR:
             raise self.bad(r, "bad file kind %d" % kind)
+        if flags & ~FILEF_OBJECT:
+            raise self.bad(r, "unknown file flags %x" % flags)
         if fid != len(self.files) + 1:
             raise self.bad(r, "file id %d out of sequence" % fid)
-        path = p[SZ_FILE:SZ_FILE + path_len]
+        path = p[r.len - path_len:]
         if b"\0" in path:
             raise self.bad(r, "NUL inside a path")
         self.files.append({"id": fid, "kind": kind, "flags": flags,
@@ -459,12 +506,14 @@ class Reader:
             raise self.bad(r, "too many mappings")
         (start, end, pgoff, kind, prot, flags, file_id, obj_size, npages_stored,
          nruns, nguards, name_len) = struct.unpack_from("<QQQIIIIQQIII", p, 0)
-        need = SZ_VMA + nruns * SZ_RUN + nguards * SZ_RANGE + name_len
-        if nruns > r.len or nguards > r.len or name_len > MAX_PATH or need != r.len:
+        # The tail (runs, guards, name) ends the payload.
+        tail = nruns * SZ_RUN + nguards * SZ_RANGE + name_len
+        if (nruns > r.len or nguards > r.len or name_len > MAX_PATH or
+                tail > r.len or not self.fixed_ok(r.len - tail, SZ_VMA)):
             raise self.bad(r, "lengths do not add up")
         if start >= end or start % PAGE or end % PAGE or end > (1 << 56):
             raise self.bad(r, "bad range %x-%x" % (start, end))
-        if kind < 1 or kind > 11:
+        if kind < VMA_ANON or kind > VMA_VVAR_VCLOCK:
             raise self.bad(r, "bad kind %d" % kind)
         if prot & ~7:
             raise self.bad(r, "bad protection %x" % prot)
@@ -472,11 +521,19 @@ class Reader:
             raise self.bad(r, "refers to unknown file %d" % file_id)
         if kind in (VMA_FILE_PRIVATE, VMA_FILE_SHARED, VMA_MEMFD, VMA_DELETED) and not file_id:
             raise self.bad(r, "file mapping without a file")
+        if file_id:
+            f = self.files[file_id - 1]
+            is_object = bool(f["flags"] & FILEF_OBJECT)
+            wants = kind in (VMA_MEMFD, VMA_DELETED, VMA_SHM_ANON)
+            if is_object != wants or f["kind"] != FILE_REG:
+                raise self.bad(r, "mapping of the wrong kind of file")
+        if nruns and (kind >= VMA_VDSO or kind == VMA_FILE_SHARED):
+            raise self.bad(r, "page data for a %s mapping" % vma_kind_name(kind))
         if pgoff % PAGE:
             raise self.bad(r, "unaligned file offset")
         if self.vmas and self.vmas[-1]["end"] > start:
             raise self.bad(r, "mappings overlap or are out of order")
-        q = SZ_VMA
+        q = r.len - tail
         runs = [struct.unpack_from("<QQQII", p, q + i * SZ_RUN) for i in range(nruns)]
         q += nruns * SZ_RUN
         guards = [struct.unpack_from("<QQ", p, q + i * SZ_RANGE) for i in range(nguards)]
@@ -500,26 +557,30 @@ class Reader:
         for i, (gs, ge) in enumerate(guards):
             if gs >= ge or gs < start or ge > end or gs % PAGE or ge % PAGE:
                 raise self.bad(r, "guard range %d outside its mapping" % i)
+        # Accepted by the reference reader, but not what a writer does.
         if b"\0" in name:
             self.warn("VMA record at byte %d: NUL inside the name" % r.off)
-        if runs and kind in (VMA_FILE_SHARED, 9, 10, 11):
-            self.warn("VMA record at byte %d: a %s mapping with stored pages"
-                      % (r.off, VMA_KINDS[kind]))
+        if file_id and kind in (VMA_ANON, VMA_HEAP, VMA_STACK, VMA_VDSO, VMA_VVAR,
+                                VMA_VVAR_VCLOCK):
+            self.warn("VMA record at byte %d: a %s mapping names file %d"
+                      % (r.off, vma_kind_name(kind), file_id))
         self.vmas.append({"start": start, "end": end, "kind": kind, "prot": prot,
                           "flags": flags, "nruns": nruns, "nguards": nguards,
                           "stored": stored,
                           "name": name.split(b"\0", 1)[0].decode("utf-8", "replace")})
 
     def take_fd(self, r, p):
-        if r.len < SZ_FD:
-            raise self.bad(r, "too short")
+        if not self.fixed_ok(r.len, SZ_FD):
+            raise self.bad(r, "wrong length")
         if len(self.fds) >= MAX_FDS:
             raise self.bad(r, "too many fds")
         (fd, kind, open_flags, fd_flags, pos, file_id, share_with, stdio_kind,
          _pad, size_at_ckpt) = struct.unpack_from("<iIIIqIIIIQ", p, 0)
         if fd < 0 or (self.fds and self.fds[-1]["fd"] >= fd):
             raise self.bad(r, "fd %d out of order" % fd)
-        if kind < 1 or kind > FD_STDIO:
+        if fd >= MAX_FDS:
+            raise self.bad(r, "fd %d out of range (0-%d)" % (fd, MAX_FDS - 1))
+        if kind < FD_FILE or kind > FD_STDIO:
             raise self.bad(r, "fd %d has bad kind %d" % (fd, kind))
         if kind == FD_STDIO and fd > 2:
             raise self.bad(r, "fd %d cannot be stdio" % fd)
@@ -529,8 +590,16 @@ class Reader:
             other = share_with - 1
             if not any(f["fd"] == other and f["kind"] == kind for f in self.fds):
                 raise self.bad(r, "fd %d shares with unknown fd %d" % (fd, other))
+        if kind != FD_STDIO and not share_with:
+            f = self.files[file_id - 1]
+            want = {FD_FILE: FILE_REG, FD_DIR: FILE_DIR, FD_DEV: FILE_CHR}[kind]
+            if f["kind"] != want or f["flags"] & FILEF_OBJECT:
+                self.warn("FD record at byte %d: fd %d of kind %s names file %d of kind %d%s"
+                          % (r.off, fd, FD_KINDS[kind], file_id, f["kind"],
+                             " (an object)" if f["flags"] & FILEF_OBJECT else ""))
         self.fds.append({"fd": fd, "kind": kind, "file_id": file_id,
-                         "share_with": share_with})
+                         "open_flags": open_flags, "fd_flags": fd_flags, "pos": pos,
+                         "share_with": share_with, "stdio_kind": stdio_kind})
 
     def take_thread(self, r, p):
         if r.len < SZ_THREAD:
@@ -540,17 +609,24 @@ class Reader:
         (tid, flags) = struct.unpack_from("<iI", p, 0)
         (rseq_len, rseq_addr) = struct.unpack_from("<IQ", p, 204)
         (xfeatures, xsave_size) = struct.unpack_from("<QI", p, 248)
-        if xsave_size > MAX_XSAVE or SZ_THREAD + xsave_size != r.len:
+        (nice, policy, priority, ioprio, keepcaps, mce_kill,
+         ncpus) = struct.unpack_from("<iIIIiiI", p, 260)
+        # The XSAVE area is the tail: it ends the payload.
+        if (xsave_size > MAX_XSAVE or xsave_size > r.len or
+                not self.fixed_ok(r.len - xsave_size, SZ_THREAD)):
             raise self.bad(r, "bad xsave size %d" % xsave_size)
         if xsave_size < XSAVE_MIN:
             raise self.bad(r, "xsave area too small")
         if rseq_len and (rseq_len < 32 or rseq_addr % 32):
             raise self.bad(r, "bad rseq registration")
-        self.threads.append({"tid": tid, "flags": flags, "xsave_size": xsave_size})
+        if ncpus > MAX_CPUS:
+            raise self.bad(r, "bad CPU count %d" % ncpus)
+        self.threads.append({"tid": tid, "flags": flags, "xsave_size": xsave_size,
+                             "nice": nice, "policy": policy, "ncpus": ncpus})
 
     def take_end(self, r, p):
-        if r.len < SZ_END_META:
-            raise self.bad(r, "too short")
+        if not self.fixed_ok(r.len, SZ_END_META):
+            raise self.bad(r, "wrong length")
         (data_len, nfiles, nvmas, nfds, nthreads, nruns,
          meta_records) = struct.unpack_from("<QIIIIQQ", p, 0)
         if (nfiles != len(self.files) or nvmas != len(self.vmas) or
@@ -562,14 +638,26 @@ class Reader:
                            % (self.hdr["nthreads"], len(self.threads)))
         if data_len != self.data_next or data_len % PAGE:
             raise self.bad(r, "page data length does not match the mappings")
-        total_runs = sum(v["nruns"] for v in self.vmas)
-        if nruns != total_runs:
-            self.warn("END_META says %d runs, the VMA records hold %d" % (nruns, total_runs))
-        if not self.seen_rlimits:
-            self.warn("no RLIMITS record: a restart would apply all-zero limits")
-        if self.proc["exe_file"] > len(self.files):
-            self.warn("PROCESS exe_file %d names no FILE record (%d files)"
-                      % (self.proc["exe_file"], len(self.files)))
+        exe = self.proc["exe_file"]
+        if exe > len(self.files) or (exe and self.files[exe - 1]["flags"] & FILEF_OBJECT):
+            raise self.bad(r, "PROCESS names unknown executable file %d" % exe)
+        if nruns != sum(v["nruns"] for v in self.vmas):
+            raise self.bad(r, "run count does not match the mappings")
+        # HEADER.special[] lists exactly the vdso/vvar mappings, in order.
+        mine = [(v["start"], v["end"], v["kind"]) for v in self.vmas
+                if v["kind"] >= VMA_VDSO]
+        if mine != self.hdr["special"]:
+            raise self.bad(r, "vdso/vvar list of the header does not match the mappings")
+        # libc found the vDSO through AT_SYSINFO_EHDR: it must be the vdso's.
+        vdso = 0
+        for start, _end, kind in self.hdr["special"]:
+            if kind == VMA_VDSO:
+                vdso = start
+        auxv = self.proc["auxv"]
+        for i in range(0, len(auxv) - 1, 2):
+            if auxv[i] == AT_SYSINFO_EHDR and auxv[i + 1] != vdso:
+                raise self.bad(r, "the auxiliary vector puts the vdso at %x, the mappings at %x"
+                               % (auxv[i + 1], vdso))
         self.end = {"data_len": data_len, "nruns": nruns}
 
     def read_data(self):
@@ -585,13 +673,14 @@ class Reader:
         r = self.read_rec()
         if r.type != PAGE_HASHES:
             raise self.bad(r, "expected PAGE_HASHES")
-        p = self.read_payload(r)
-        if r.len < SZ_PAGE_HASHES:
-            raise self.bad(r, "too short")
-        chunk_size, n = struct.unpack_from("<QQ", p, 0)
-        if chunk_size != CHUNK or n != nchunks or r.len != SZ_PAGE_HASHES + 8 * nchunks:
+        # Its length follows from the page data: checked before reading it.
+        if r.len < 8 * nchunks or not self.fixed_ok(r.len - 8 * nchunks, SZ_PAGE_HASHES):
             raise self.bad(r, "hash list does not match the page data")
-        want = struct.unpack_from("<%dQ" % nchunks, p, SZ_PAGE_HASHES)
+        p = self.read_payload(r)
+        chunk_size, n = struct.unpack_from("<QQ", p, 0)
+        if chunk_size != CHUNK or n != nchunks:
+            raise self.bad(r, "hash list does not match the page data")
+        want = struct.unpack_from("<%dQ" % nchunks, p, r.len - 8 * nchunks)
         for c in range(nchunks):
             if want[c] != got[c]:
                 last = min((c + 1) * CHUNK, data_len) - 1
@@ -605,30 +694,58 @@ class Reader:
         if r.type != COMMIT:
             raise self.bad(r, "expected COMMIT")
         p = self.read_payload(r)
-        if r.len < SZ_COMMIT:
-            raise self.bad(r, "too short")
-        magic, records, file_len, c_data_len = struct.unpack_from("<QQQQ", p, 0)
+        if not self.fixed_ok(r.len, SZ_COMMIT):
+            raise self.bad(r, "wrong length")
+        magic, records, commit_off, c_data_len = struct.unpack_from("<QQQQ", p, 0)
         uuid = p[32:48]
         if (magic != COMMIT_MAGIC or records != self.nrecords - 1 or
-                file_len != commit_at or c_data_len != data_len or
+                commit_off != commit_at or c_data_len != data_len or
                 uuid != self.hdr["image_uuid"]):
             raise self.bad(r, "commit record does not match the image")
-        try:
-            extra = self.f.read(1)
-        except OSError as e:
-            raise ImageError(EX_NOINPUT, "read error at byte %d: %s" % (self.off, e.strerror))
+        while True:
+            try:
+                extra = os.read(self.fd, 1)
+                break
+            except InterruptedError:
+                continue
+            except OSError as e:
+                raise ImageError(EX_NOINPUT, "read error at byte %d: %s"
+                                 % (self.off, e.strerror))
         if extra:
             raise ImageError(EX_DATAERR,
                              "image is damaged: data follows the commit record at byte %d"
                              % self.off)
-        self.commit = {"records": records, "file_len": file_len}
+        self.commit = {"records": records, "commit_off": commit_off}
+
+
+def rec_label(t):
+    return rec_name(t) if t in REC_NAMES else "type %d" % t
 
 
 def print_records(rd):
     print("  %5s %12s  %-11s %5s %12s" % ("#", "OFFSET", "TYPE", "FLAGS", "LENGTH"))
     for idx, off, t, fl, ln in rd.records:
-        print("  %5d %12d  %-11s %5x %12d" % (idx, off, rec_name(t) if t in REC_NAMES
-                                              else "type %d" % t, fl, ln))
+        print("  %5d %12d  %-11s %5x %12d" % (idx, off, rec_label(t), fl, ln))
+
+
+def totals(rd):
+    return {"regions": len(rd.vmas),
+            "mapped_bytes": sum(v["end"] - v["start"] for v in rd.vmas),
+            "stored_bytes": sum(v["stored"] for v in rd.vmas) * PAGE,
+            "runs": sum(v["nruns"] for v in rd.vmas),
+            "fds": len(rd.fds), "files": len(rd.files), "threads": len(rd.threads)}
+
+
+def perms(v):
+    return "%s%s%s%s" % ("r" if v["prot"] & 1 else "-", "w" if v["prot"] & 2 else "-",
+                         "x" if v["prot"] & 4 else "-",
+                         "s" if v["flags"] & VMAF_SHARED else "p")
+
+
+def fd_what(rd, f):
+    if f["kind"] == FD_STDIO:
+        return STDIO_KINDS.get(f["stdio_kind"], "?")
+    return rd.files[f["file_id"] - 1]["path"]
 
 
 def print_summary(name, rd, kind):
@@ -636,10 +753,8 @@ def print_summary(name, rd, kind):
     counts = {}
     for _, _, t, _, _ in rd.records:
         counts[t] = counts.get(t, 0) + 1
-    mapped = sum(v["end"] - v["start"] for v in rd.vmas)
-    stored = sum(v["stored"] for v in rd.vmas) * PAGE
-    runs = sum(v["nruns"] for v in rd.vmas)
-    nth = len(rd.threads)
+    t = totals(rd)
+    nth = t["threads"]
     print("image         %s (%s)" % (name, kind))
     print("format        %d.%d, x86_64, %s (%d bytes), complete (commit record checked)"
           % (rd.major, rd.minor, human_size(rd.off), rd.off))
@@ -655,28 +770,77 @@ def print_summary(name, rd, kind):
     print("cpu           %s (family %d model %d), xcr0 0x%x, xsave %d bytes for features 0x%x"
           % (h["cpu_model_name"], h["cpu_family"], h["cpu_model"], h["xcr0"],
              h["xsave_size"], h["xfeatures"]))
-    print("process       \"%s\", cwd %s, umask %03o, brk %x-%x"
-          % (rd.proc["comm"], rd.cwd, rd.proc["umask"], rd.proc["start_brk"], rd.proc["brk"]))
+    print("process       \"%s\", cwd %s, umask %03o, brk %x-%x, oom_score_adj %d, mdwe 0x%x"
+          % (rd.proc["comm"], rd.cwd, rd.proc["umask"], rd.proc["start_brk"],
+             rd.proc["brk"], rd.proc["oom_score_adj"], rd.proc["mdwe"]))
     for n in rd.notes:
         print("note          %s" % n)
     print("records       %d: %s" % (rd.nrecords, ", ".join(
-        "%s %d" % (rec_name(t) if t in REC_NAMES else "type %d" % t, counts[t])
-        for t in sorted(counts))))
+        "%s %d" % (rec_label(k), counts[k]) for k in sorted(counts))))
     print("page data     at byte %d, %d bytes, %d hash chunk%s; commit at byte %d"
           % (rd.data_off, rd.end["data_len"], rd.nchunks, "" if rd.nchunks == 1 else "s",
-             rd.commit["file_len"]))
+             rd.commit["commit_off"]))
     print("totals        %d regions, %s mapped, %s stored in %d runs, %d fds, %d files, %d thread%s"
-          % (len(rd.vmas), human_size(mapped), human_size(stored), runs, len(rd.fds),
-             len(rd.files), nth, "" if nth == 1 else "s"))
+          % (t["regions"], human_size(t["mapped_bytes"]), human_size(t["stored_bytes"]),
+             t["runs"], t["fds"], t["files"], nth, "" if nth == 1 else "s"))
+
+
+def summary_json(rd):
+    """What `selfckpt info --json` and `info --records --json` also say."""
+    h = rd.hdr
+    out = {
+        "format": {"major": rd.major, "minor": rd.minor, "arch": "x86_64",
+                   "bytes": rd.off, "complete": True},
+        "checkpoint": {"id": h["ckpt_id"], "parent_id": h["parent_id"],
+                       "generation": h["generation"],
+                       "image_uuid": uuid_str(h["image_uuid"]),
+                       "parent_uuid": uuid_str(h["parent_uuid"]),
+                       "lineage_uuid": uuid_str(h["lineage_uuid"]),
+                       "time": h["time_sec"], "pid": h["pid"], "uid": h["uid"],
+                       "gid": h["gid"]},
+        "fingerprint": {"kernel_release": h["kernel_release"],
+                        "kernel_version": h["kernel_version"],
+                        "glibc": h["glibc_version"], "selfckpt": h["selfckpt_version"],
+                        "hostname": h["hostname"], "machine_id": h["machine_id"],
+                        "page_size": h["page_size"],
+                        "cpu": {"model": h["cpu_model_name"], "vendor": h["cpu_vendor"],
+                                "xcr0": h["xcr0"], "xfeatures": h["xfeatures"],
+                                "xsave_size": h["xsave_size"]},
+                        "vdso": [{"kind": vma_kind_name(k), "start": s, "end": e}
+                                 for s, e, k in h["special"]]},
+        "process": {"comm": rd.proc["comm"], "cwd": rd.cwd, "umask": rd.proc["umask"],
+                    "start_brk": rd.proc["start_brk"], "brk": rd.proc["brk"],
+                    "threads": len(rd.threads)},
+        "regions": [{"start": v["start"], "end": v["end"], "kind": vma_kind_name(v["kind"]),
+                     "perms": perms(v), "stored_bytes": v["stored"] * PAGE,
+                     "runs": v["nruns"], "guards": v["nguards"], "name": v["name"]}
+                    for v in rd.vmas],
+        "fds": [{"fd": f["fd"], "kind": FD_KINDS[f["kind"]], "flags": f["open_flags"],
+                 "cloexec": bool(f["fd_flags"] & FD_CLOEXEC), "offset": f["pos"],
+                 "shared_with": f["share_with"] - 1 if f["share_with"] else -1,
+                 "what": fd_what(rd, f)} for f in rd.fds],
+        "signals": [{"signal": i + 1, "handler": "ignore" if a[0] == 1 else "function",
+                     "flags": a[1], "mask": a[3]}
+                    for i, a in enumerate(rd.sig) if a[0] != 0],
+        "totals": totals(rd),
+        "preamble": {"offset": 0, "len": 16},
+        "records": [{"offset": off, "end": off + 32 + ln + pad8(ln),
+                     "type": t, "name": rec_name(t), "flags": fl, "len": ln}
+                    for _, off, t, fl, ln in rd.records],
+        "pages": {"offset": rd.data_off, "len": rd.end["data_len"], "chunks": rd.nchunks},
+    }
+    return out
 
 
 def main(argv):
     args = argv[1:]
-    records = quiet = False
+    records = quiet = as_json = False
     while args and args[0].startswith("-") and args[0] != "-":
         a = args.pop(0)
         if a == "--records":
             records = True
+        elif a == "--json":
+            as_json = True
         elif a in ("-q", "--quiet"):
             quiet = True
         elif a in ("-h", "--help"):
@@ -687,34 +851,61 @@ def main(argv):
         else:
             print("imgcheck: unknown option %s" % a, file=sys.stderr)
             return EX_USAGE
-    if len(args) != 1:
-        print("usage: imgcheck.py [--records] [-q] IMAGE|-", file=sys.stderr)
+    if len(args) != 1 or (records and as_json):
+        print("usage: imgcheck.py [--records | --json] [-q] IMAGE|-", file=sys.stderr)
         return EX_USAGE
     name = args[0]
     try:
-        f = sys.stdin.buffer if name == "-" else open(name, "rb", buffering=1 << 20)
+        fd = 0 if name == "-" else os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError as e:
         print("imgcheck: cannot open %s: %s" % (name, e.strerror), file=sys.stderr)
         return EX_NOINPUT
     try:
-        kind = "file" if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else "stream"
-    except (OSError, ValueError):
-        kind = "stream"
-    rd = Reader(f)
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError as e:
+            print("imgcheck: cannot stat %s: %s" % (name, e.strerror), file=sys.stderr)
+            return EX_NOINPUT
+        return check(name, fd, mode, records, as_json, quiet)
+    finally:
+        if fd != 0:
+            os.close(fd)
+
+
+def check(name, fd, mode, records, as_json, quiet):
+    if stat.S_ISDIR(mode):
+        print("imgcheck: %s is a directory, not an image" % name, file=sys.stderr)
+        return EX_NOINPUT
+    kind = "file" if stat.S_ISREG(mode) else "stream"
+    rd = Reader(fd)
     status = 0
     try:
         rd.run()
     except ImageError as e:
-        print("imgcheck: %s: %s" % (name, e), file=sys.stderr)
         status = e.status
+        if records:
+            print_records(rd)
+            sys.stdout.flush()
+        print("imgcheck: %s: %s" % (name, e), file=sys.stderr)
+        return status
     for w in rd.warnings:
         print("warning: %s" % w, file=sys.stderr)
     if records:
         print_records(rd)
-    elif status == 0 and not quiet:
+    elif as_json:
+        json.dump(summary_json(rd), sys.stdout, separators=(",", ":"))
+        print()
+    elif not quiet:
         print_summary(name, rd, kind)
     return status
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        st = main(sys.argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # As `selfckpt info`: 71, the output could not be written.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        st = EX_OSERR
+    sys.exit(st)

@@ -1,0 +1,588 @@
+#!/bin/bash
+# imgcheck.sh - tools/imgcheck.py, the reader written from the format's
+# specification (docs/image-format.md), and the reference reader
+# (`selfckpt info`, libselfckpt/image-dec.c) agree, so that neither the
+# specification nor the Python reader falls behind the code:
+#
+#   1. real images: the heat example at three sizes (one with more than
+#      1 MiB of page data, whose last hash chunk is short), a second
+#      checkpoint of a lineage (--checkpoint-every), and the images the
+#      runner keeps of the e2e tests maps01 (shared, memfd, deleted and
+#      named mappings) and files01 (descriptors; its image.2 was written
+#      by a restarted process, generation 1). imgcheck.py accepts each, from
+#      the file and from a pipe, and every member of its --json output
+#      (ids, uuids, counts, regions, descriptors, bytes, stored bytes, the
+#      record list and the page data's place) is in `selfckpt info --json`
+#      or `selfckpt info --records --json` with the same value; its totals
+#      line is that of `selfckpt info`.
+#   2. damaged images: cut in the preamble, inside the page data, around
+#      the trailer's records and (two images) at every record boundary, at
+#      every record's header/payload boundary and one byte before each; a
+#      byte changed in the metadata, in the page data (also in the short
+#      last chunk), in the trailer; one byte appended; another major
+#      version, magic or architecture. Both readers refuse each with status
+#      65, one line on stderr, nothing on stdout and the same message. A few
+#      run as imgcheck.py processes on the file, on a pipe and with --json.
+#   3. forged images: well-formed (every hash recomputed) but breaking one
+#      rule of the format each (fixed parts of the wrong length, a repeated
+#      or missing record, unknown file flags, the CPU count, page runs where
+#      none may be, the executable's file, END_META.nruns, the header's
+#      vdso list...): refused by both with the same message, which names
+#      the rule. And forged images a newer minor version could write
+#      (longer fixed parts) are accepted by both and read the same; an
+#      unchanged rebuild is byte-identical to the original.
+#   4. the restorer's share (restart from a pipe): a newer-minor image with
+#      longer trailer records restarts, so does one followed by extra bytes
+#      (they are the program's stdin), which a restart from the file
+#      refuses; non-zero padding in the trailer is refused.
+#
+# Env: B, ROOT, WORK (see run-tests.sh). Last line: a one-line summary.
+set -eu
+: "${B:?}" "${ROOT:?}" "${WORK:?}"
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+done
+cd "$WORK"
+sck=$B/selfckpt
+start=$EPOCHREALTIME
+
+die() {
+	echo "imgcheck.sh: $*" >&2
+	exit 1
+}
+
+elapsed() {
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# ---- the images ------------------------------------------------------------
+
+# heat NAME ARGS...: run the example to its end, stdout and stderr a pipe.
+heat() {
+	local name=$1
+	shift
+	"$B/examples/heat" --out "$name.out" --image "$name.img" "$@" 2>&1 |
+		cat >"$name.log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || die "heat $name failed: $(cat "$name.log")"
+	grep -q '^final: ' "$name.log" || die "heat $name did not finish: $(cat "$name.log")"
+}
+heat small --size 16 --steps 12 --checkpoint-at 6
+heat medium --size 64 --steps 12 --checkpoint-at 6
+heat large --size 256 --steps 121 --checkpoint-at 120	# 1.2 MiB of page data
+heat lineage --size 32 --steps 12 --checkpoint-every 5
+grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
+
+for t in maps01 files01; do
+	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" -- "$B/tests/e2e/bin/$t" \
+		>"$t.log" 2>&1 || die "$t failed under the runner: $(tail -n 20 "$t.log")"
+done
+[ -f files01/image.2 ] || die "files01 left no image.2"
+images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
+	files01/image.2)
+made=$(elapsed "$start")
+
+# ---- everything else, from one Python process -------------------------------
+
+summary=$(python3 - "$sck" "$ROOT/tools" "${images[@]}" <<'PY'
+import concurrent.futures as cf
+import contextlib, io, json, os, random, struct, subprocess, sys
+
+sck, tools, images = sys.argv[1], sys.argv[2], sys.argv[3:]
+sys.path.insert(0, tools)
+sys.dont_write_bytecode = True          # no __pycache__ in the repository
+import imgcheck as ic
+
+IMGCHECK = [sys.executable, os.path.join(tools, "imgcheck.py")]
+problems = []
+
+
+def fail(msg):
+    problems.append(msg)
+
+
+def run(argv, stdin=None):
+    p = subprocess.run(argv, input=stdin, capture_output=True, timeout=60,
+                       stdin=None if stdin is not None else subprocess.DEVNULL)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def info_json(path):
+    st, out, err = run([sck, "info", "--json", path])
+    st2, out2, err2 = run([sck, "info", "--records", "--json", path])
+    if st or st2:
+        raise SystemExit("selfckpt info refuses %s: %s%s" % (path, err, err2))
+    ref = json.loads(out)
+    for k, v in json.loads(out2).items():
+        if k == "format":
+            for a, b in v.items():
+                if ref["format"].get(a) != b:
+                    raise SystemExit("info --json and --records --json disagree on format.%s" % a)
+        else:
+            ref[k] = v
+    return ref
+
+
+def subset(a, b, path=""):
+    """Where the JSON value a is not contained in b."""
+    if isinstance(a, dict):
+        if not isinstance(b, dict):
+            return ["%s: not an object in info" % path]
+        out = []
+        for k, v in a.items():
+            out += (["%s.%s: not in info" % (path, k)] if k not in b
+                    else subset(v, b[k], "%s.%s" % (path, k)))
+        return out
+    if isinstance(a, list):
+        if not isinstance(b, list) or len(a) != len(b):
+            return ["%s: %d entries, info has %s" % (path, len(a), len(b) if isinstance(b, list) else "none")]
+        out = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += subset(x, y, "%s[%d]" % (path, i))
+        return out
+    return [] if (a == b and type(a) is type(b)) else ["%s: %r, info says %r" % (path, a, b)]
+
+
+# ---- 1. real images -----------------------------------------------------------
+
+refs = {}
+for path in images:
+    ref = info_json(path)
+    refs[path] = ref
+    st, out, err = run(IMGCHECK + ["--json", path])
+    if st or err:
+        fail("imgcheck.py refuses %s (status %d): %s" % (path, st, err.strip()))
+        continue
+    mine = json.loads(out)
+    for d in subset(mine, ref)[:5]:
+        fail("%s: %s" % (path, d))
+    with open(path, "rb") as f:
+        data = f.read()
+    st, out2, err = run(IMGCHECK + ["--json", "-"], stdin=data)
+    if st or out2 != out:
+        fail("%s from a pipe: status %d, %s" % (path, st, "same output" if out2 == out else "other output: " + err.strip()))
+    st, human, err = run(IMGCHECK + [path])
+    st2, ihuman, _ = run([sck, "info", path])
+    tl = [l for l in human.splitlines() if l.startswith("totals ")]
+    itl = [l for l in ihuman.splitlines() if l.startswith("totals ")]
+    if st or not tl or tl != itl:
+        fail("%s: totals line %r, info has %r" % (path, tl, itl))
+
+# The test covers what it says it covers.
+lin = refs["lineage.img"]["checkpoint"]
+if lin["id"] != 2 or lin["parent_id"] != 1 or set(lin["parent_uuid"]) == {"0", "-"}:
+    fail("lineage.img is not a second checkpoint: %r" % lin)
+if refs["files01/image.2"]["checkpoint"]["generation"] < 1:
+    fail("files01/image.2 was not written by a restarted process")
+if refs["large.img"]["pages"]["chunks"] < 2 or refs["large.img"]["pages"]["len"] % (1 << 20) == 0:
+    fail("large.img does not have a short last chunk of page data")
+kinds = {r["kind"] for r in refs["maps01/image.1"]["regions"]}
+if not {"file-shared", "shm-anon", "memfd", "deleted"} <= kinds:
+    fail("maps01's image lacks some mapping kinds: %s" % sorted(kinds))
+
+# ---- the two readers on one image ----------------------------------------------
+
+def both(data, tag):
+    """Both readers on an image in a file: the status and the message of
+    each (without "PROGRAM: IMAGE: "), and what breaks the one-line rule."""
+    path = "case-%d.img" % tag
+    with open(path, "wb") as f:
+        f.write(data)
+    bad = []
+    try:
+        st, out, err = run([sck, "info", path])
+        if st and (out or err.count("\n") != 1 or not err.endswith("\n")):
+            bad.append("info: not one line: %r %r" % (out[:200], err))
+        imsg = err.strip().split(": ", 2)[-1] if st else ""
+        e, o = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(e), contextlib.redirect_stdout(o):
+            pst = ic.main(["imgcheck.py", path])
+        perr = e.getvalue()
+        if pst and (o.getvalue() or perr.count("\n") != 1 or not perr.endswith("\n")):
+            bad.append("imgcheck: not one line: %r %r" % (o.getvalue()[:200], perr))
+        pmsg = perr.strip().split(": ", 2)[-1] if pst else ""
+        return st, imsg, pst, pmsg.replace("this reader", "this selfckpt"), bad
+    finally:
+        os.unlink(path)
+
+
+# ---- 2. damaged images -----------------------------------------------------------
+
+def damaged_cases(path, cuts, nflips, seed):
+    data = open(path, "rb").read()
+    lay = refs[path]
+    p0 = lay["pages"]["offset"]
+    p1 = p0 + lay["pages"]["len"]
+    recs = lay["records"]
+    cases = []
+    points = {0, 1, 8, 15, 16, p0 + 4096, (p0 + p1) // 2, p1 - 1, len(data) - 1}
+    for r in recs if cuts else recs[-3:]:
+        points.update((r["offset"], r["offset"] + 32, r["offset"] + 31))
+    for n in sorted(points):
+        if 0 <= n < len(data):
+            cases.append(("%s cut at %d" % (path, n), data[:n], "truncated" if n >= 16 else None))
+    cases.append(("%s + 1 byte" % path, data + b"\0", "data follows the commit record"))
+    rng = random.Random(seed)
+    trailer = recs[-2]["offset"]
+    for i in range(nflips):
+        where = ("metadata", "page data", "trailer")[i % 3]
+        lo, hi = {"metadata": (16, p0), "page data": (p0, p1), "trailer": (trailer, len(data))}[where]
+        off = rng.randrange(lo, hi)
+        b = bytearray(data)
+        b[off] ^= 1 + rng.randrange(255)
+        cases.append(("%s byte %d changed (%s)" % (path, off, where), bytes(b), None))
+    for off, val, what, want in ((8, 2, "major version 2", "version 2.0"),
+                                 (0, 0x88, "magic", "bad magic"),
+                                 (12, 3, "architecture", "another architecture")):
+        b = bytearray(data)
+        b[off] = val
+        cases.append(("%s %s" % (path, what), bytes(b), want))
+    return cases
+
+
+# ---- 3. forged images: every hash recomputed ------------------------------------------
+
+FIXED = {ic.HEADER: ic.SZ_HEADER, ic.PROCESS: ic.SZ_PROCESS, ic.RLIMITS: ic.SZ_RLIMITS,
+         ic.SIGACTIONS: ic.SZ_SIGACTIONS, ic.FILE: ic.SZ_FILE, ic.VMA: ic.SZ_VMA,
+         ic.FD: ic.SZ_FD, ic.THREAD: ic.SZ_THREAD, ic.END_META: ic.SZ_END_META}
+
+
+def parse(data):
+    """The records before PAGES as [type, flags, payload] (PAD left out)
+    and the page data of an intact image."""
+    recs, off = [], 16
+    while True:
+        t, fl, ln = struct.unpack_from("<IIQ", data, off)
+        if t == ic.PAGES:
+            return recs, data[off + 32:off + 32 + ln]
+        if t != ic.PAD:
+            recs.append([t, fl, data[off + 32:off + 32 + ln]])
+        off += 32 + ln + ic.pad8(ln)
+
+
+def build(recs, pages, minor=0, grow=None, ph_grow=0, commit_grow=0,
+          commit_pad=False, tail=b""):
+    """Write an image as section 14 of the specification says. grow[type]
+    non-zero bytes end the fixed part of every record of that type (before
+    its variable tail), as fields a newer minor version appended would."""
+    grow = grow or {}
+    out = bytearray(ic.MAGIC + struct.pack("<HHI", 1, minor, ic.ARCH_X86_64))
+    st = {"chain": ic.xxh64(bytes(out), ic.HASH_SEED), "n": 0}
+
+    def header(t, fl, ln, phash):
+        h = struct.pack("<IIQQ", t, fl, ln, phash)
+        st["chain"] = ic.xxh64(h, st["chain"])
+        st["n"] += 1
+        out.extend(h + struct.pack("<Q", st["chain"]))
+
+    def record(t, fl, p):
+        header(t, fl, len(p), ic.xxh64(p))
+        out.extend(p + bytes(ic.pad8(len(p))))
+
+    for t, fl, p in recs:
+        n = grow.get(t, 0)
+        if n:
+            p = p[:FIXED[t]] + b"\xa5" * n + p[FIXED[t]:]
+        record(t, fl, p)
+    record(ic.PAD, 0, bytes((4096 - (len(out) + 64) % 4096) % 4096))
+    header(ic.PAGES, 0, len(pages), 0)
+    out.extend(pages)
+    hashes = [ic.xxh64(pages[i:i + ic.CHUNK]) for i in range(0, len(pages), ic.CHUNK)]
+    record(ic.PAGE_HASHES, 0, struct.pack("<QQ", ic.CHUNK, len(hashes)) + b"\x33" * ph_grow +
+           b"".join(struct.pack("<Q", h) for h in hashes))
+    uuid = next(p for t, _, p in recs if t == ic.HEADER)[16:32]
+    commit = struct.pack("<QQQQ", ic.COMMIT_MAGIC, st["n"], len(out), len(pages)) + uuid + \
+        b"\x44" * commit_grow
+    record(ic.COMMIT, 0, commit)
+    if commit_pad:
+        assert len(commit) % 8, "COMMIT has no padding"
+        out[-1] = 1
+    out.extend(tail)
+    return bytes(out)
+
+
+def nth(recs, t, i=0):
+    return [r for r in recs if r[0] == t][i]
+
+
+def setf(rec, off, fmt, fn):
+    """Change the field at payload offset off (struct format fmt) of rec."""
+    p = bytearray(rec[2])
+    (v,) = struct.unpack_from(fmt, p, off)
+    struct.pack_into(fmt, p, off, fn(v))
+    rec[2] = bytes(p)
+
+
+def vma(recs, pred):
+    for r in recs:
+        if r[0] == ic.VMA:
+            kind, file_id, nruns = (struct.unpack_from("<I", r[2], 24)[0],
+                                    struct.unpack_from("<I", r[2], 36)[0],
+                                    struct.unpack_from("<I", r[2], 56)[0])
+            if pred(kind, file_id, nruns):
+                return r
+    raise SystemExit("no such VMA")
+
+
+def file_ids(recs, pred):
+    return [struct.unpack_from("<I", r[2], 0)[0] for r in recs
+            if r[0] == ic.FILE and pred(struct.unpack_from("<I", r[2], 56)[0],
+                                        struct.unpack_from("<I", r[2], 4)[0])]
+
+
+def move_ehdr(recs):
+    r = nth(recs, ic.PROCESS)
+    (n,) = struct.unpack_from("<I", r[2], 88)
+    for i in range(0, n, 2):
+        if struct.unpack_from("<Q", r[2], 96 + 8 * i)[0] == ic.AT_SYSINFO_EHDR:
+            return setf(r, 96 + 8 * i + 8, "<Q", lambda v: v + 4096)
+    raise SystemExit("no AT_SYSINFO_EHDR in the auxiliary vector")
+
+
+def twice(t):
+    def f(recs):
+        i = recs.index(nth(recs, t))
+        recs.insert(i + 1, list(recs[i]))
+    return f
+
+
+def drop(t):
+    return lambda recs: recs.remove(nth(recs, t))
+
+
+ALL8 = {t: 8 for t in FIXED}
+ALL4 = {t: 4 for t in FIXED}
+M = "medium.img"
+# (image, what, change to the records or None, build() options, the
+# message both readers must give, or None: both must accept it)
+forged = [
+    (M, "unknown FILE flag", lambda r: setf(nth(r, ic.FILE), 56, "<I", lambda v: v | 2), {}, "unknown file flags 2"),
+    (M, "build-id of 33 bytes", lambda r: setf(nth(r, ic.FILE), 60, "<I", lambda v: 33), {}, "bad build-id length"),
+    (M, "THREAD.ncpus 1025", lambda r: setf(nth(r, ic.THREAD), 284, "<I", lambda v: 1025), {}, "bad CPU count 1025"),
+    (M, "THREAD.ncpus 1024", lambda r: setf(nth(r, ic.THREAD), 284, "<I", lambda v: 1024), {}, None),
+    (M, "RLIMITS twice", twice(ic.RLIMITS), {}, "RLIMITS record at byte"),
+    (M, "SIGACTIONS twice", twice(ic.SIGACTIONS), {}, ": twice"),
+    (M, "PROCESS twice", twice(ic.PROCESS), {}, ": twice"),
+    (M, "no RLIMITS", drop(ic.RLIMITS), {}, "metadata incomplete"),
+    (M, "no SIGACTIONS", drop(ic.SIGACTIONS), {}, "metadata incomplete"),
+    (M, "no PROCESS", drop(ic.PROCESS), {}, "metadata incomplete"),
+    (M, "HEADER 8 bytes longer, minor 0", None, {"grow": {ic.HEADER: 8}}, "wrong length (1040 bytes)"),
+    (M, "PROCESS 8 bytes longer, minor 0", None, {"grow": {ic.PROCESS: 8}}, "bad cwd length"),
+    (M, "RLIMITS 8 bytes longer, minor 0", None, {"grow": {ic.RLIMITS: 8}}, "wrong length"),
+    (M, "SIGACTIONS 8 bytes longer, minor 0", None, {"grow": {ic.SIGACTIONS: 8}}, "wrong length"),
+    (M, "FILE 8 bytes longer, minor 0", None, {"grow": {ic.FILE: 8}}, "bad path length"),
+    (M, "VMA 8 bytes longer, minor 0", None, {"grow": {ic.VMA: 8}}, "lengths do not add up"),
+    (M, "FD 8 bytes longer, minor 0", None, {"grow": {ic.FD: 8}}, "FD record at byte"),
+    (M, "THREAD 8 bytes longer, minor 0", None, {"grow": {ic.THREAD: 8}}, "bad xsave size"),
+    (M, "END_META 8 bytes longer, minor 0", None, {"grow": {ic.END_META: 8}}, "wrong length"),
+    (M, "PAGE_HASHES 8 bytes longer, minor 0", None, {"ph_grow": 8}, "hash list does not match"),
+    (M, "COMMIT 8 bytes longer, minor 0", None, {"commit_grow": 8}, "COMMIT record at byte"),
+    (M, "every record 8 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
+    (M, "every record 4 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL4, "ph_grow": 4, "commit_grow": 4}, None),
+    (M, "HEADER of 4104 bytes, minor 1", None, {"minor": 1, "grow": {ic.HEADER: 3072}},
+     "wrong length (4104 bytes)"),
+    (M, "COMMIT of 4144 bytes, minor 1", None, {"minor": 1, "commit_grow": 4096}, "claims 4144 bytes"),
+    (M, "non-zero COMMIT padding, minor 1", None,
+     {"minor": 1, "grow": ALL4, "commit_grow": 4, "commit_pad": True}, "non-zero padding after the COMMIT"),
+    (M, "a byte after COMMIT", None, {"tail": b"x"}, "data follows the commit record"),
+    (M, "END_META.nruns + 1", lambda r: setf(nth(r, ic.END_META), 24, "<Q", lambda v: v + 1), {},
+     "run count does not match"),
+    (M, "exe_file beyond the files", lambda r: setf(nth(r, ic.PROCESS), 92, "<I",
+                                                    lambda v: len(file_ids(r, lambda f, k: True)) + 1), {},
+     "names unknown executable file"),
+    (M, "header vdso list moved", lambda r: setf(nth(r, ic.HEADER), 872, "<Q", lambda v: v + 4096), {},
+     "vdso/vvar list of the header"),
+    (M, "header vdso list short", lambda r: setf(nth(r, ic.HEADER), 864, "<I", lambda v: v - 1), {},
+     "vdso/vvar list of the header"),
+    (M, "AT_SYSINFO_EHDR not the vdso", move_ehdr, {}, "the auxiliary vector puts the vdso at"),
+    (M, "page runs in a shared file mapping",
+     lambda r: setf(vma(r, lambda k, f, n: k == 4 and n), 24, "<I", lambda v: 5), {},
+     "page data for a file-shared mapping"),
+    (M, "page runs in the vdso", lambda r: setf(vma(r, lambda k, f, n: k == 4 and n), 24, "<I", lambda v: 9), {},
+     "page data for a vdso mapping"),
+    (M, "fd 2^20", lambda r: setf([x for x in r if x[0] == ic.FD][-1], 0, "<i", lambda v: 1 << 20), {},
+     "out of range"),
+    ("maps01/image.1", "memfd mapping of a file", lambda r: setf(vma(r, lambda k, f, n: k == 7), 24, "<I", lambda v: 4),
+     {}, "mapping of the wrong kind of file"),
+    ("maps01/image.1", "deleted mapping of a file", lambda r: setf(vma(r, lambda k, f, n: k == 4), 24, "<I", lambda v: 8),
+     {}, "mapping of the wrong kind of file"),
+    ("maps01/image.1", "shared mapping of a directory",
+     lambda r: setf(nth(r, ic.FILE, struct.unpack_from("<I", vma(r, lambda k, f, n: k == 5)[2], 36)[0] - 1),
+                    4, "<I", lambda v: 2), {}, "mapping of the wrong kind of file"),
+    ("maps01/image.1", "exe_file an object",
+     lambda r: setf(nth(r, ic.PROCESS), 92, "<I", lambda v: file_ids(r, lambda f, k: f & 1)[0]), {},
+     "names unknown executable file"),
+    ("maps01/image.1", "every record 8 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
+    ("files01/image.2", "every record 12 bytes longer, minor 3", None,
+     {"minor": 3, "grow": {t: 12 for t in FIXED}, "ph_grow": 12, "commit_grow": 12}, None),
+]
+
+
+def forge(path, change, opts):
+    recs, pages = parse(open(path, "rb").read())
+    recs = [list(r) for r in recs]
+    if change:
+        change(recs)
+    return build(recs, pages, **opts)
+
+
+# ---- running the cases, in parallel ----------------------------------------------
+
+def check_refused(i, name, data, want):
+    st, imsg, pst, pmsg, bad = both(data, i)
+    if bad:
+        return "%s: %s" % (name, "; ".join(bad))
+    if st != 65 or pst != 65:
+        return "%s: status %d (info) and %d (imgcheck): %s | %s" % (name, st, pst, imsg, pmsg)
+    if imsg != pmsg:
+        return "%s: the readers differ:\n    info:     %s\n    imgcheck: %s" % (name, imsg, pmsg)
+    if want and want not in imsg:
+        return "%s: the message %r does not say %r" % (name, imsg, want)
+    return None
+
+
+def check_forged(i, k):
+    # By index: the workers are forked with the list, lambdas do not pickle.
+    path, name, change, opts, want = forged[k]
+    data = forge(path, change, opts)
+    if want is not None:
+        return check_refused(i, "%s: %s" % (path, name), data, want)
+    fpath = "forged-%d.img" % i
+    with open(fpath, "wb") as f:
+        f.write(data)
+    try:
+        st, out, err = run(IMGCHECK + ["--json", fpath])
+        if st:
+            return "%s: %s: imgcheck refuses it: %s" % (path, name, err.strip())
+        st, iout, ierr = run([sck, "info", "--json", fpath])
+        st2, rout, rerr = run([sck, "info", "--records", "--json", fpath])
+        if st or st2:
+            return "%s: %s: selfckpt info refuses it: %s" % (path, name, (ierr + rerr).strip())
+        ref = json.loads(iout)
+        ref.update({k: v for k, v in json.loads(rout).items() if k != "format"})
+        diff = subset(json.loads(out), ref)
+        if diff:
+            return "%s: %s: %s" % (path, name, "; ".join(diff[:3]))
+        if ref["format"]["minor"] != opts.get("minor", 0):
+            return "%s: %s: minor %r" % (path, name, ref["format"]["minor"])
+    finally:
+        os.unlink(fpath)
+    return None
+
+
+def rebuild_same(path):
+    data = open(path, "rb").read()
+    recs, pages = parse(data)
+    return None if build(recs, pages) == data else \
+        "%s: rebuilt as section 14 says, it is not byte-identical" % path
+
+
+jobs = []
+with cf.ProcessPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as ex:
+    for path in images:
+        jobs.append(ex.submit(rebuild_same, path))
+    ndamaged = 0
+    for path, cuts, nflips, seed in (("small.img", False, 15, 1), (M, True, 60, 2),
+                                     ("maps01/image.1", True, 30, 3),
+                                     ("files01/image.2", False, 30, 4)):
+        for name, data, want in damaged_cases(path, cuts, nflips, seed):
+            jobs.append(ex.submit(check_refused, len(jobs), name, data, want))
+            ndamaged += 1
+    # The large image: its second, short chunk of page data.
+    large = open("large.img", "rb").read()
+    pl = refs["large.img"]["pages"]
+    for off, want in ((pl["offset"] + 12345, "page data bytes 0-1048575 fail"),
+                      (pl["offset"] + pl["len"] - 100,
+                       "page data bytes 1048576-%d fail" % (pl["len"] - 1))):
+        b = bytearray(large)
+        b[off] ^= 0x10
+        jobs.append(ex.submit(check_refused, len(jobs), "large.img byte %d changed" % off, bytes(b), want))
+        ndamaged += 1
+    jobs.append(ex.submit(check_refused, len(jobs), "large.img cut in the last chunk",
+                          large[:pl["offset"] + pl["len"] - 4096], "inside the page data"))
+    ndamaged += 1
+    for k in range(len(forged)):
+        jobs.append(ex.submit(check_forged, len(jobs), k))
+    for j in jobs:
+        r = j.result()
+        if r:
+            fail(r)
+nforged = len(forged)
+naccepted = sum(1 for f in forged if f[4] is None)
+
+# ---- imgcheck.py as a program on damaged images: file and pipe ---------------------
+
+med = open(M, "rb").read()
+pm = refs[M]["pages"]
+samples = [("cut in the metadata", med[:5000]),
+           ("page data changed", med[:pm["offset"] + 7] + bytes([med[pm["offset"] + 7] ^ 1]) +
+            med[pm["offset"] + 8:]),
+           ("major version 2", med[:8] + b"\2" + med[9:]),
+           ("empty", b"")]
+nprog = 0
+for name, data in samples:
+    with open("sample.img", "wb") as f:
+        f.write(data)
+    for how, argv, stdin in (("file", IMGCHECK + ["sample.img"], None),
+                             ("pipe", IMGCHECK + ["-"], data),
+                             ("file, --json", IMGCHECK + ["--json", "sample.img"], None)):
+        st, out, err = run(argv, stdin)
+        nprog += 1
+        if st != 65 or out or err.count("\n") != 1 or not err.startswith("imgcheck: "):
+            fail("imgcheck.py, %s (%s): status %d, stdout %r, stderr %r" % (name, how, st, out[:100], err))
+os.unlink("sample.img")
+
+# ---- 4. the restorer's share: restart from a pipe ----------------------------------
+
+def restart(data, from_pipe, label):
+    path = "restart-%s.img" % label
+    with open(path, "wb") as f:
+        f.write(data)
+    if from_pipe:
+        st, out, err = run([sck, "restart", "-"], stdin=data)
+    else:
+        st, out, err = run([sck, "restart", path])
+    os.unlink(path)
+    return st, out + err
+
+
+small = "small.img"
+nrestart = 0
+newer = forge(small, None, {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8})
+for pipe in (True, False):
+    st, out = restart(newer, pipe, "newer")
+    nrestart += 1
+    if st or "final: 12 steps" not in out:
+        fail("a minor-1 image with longer records does not restart from a %s (status %d): %s"
+             % ("pipe" if pipe else "file", st, out.strip()[-300:]))
+extra = open(small, "rb").read() + b"not the image\n"
+st, out = restart(extra, True, "extra")
+nrestart += 1
+if st or "final: 12 steps" not in out:
+    fail("data after COMMIT: the restart from a pipe failed (status %d): %s" % (st, out.strip()[-300:]))
+st, out = restart(extra, False, "extra")
+nrestart += 1
+if st != 65 or "data follows the commit record" not in out or "final:" in out:
+    fail("data after COMMIT: the restart from the file did not refuse it (status %d): %s" % (st, out.strip()[-300:]))
+padded = forge(small, None, {"minor": 1, "grow": ALL4, "commit_grow": 4, "commit_pad": True})
+st, out = restart(padded, True, "padded")
+nrestart += 1
+if st != 65 or "non-zero padding in the trailer" not in out or "final:" in out:
+    fail("non-zero padding after COMMIT: the restart from a pipe did not refuse it (status %d): %s"
+         % (st, out.strip()[-300:]))
+
+if problems:
+    for p in problems[:30]:
+        print("FAIL " + p, file=sys.stderr)
+    print("%d problems" % len(problems), file=sys.stderr)
+    sys.exit(1)
+print("%d real images read alike (file and pipe), %d damaged and %d forged images refused "
+      "by both readers with the same message, %d forged ones accepted by both, %d imgcheck.py "
+      "runs on damaged images, %d restarts of forged images"
+      % (len(images), ndamaged, nforged - naccepted, naccepted, nprog, nrestart))
+PY
+) || die "the Python part failed"
+echo "imgcheck: images made in ${made}s; $summary; $(elapsed "$start")s in all"
