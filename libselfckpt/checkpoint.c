@@ -74,18 +74,23 @@ static long count_fds(void)
 /* The arena's layout, computed from a quick look at the process. */
 struct plan {
 	uint64_t vmas, files, fds, runs, guards, meta, smaps, chunks, total;
+	uint64_t threads;
 };
 
 static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 {
 	struct sck_sizing sz;
 	long nfds = count_fds();
-	int ret = selfckpt__size_up(&sz);
+	int ret = selfckpt__size_up(&sz), nthreads = selfckpt__threads_count();
 
 	if (ret)
 		return ret;
 	if (nfds < 0)
 		return (int)nfds;
+	if (nthreads < 0)
+		return nthreads;
+	/* Room for threads created before the stop reaches their creator. */
+	p->threads = (uint64_t)nthreads + nthreads / 4 + 16;
 	p->vmas = sz.nvmas + 64;
 	p->fds = (uint64_t)nfds + 16;
 	p->files = p->vmas + p->fds + 16;
@@ -101,14 +106,17 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 		  p->runs * sizeof(struct sck_run) +
 		  p->guards * sizeof(struct sck_range) +
 		  p->fds * (sizeof(struct sck_rec) + sizeof(struct sck_fd)) +
-		  cpu->xsave_size + 2 * SCK_PAGE_SIZE;
+		  p->threads * (sizeof(struct sck_rec) + sizeof(struct sck_thread) +
+				cpu->xsave_size + 8) +
+		  2 * SCK_PAGE_SIZE;
 	p->total = p->meta + p->smaps + (8 << 20) +
 		   p->files * (sizeof(struct sck_dump_file) + 8 + 256) +
 		   p->vmas * sizeof(struct sck_dump_vma) +
 		   p->runs * sizeof(struct sck_run) +
 		   p->guards * sizeof(struct sck_range) +
 		   p->fds * (SCK_MAX_PATH + 512) + p->chunks * 16 +
-		   cpu->xsave_size;
+		   p->threads * (sizeof(struct sck_slot) + cpu->xsave_size + 64 +
+				 64 + SCK_SLOT_PROCBUF + 64);
 	return 0;
 }
 
@@ -168,13 +176,26 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	    !TAKE(d->tail, d->tail_cap, 8) ||
 	    !(d->scanbuf = selfckpt__arena_alloc(&d->arena, d->scanbuf_size, 64)) ||
 	    !TAKE(d->bounce, SCK_CHUNK_SIZE, 4096) ||
-	    !(d->ctx.xsave = selfckpt__arena_alloc(&d->arena, cpu.xsave_size,
-						   SCK_XSAVE_ALIGN))) {
+	    !TAKE(d->slots, p.threads, 64)) {
 		drop_arena(d);
 		return sck_fail(ENOMEM, "checkpoint arena too small");
 	}
+	/* Every slot ready before any thread is signalled. */
+	d->slots_cap = (uint32_t)p.threads;
+	for (uint32_t i = 0; i < d->slots_cap; i++) {
+		struct sck_slot *sl = &d->slots[i];
+
+		sl->ctx.xsave = selfckpt__arena_alloc(&d->arena, cpu.xsave_size,
+						      SCK_XSAVE_ALIGN);
+		sl->ctx.xsave_mask = cpu.xfeatures;
+		sl->scratch = selfckpt__arena_alloc(&d->arena, 64, 64);
+		sl->procbuf = selfckpt__arena_alloc(&d->arena, SCK_SLOT_PROCBUF, 64);
+		if (!sl->ctx.xsave || !sl->scratch || !sl->procbuf) {
+			drop_arena(d);
+			return sck_fail(ENOMEM, "checkpoint arena too small");
+		}
+	}
 	d->app_dumpable = app_dumpable;
-	d->ctx.xsave_mask = cpu.xfeatures;
 	selfckpt__meta_start(&d->meta, metabuf, p.meta);
 	static const struct sck_header blank;
 	struct sck_part hp = { &blank, sizeof(blank) };
@@ -269,8 +290,15 @@ static int collect(struct sck_dump *d, uint64_t app_mask)
 
 	if ((ret = selfckpt__fingerprint(d)) || (ret = selfckpt__mem_collect(d)) ||
 	    (ret = selfckpt__proc_collect(d)) || (ret = selfckpt__fd_collect(d)) ||
-	    (ret = selfckpt__thread_collect(d, app_mask)))
+	    (ret = selfckpt__thread_state(&d->slots[d->caller], app_mask,
+					  SCK_THRF_CALLER, d->mem_fd)))
 		return ret;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < d->nslots; i++)
+		if (d->slots[i].state == SCK_SLOT_STOPPED)
+			n++;
+	d->hdr->nthreads = n;
 
 	struct sck_header *h = d->hdr;
 	struct sck_state *s = &selfckpt__state;
@@ -323,6 +351,8 @@ static void resumed(void)
 	struct sck_rstinfo *ri = &selfckpt__rstinfo;
 
 	if (ri->magic == SCK_RSTINFO_MAGIC) {
+		/* The others run restorer code until they leave it. */
+		selfckpt__threads_resumed(ri->threads);
 		if (ri->blob_len)
 			sys_munmap((void *)(uintptr_t)ri->blob_start, ri->blob_len);
 		sck_info("resumed from checkpoint %lu as pid %d%s",
@@ -364,9 +394,19 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	d = NULL;
 	ret = setup(&d, t, flags, dumpable);
 	if (!ret) {
-		ret = collect(d, app_mask);
-		if (ret)
+		/* Stop every other thread, then look at the frozen process. */
+		d->caller = 0;
+		d->nslots = 1;
+		d->slots[0].t.tid = (int32_t)sys_gettid();
+		d->slots[0].state = SCK_SLOT_STOPPED;
+		if (selfckpt__threads_count() > 1)
+			ret = selfckpt__threads_stop(d);
+		if (!ret)
+			ret = collect(d, app_mask);
+		if (ret) {
+			selfckpt__threads_release(d);
 			teardown(d);
+		}
 	}
 	if (ret) {
 		if (dumpable == 0)
@@ -383,7 +423,7 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	selfckpt__state.last_id = (uint64_t)id;
 	selfckpt__state.last_uuid = d->hdr->image_uuid;
 
-	if (selfckpt__ctx_save(&d->ctx) == 0) {
+	if (selfckpt__ctx_save(&d->slots[d->caller].ctx) == 0) {
 		/* Second return: a restarted process. */
 		resumed();
 		selfckpt__state.busy = 0;
@@ -396,6 +436,7 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	ret = selfckpt__write_image(d);
 	if (!ret)
 		ret = finish(t, flags);
+	selfckpt__threads_release(d);
 	teardown(d);
 	if (ret == -EPIPE)
 		discard_our_sigpipe(pending_before);

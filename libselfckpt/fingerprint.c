@@ -54,7 +54,6 @@ int selfckpt__fingerprint(struct sck_dump *d)
 	h->pid = (int32_t)sys_getpid();
 	h->uid = (uint32_t)sys_getuid();
 	h->gid = (uint32_t)sck_syscall0(__NR_getgid);
-	h->nthreads = 1;
 	h->page_size = SCK_PAGE_SIZE;
 	selfckpt__cpu_probe(&h->cpu);
 	h->rstinfo_addr = (uint64_t)(uintptr_t)&selfckpt__rstinfo;

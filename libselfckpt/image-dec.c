@@ -219,14 +219,26 @@ static void *grow(void *arr, uint32_t n, size_t elem)
 
 /*
  * Is a record's fixed part (its payload without the variable tail) of an
- * acceptable length? Exactly the known size, unless the image comes from a
- * newer minor version, which may have appended fields (image-format.h).
+ * acceptable length? Exactly its size in the image's minor version, or,
+ * for an image from a newer minor version, at least the size this reader
+ * knows (a newer writer appended fields; image-format.h).
+ *
+ * Format 1 has one minor version so far, in which every fixed part is the
+ * size of its structure. When a minor version appends a field, the size
+ * for the older minor versions is kept here, so that their images stay
+ * readable, and the reader zero-fills the fields they lack.
  */
+static size_t fixed_size(size_t current, uint16_t minor)
+{
+	(void)minor;	/* 1.0 is the only minor version so far */
+	return current;
+}
+
 static int fixed_ok(const struct sck_image *img, uint64_t fixed, size_t known)
 {
 	if (img->pre.minor > SCK_VERSION_MINOR)
 		return fixed >= known && fixed <= SCK_MAX_FIXED;
-	return fixed == known;
+	return fixed == fixed_size(known, img->pre.minor);
 }
 
 static int has_nul(const char *s, size_t n)
@@ -378,6 +390,9 @@ static int take_vma(struct rd *r, struct sck_image *img,
 	     m->kind == SCK_VMA_MEMFD || m->kind == SCK_VMA_DELETED) &&
 	    !m->file_id)
 		return BAD("file mapping without a file");
+	if (m->file_id && (m->kind == SCK_VMA_ANON || m->kind == SCK_VMA_HEAP ||
+			   m->kind == SCK_VMA_STACK || m->kind >= SCK_VMA_VDSO))
+		return BAD("%s mapping with a file", selfckpt__vma_kind_name(m->kind));
 	/* Object kinds need an object, file kinds a file with a path. */
 	if (m->file_id) {
 		int object = !!(img->files[m->file_id - 1].f.flags & SCK_FILEF_OBJECT);
@@ -483,6 +498,17 @@ static int take_fd(struct rd *r, struct sck_image *img,
 		return BAD("fd %d cannot be stdio", f->fd);
 	if (f->kind != SCK_FD_STDIO && (!f->file_id || f->file_id > img->nfiles))
 		return BAD("fd %d refers to unknown file %u", f->fd, f->file_id);
+	if (f->kind == SCK_FD_STDIO && f->file_id)
+		return BAD("fd %d is stdio but refers to a file", f->fd);
+	if (f->kind != SCK_FD_STDIO) {
+		/* The file must be of the descriptor's kind, reachable by path. */
+		const struct sck_file *ff = &img->files[f->file_id - 1].f;
+		uint32_t want = f->kind == SCK_FD_FILE ? SCK_FILE_REG :
+				f->kind == SCK_FD_DIR ? SCK_FILE_DIR : SCK_FILE_CHR;
+
+		if (ff->kind != want || (ff->flags & SCK_FILEF_OBJECT))
+			return BAD("fd %d refers to a file of another kind", f->fd);
+	}
 	if (f->share_with) {
 		/* share_with is any uint32_t here: no int arithmetic on it. */
 		uint32_t other = f->share_with - 1;
@@ -531,6 +557,44 @@ static int take_thread(struct rd *r, struct sck_image *img,
 	return 0;
 }
 
+static int cmp_tid(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One main thread (the group leader), one caller, distinct ids. */
+static int check_threads(struct rd *r, struct sck_image *img,
+			 const struct sck_rec *rec, uint64_t off)
+{
+	uint32_t mains = 0, callers = 0;
+	int32_t *tids = malloc(img->nthreads * sizeof(*tids) + 1);
+	int ret = 0;
+
+	if (!tids)
+		return fail(r, -ENOMEM, "out of memory reading the image");
+	for (uint32_t i = 0; i < img->nthreads; i++) {
+		const struct sck_thread *t = &img->threads[i].t;
+
+		tids[i] = t->tid;
+		mains += !!(t->flags & SCK_THRF_MAIN);
+		callers += !!(t->flags & SCK_THRF_CALLER);
+		if (t->tid <= 0 || (t->flags & ~(SCK_THRF_MAIN | SCK_THRF_CALLER)))
+			ret = 1;
+		if ((t->flags & SCK_THRF_MAIN) && t->tid != img->hdr.pid)
+			ret = 1;
+	}
+	qsort(tids, img->nthreads, sizeof(*tids), cmp_tid);
+	for (uint32_t i = 1; i < img->nthreads; i++)
+		if (tids[i] == tids[i - 1])
+			ret = 1;
+	free(tids);
+	if (ret || mains != 1 || callers != 1)
+		BAD("the threads' ids or roles are inconsistent");
+	return ret || mains != 1 || callers != 1;
+}
+
 static int take_end(struct rd *r, struct sck_image *img,
 		    const struct sck_rec *rec, uint64_t off, const uint8_t *p,
 		    uint64_t data_next)
@@ -549,6 +613,8 @@ static int take_end(struct rd *r, struct sck_image *img,
 			   img->hdr.nthreads, img->nthreads);
 	if (e->data_len != data_next || e->data_len % SCK_PAGE_SIZE)
 		return BAD("page data length does not match the mappings");
+	if (check_threads(r, img, rec, off))
+		return -EBADMSG;
 	if (img->proc.exe_file > img->nfiles ||
 	    (img->proc.exe_file &&
 	     (img->files[img->proc.exe_file - 1].f.flags & SCK_FILEF_OBJECT)))

@@ -201,6 +201,8 @@ struct sck_process {
 	int32_t oom_score_adj;		/* /proc/self/oom_score_adj */
 	uint32_t mdwe;			/* PR_GET_MDWE: memory-deny-write-execute */
 	uint32_t _pad1;
+	/* Capability sets (/proc/self/status): exactly these after restart. */
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 };
 
 /* ---- RLIMITS --------------------------------------------------------- */
@@ -384,6 +386,9 @@ struct sck_thread {
 	int32_t mce_kill;		/* PR_MCE_KILL_GET */
 	uint32_t ncpus;			/* CPUs described by affinity */
 	uint64_t affinity[16];		/* sched_getaffinity: CPUs 0-1023 */
+	uint64_t tid_field;		/* libc's copy of the tid (glibc: in its
+					 * struct pthread), updated when thread
+					 * ids change at restart; 0 if unknown */
 };
 
 #define SCK_THRF_MAIN 1u		/* the thread group leader */
@@ -422,7 +427,7 @@ struct sck_rstinfo {
 	uint64_t blob_start, blob_len;	/* restorer area to unmap after resuming */
 	uint64_t flags;			/* SCK_RST_* */
 	int32_t pid;			/* pid after the restart */
-	int32_t log_fd;			/* unused yet: -1 */
+	uint32_t threads;		/* threads besides the caller, to wait for */
 	uint64_t warnings;		/* number of warnings the restart logged */
 };
 
@@ -442,10 +447,10 @@ _Static_assert(sizeof(struct sck_file) == 112, "file");
 _Static_assert(sizeof(struct sck_cpu) == 440, "cpu");
 _Static_assert(sizeof(struct sck_special) == 24, "special");
 _Static_assert(sizeof(struct sck_header) == 1032, "header");
-_Static_assert(sizeof(struct sck_process) == 1296, "process");
+_Static_assert(sizeof(struct sck_process) == 1336, "process");
 _Static_assert(sizeof(struct sck_rlimits) == 256, "rlimits");
 _Static_assert(sizeof(struct sck_sigactions) == 2048, "sigactions");
-_Static_assert(sizeof(struct sck_thread) == 416, "thread");
+_Static_assert(sizeof(struct sck_thread) == 424, "thread");
 _Static_assert(sizeof(struct sck_end_meta) == 40, "end_meta");
 _Static_assert(sizeof(struct sck_page_hashes) == 16, "page_hashes");
 _Static_assert(sizeof(struct sck_commit) == 48, "commit");

@@ -71,6 +71,19 @@ struct sck_dump_file {
 };
 
 #define SCK_MAX_EXCL_FDS 8
+#define SCK_SLOT_PROCBUF 4096
+
+/* One thread of the checkpoint: what it recorded about itself. */
+struct sck_slot {
+	struct sck_thread t;
+	struct sck_ctx ctx;		/* registers; ctx.xsave in the arena */
+	uint8_t *scratch;		/* 64 bytes, for the rseq probe */
+	char *procbuf;			/* SCK_SLOT_PROCBUF bytes */
+	int err;			/* what the thread's capture failed with */
+	int state;			/* SCK_SLOT_* */
+};
+
+enum { SCK_SLOT_EMPTY, SCK_SLOT_SIGNALLED, SCK_SLOT_STOPPED };
 
 struct sck_dump {
 	struct sck_arena arena;
@@ -100,9 +113,10 @@ struct sck_dump {
 	uint32_t hot_vma;		/* the mapping the writer runs on */
 	uint64_t hot_start, hot_end;	/* its pages the writer itself changes */
 
-	/* The calling thread. */
-	struct sck_thread thread;
-	struct sck_ctx ctx;
+	/* Every thread; the caller's slot is slots[caller]. */
+	struct sck_slot *slots;
+	uint32_t nslots, slots_cap;
+	uint32_t caller;
 
 	/* Writer resources, prepared before the capture. */
 	int pagemap_fd;			/* /proc/self/pagemap */
@@ -127,8 +141,32 @@ int selfckpt__fingerprint(struct sck_dump *d);		/* fingerprint.c */
 int selfckpt__proc_collect(struct sck_dump *d);	/* res-proc.c */
 int selfckpt__fd_collect(struct sck_dump *d);		/* res-file.c */
 int selfckpt__mem_collect(struct sck_dump *d);		/* res-mem.c */
-int selfckpt__thread_collect(struct sck_dump *d,
-			     uint64_t app_sigmask);	/* res-thread.c */
+
+/*
+ * The calling thread records its kernel state into s (res-thread.c).
+ * sigmask is the mask to resume with; flags SCK_THRF_CALLER or 0.
+ */
+int selfckpt__thread_state(struct sck_slot *s, uint64_t sigmask,
+			   uint32_t flags, int mem_fd);
+
+/*
+ * Other threads (threads.c). stop: signal every other thread of the
+ * process and wait until each has captured itself into a slot (0, or
+ * -errno with the reason set); release: let them go on. count: the
+ * threads of the process now.
+ */
+int selfckpt__threads_count(void);
+int selfckpt__threads_stop(struct sck_dump *d);
+void selfckpt__threads_release(struct sck_dump *d);
+/* In a restarted process: wait until n other threads resumed. */
+void selfckpt__threads_resumed(uint32_t n);
+
+/* The reserved signal: selfckpt__signal if set, else SIGRTMAX - 2. */
+extern int selfckpt__signal;
+int selfckpt__ckpt_signal(void);
+
+/* The system call a library wrapper is in, for the EINTR repair; -1. */
+extern __thread long selfckpt__in_syscall;
 
 /* Counts for sizing the arena, from a quick look at /proc/self. */
 struct sck_sizing {

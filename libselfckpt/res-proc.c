@@ -50,32 +50,36 @@ static int check_children(void)
 			"the process has child processes: process trees are not supported yet");
 }
 
-static int check_status(struct sck_dump *d, const char *status,
+static int check_status(const char *status,
 			struct sck_process *p)
 {
 	uint64_t v;
 
-	if (selfckpt__proc_field(status, "Threads:", 10, &v) == 0 && v > 1)
-		return sck_fail(EOPNOTSUPP,
-				"the process has %lu threads: multi-threaded processes are not supported yet",
-				(unsigned long)v);
 	if (selfckpt__proc_field(status, "Seccomp:", 10, &v) == 0 && v)
 		return sck_fail(EOPNOTSUPP,
 				"the process runs under a seccomp filter, which cannot be saved and restored (P22)");
 	if (selfckpt__proc_field(status, "Umask:", 8, &v) == 0)
 		p->umask = (uint32_t)v;
-	/* Standard signals pending are re-raised at restart; queued
-	 * real-time signals carry data that cannot be reproduced yet. */
-	uint64_t shd = 0, thr = 0;
+	if (selfckpt__proc_field(status, "CapInh:", 16, &p->cap_inh) ||
+	    selfckpt__proc_field(status, "CapPrm:", 16, &p->cap_prm) ||
+	    selfckpt__proc_field(status, "CapEff:", 16, &p->cap_eff) ||
+	    selfckpt__proc_field(status, "CapBnd:", 16, &p->cap_bnd))
+		return sck_fail(EAGAIN, "cannot read the capabilities in /proc/self/status");
+	if (selfckpt__proc_field(status, "CapAmb:", 16, &p->cap_amb))
+		p->cap_amb = 0;	/* before Linux 4.3 */
+	/*
+	 * Standard signals pending for the process are re-raised at restart
+	 * (each thread's own are gathered by res-thread.c); queued real-time
+	 * signals carry data that cannot be reproduced yet.
+	 */
+	uint64_t shd = 0;
 
 	selfckpt__proc_field(status, "ShdPnd:", 16, &shd);
-	selfckpt__proc_field(status, "SigPnd:", 16, &thr);
-	if ((shd | thr) >> 31)
+	if (shd >> 31)
 		return sck_fail(EOPNOTSUPP,
 				"a real-time signal is pending (mask %lx): not supported yet",
-				(unsigned long)((shd | thr) >> 31) << 31);
+				(unsigned long)(shd >> 31) << 31);
 	p->pending_shared = shd;
-	d->thread.pending = thr;
 	return 0;
 }
 
@@ -222,7 +226,7 @@ int selfckpt__proc_collect(struct sck_dump *d)
 	n = selfckpt__read_file(-100, "/proc/self/status", status, 8192);
 	if (n < 0)
 		return sck_fail((int)-n, "cannot read /proc/self/status");
-	if ((ret = check_status(d, status, p)) || (ret = check_children()) ||
+	if ((ret = check_status(status, p)) || (ret = check_children()) ||
 	    (ret = check_misc()) || (ret = collect_mm(p)) ||
 	    (ret = collect_auxv(p)) || (ret = collect_exe(d, p)))
 		return ret;

@@ -1,11 +1,13 @@
 /*
- * res-thread.c - the calling thread's kernel-side state.
+ * res-thread.c - a thread's kernel-side state, gathered by the thread
+ * itself: the checkpointing thread calls it directly, every other thread
+ * from the checkpoint signal's handler (threads.c).
  *
- * Registers are captured later (context.S); what the kernel keeps per
- * thread is gathered here: FS and GS base (P12), the signal mask the
- * program had before the checkpoint blocked everything, sigaltstack, the
- * rseq registration (P1), the clear_child_tid address and the robust futex
- * list (P3).
+ * Registers are captured separately (context.S); what the kernel keeps per
+ * thread is gathered here: FS and GS base (P12), the signal mask to resume
+ * with, sigaltstack, the rseq registration (P1), the clear_child_tid
+ * address and the robust futex list (P3), thread-directed pending signals
+ * (P13), and the scheduling settings.
  *
  * rseq: glibc 2.35+ registers an area at the thread pointer plus
  * __rseq_offset. Asking the kernel to register the same area again answers
@@ -13,26 +15,28 @@
  * confirms it; a registration we cannot identify fails the checkpoint,
  * because restoring without it would leave per-CPU code unprotected.
  *
- * Async-signal-safe.
+ * Async-signal-safe, and frugal with stack: it may run in a signal handler
+ * on a small alternate stack; buffers come from the slot (the arena).
  */
 #define LOG_PREFIX "thread: "
 
 #include <stddef.h>
-#include <linux/prctl.h>
-
 #include <linux/errno.h>
+#include <linux/prctl.h>
 
 #include "compat.h"
 #include "internal.h"
 #include "log.h"
+#include "nolibc/fmt.h"
+#include "proc.h"
 #include "sys.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 
-static int probe_rseq(struct sck_dump *d, uint64_t tp)
+static int probe_rseq(struct sck_slot *s, uint64_t tp)
 {
-	struct sck_thread *t = &d->thread;
+	struct sck_thread *t = &s->t;
 
 	if (&__rseq_size && &__rseq_offset && __rseq_size) {
 		uint64_t area = tp + (uint64_t)__rseq_offset;
@@ -59,21 +63,18 @@ static int probe_rseq(struct sck_dump *d, uint64_t tp)
 		}
 	}
 	/* libc did not register: make sure nobody else did. */
-	uint8_t *probe = selfckpt__arena_alloc(&d->arena, 64, 64);
-	long r;
+	long r = sys_rseq(s->scratch, SELFCKPT_RSEQ_MIN_LEN, 0, SELFCKPT_RSEQ_SIG);
 
-	if (!probe)
-		return -ENOMEM;
-	r = sys_rseq(probe, SELFCKPT_RSEQ_MIN_LEN, 0, SELFCKPT_RSEQ_SIG);
 	if (r == 0) {
-		sys_rseq(probe, SELFCKPT_RSEQ_MIN_LEN,
+		sys_rseq(s->scratch, SELFCKPT_RSEQ_MIN_LEN,
 			 SELFCKPT_RSEQ_FLAG_UNREGISTER, SELFCKPT_RSEQ_SIG);
 		return 0;
 	}
 	if (r == -ENOSYS)
 		return 0;
 	return sck_fail(EOPNOTSUPP,
-			"the thread has an rseq registration that is not libc's; it cannot be restored (P1)");
+			"thread %d has an rseq registration that is not libc's; it cannot be restored (P1)",
+			t->tid);
 }
 
 /*
@@ -104,9 +105,28 @@ static void collect_sched(struct sck_thread *t)
 	t->ncpus = r > 0 ? (uint32_t)r * 8 : 0;
 }
 
-int selfckpt__thread_collect(struct sck_dump *d, uint64_t app_sigmask)
+/* Standard signals pending for this thread only (not the process). */
+static int collect_pending(struct sck_slot *s)
 {
-	struct sck_thread *t = &d->thread;
+	uint64_t v = 0;
+	long n = selfckpt__read_file(-100, "/proc/thread-self/status", s->procbuf,
+				     SCK_SLOT_PROCBUF);
+
+	if (n < 0 || selfckpt__proc_field(s->procbuf, "SigPnd:", 16, &v))
+		return sck_fail(EAGAIN, "cannot read the pending signals of thread %d",
+				s->t.tid);
+	if (v >> 31)
+		return sck_fail(EOPNOTSUPP,
+				"a real-time signal is pending for thread %d (mask %lx): not supported yet",
+				s->t.tid, (unsigned long)(v >> 31) << 31);
+	s->t.pending = v;
+	return 0;
+}
+
+int selfckpt__thread_state(struct sck_slot *s, uint64_t sigmask,
+			   uint32_t flags, int mem_fd)
+{
+	struct sck_thread *t = &s->t;
 	struct {
 		uint64_t sp;
 		int32_t flags;
@@ -118,22 +138,34 @@ int selfckpt__thread_collect(struct sck_dump *d, uint64_t app_sigmask)
 	int ret;
 
 	t->tid = (int32_t)sys_gettid();
-	t->flags = SCK_THRF_MAIN | SCK_THRF_CALLER;
+	t->flags = flags;
+	if (t->tid == (int32_t)sys_getpid())
+		t->flags |= SCK_THRF_MAIN;
 	t->fs_base = selfckpt__get_fs_base();
 	t->gs_base = selfckpt__get_gs_base();
-	t->sigmask = app_sigmask;
+	t->sigmask = sigmask;
 	if (sys_sigaltstack(NULL, &ss) == 0) {
 		t->altstack_sp = ss.sp;
 		t->altstack_size = ss.size;
 		t->altstack_flags = (uint32_t)ss.flags;
 	}
-	ret = probe_rseq(d, t->fs_base);
+	ret = probe_rseq(s, t->fs_base);
+	if (!ret)
+		ret = collect_pending(s);
 	if (ret)
 		return ret;
 	if (sys_prctl(PR_GET_TID_ADDRESS, (unsigned long)&addr, 0, 0, 0) == 0)
 		t->clear_child_tid = addr;
-	else
-		sck_debug("PR_GET_TID_ADDRESS unavailable; clear_child_tid not kept");
+	/*
+	 * glibc points clear_child_tid at the tid field of its thread
+	 * descriptor (struct pthread): when thread ids change at restart,
+	 * that is the field to update. Confirmed by its value.
+	 */
+	int32_t v = 0;
+
+	if (addr && sys_pread(mem_fd, &v, sizeof(v), (int64_t)addr) == sizeof(v) &&
+	    v == t->tid)
+		t->tid_field = addr;
 	if (sys_get_robust_list(0, &head, &len) == 0) {
 		t->robust_head = head;
 		t->robust_len = len;

@@ -225,11 +225,6 @@ static int check_machine(struct rs *s, struct sck_cpu *cpu,
 	char mid[64] = "";
 	int n, ret;
 
-	if (img->nthreads != 1) {
-		selfckpt__rs_msg(s, "the image has %u threads; this selfckpt restores one",
-				 img->nthreads);
-		return SCK_EX_UNAVAILABLE;
-	}
 	if (sysconf(_SC_PAGESIZE) != (long)img->hdr.page_size) {
 		selfckpt__rs_msg(s, "page size %ld here, %u in the image",
 				 sysconf(_SC_PAGESIZE), img->hdr.page_size);
@@ -292,7 +287,7 @@ struct plan {
 	size_t nmaps, nfills, nguards, names_len;
 	size_t blob_len, args_off, maps_off, fills_off, guards_off, names_off;
 	size_t hash_off, want_off, trailer_off, trailer_len, frame_off, frame_len;
-	size_t unmap_off;
+	size_t unmap_off, threads_off, tstacks_off;
 	size_t stack_off, temp_off, temp_len, total;
 };
 
@@ -336,14 +331,19 @@ static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
 			 (img->end.data_len / SCK_CHUNK_SIZE + 1) * 8;
 	off += p->trailer_len;
 	off = (off + 63) & ~(size_t)63;
+	/* One signal frame per thread, each 64-byte aligned. */
 	p->frame_off = off;
-	p->frame_len = selfckpt__sigframe_size(cpu);
-	off += p->frame_len;
+	p->frame_len = (selfckpt__sigframe_size(cpu) + 63) & ~(size_t)63;
+	off += p->frame_len * img->nthreads;
+	p->threads_off = off;
+	off += sizeof(struct rst_thread) * img->nthreads;
 	p->unmap_off = off;
 	off += (SCK_MAX_SPECIAL + 2) * sizeof(struct sck_range);
 	off = PAGE_UP(off);
 	p->stack_off = off;
 	off += RST_STACK_SIZE;
+	p->tstacks_off = off;
+	off += (size_t)RST_THREAD_STACK * img->nthreads;
 	p->temp_off = off;
 	for (uint32_t i = 0; i < now->n; i++)
 		p->temp_len += now->sp[i].end - now->sp[i].start;
@@ -590,6 +590,11 @@ static void pack_process(struct rs *s, struct rst_args *a)
 	a->pending_shared = p->pending_shared;
 	a->xcomp_perm = s->img.hdr.cpu.xcomp_perm;
 	a->mdwe = p->mdwe;
+	a->cap_inh = p->cap_inh;
+	a->cap_prm = p->cap_prm;
+	a->cap_eff = p->cap_eff;
+	a->cap_bnd = p->cap_bnd;
+	a->cap_amb = p->cap_amb;
 }
 
 /* The thread's scheduling settings, for the restorer. */
@@ -646,6 +651,59 @@ static uint64_t rstinfo_target(const struct rs *s)
 		    (v->prot & PROT_WRITE) && !(v->flags & SCK_VMAF_SHARED) &&
 		    v->kind < SCK_VMA_VDSO)
 			return at;
+	}
+	return 0;
+}
+
+/*
+ * Every thread: its signal frame (built for this CPU), its settings, and
+ * for all but the main one, which the restorer itself becomes, a stack to
+ * start on. The main thread is the thread group leader: this process.
+ */
+static int pack_threads(struct rs *s, struct rst_args *a, uint8_t *hole,
+			const struct plan *p, const struct sck_cpu *cpu)
+{
+	struct rst_thread *th = (struct rst_thread *)(hole + p->threads_off);
+	int main_found = 0;
+
+	a->threads = (uint64_t)(uintptr_t)th;
+	a->nthreads = s->img.nthreads;
+	for (uint32_t i = 0; i < s->img.nthreads; i++) {
+		const struct sck_thread *t = &s->img.threads[i].t;
+		struct rst_thread *r = &th[i];
+
+		r->tid = t->tid;
+		r->flags = t->flags;
+		r->fs_base = t->fs_base;
+		r->gs_base = t->gs_base;
+		r->rseq_addr = t->rseq_addr;
+		r->rseq_len = t->rseq_len;
+		r->rseq_sig = t->rseq_sig;
+		r->clear_child_tid = t->clear_child_tid;
+		r->robust_head = t->robust_head;
+		r->robust_len = t->robust_len;
+		r->pending = t->pending;
+		r->tid_field = t->tid_field;
+		r->stack_lo = (uint64_t)(uintptr_t)(hole + p->tstacks_off +
+						    (size_t)RST_THREAD_STACK * i);
+		r->stack_size = RST_THREAD_STACK;
+		r->args = (uint64_t)(uintptr_t)a;
+		pack_sched(&r->sched, t);
+		if (selfckpt__build_sigframe(hole + p->frame_off + p->frame_len * i,
+					     t, s->img.threads[i].xsave,
+					     &s->img.hdr.cpu, cpu, &r->frame_sp,
+					     s->err, sizeof(s->err))) {
+			selfckpt__rs_msg(s, "%s", s->err);
+			return SCK_EX_UNAVAILABLE;
+		}
+		if (t->flags & SCK_THRF_MAIN) {
+			a->main = i;
+			main_found++;
+		}
+	}
+	if (main_found != 1) {
+		selfckpt__rs_msg(s, "the image has %d main threads", main_found);
+		return SCK_EX_DATAERR;
 	}
 	return 0;
 }
@@ -725,6 +783,9 @@ static int prepare_pidfile(struct rs *s, struct rst_args *a)
 	return 0;
 }
 
+static uint8_t *jump_hole, *jump_stack;
+static struct rst_args *jump_args;
+
 static __attribute__((noreturn)) void jump(const void *entry, void *args,
 					   void *sp)
 {
@@ -734,6 +795,17 @@ static __attribute__((noreturn)) void jump(const void *entry, void *args,
 			 : "r"(sp), "r"(entry), "D"(args)
 			 : "memory");
 	__builtin_unreachable();
+}
+
+/* The point of no return: block everything, enter the restorer. */
+static void go(struct rs *s)
+{
+	uint64_t all = ~0ULL;
+
+	(void)s;
+	/* Raw, so that libc's own signals are blocked too. */
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
+	jump(jump_hole, jump_args, jump_stack);
 }
 
 int selfckpt__restart(const struct sck_restart_opts *o)
@@ -817,34 +889,19 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	a->trailer_records = s->img.nrecords;
 	a->data_off = s->img.data_off;
 	a->image_uuid = s->img.hdr.image_uuid;
+	a->image_minor = s->img.pre.minor;
 	a->trailer_buf = (uint64_t)(uintptr_t)(hole + p.trailer_off);
 	a->trailer_buf_len = p.trailer_len;
 	pack_process(s, a);
 	set_oom_score_adj(s);
 
-	const struct sck_img_thread *t = &s->img.threads[0];
-
-	pack_sched(&a->sched, &t->t);
-	a->fs_base = t->t.fs_base;
-	a->gs_base = t->t.gs_base;
-	a->rseq_addr = t->t.rseq_addr;
-	a->rseq_len = t->t.rseq_len;
-	a->rseq_sig = t->t.rseq_sig;
-	a->clear_child_tid = t->t.clear_child_tid;
-	a->robust_head = t->t.robust_head;
-	a->robust_len = t->t.robust_len;
-	a->pending_thread = t->t.pending;
-	if (selfckpt__build_sigframe(hole + p.frame_off, &t->t, t->xsave,
-				     &s->img.hdr.cpu, &cpu, &a->frame_sp, s->err,
-				     sizeof(s->err))) {
-		selfckpt__rs_msg(s, "%s", s->err);
-		return SCK_EX_UNAVAILABLE;
-	}
+	if ((ret = pack_threads(s, a, hole, &p, &cpu)))
+		return ret;
 	a->rstinfo_addr = rstinfo_target(s);
 	a->rstinfo.magic = SCK_RSTINFO_MAGIC;
 	a->rstinfo.blob_start = a->hole_start;
 	a->rstinfo.blob_len = a->hole_len;
-	a->rstinfo.log_fd = -1;
+	a->rstinfo.threads = s->img.nthreads - 1;
 
 	pack_moves(s, a, a->hole_start + p.temp_off, &now);
 	memcpy(hole, selfckpt__rst_blob,
@@ -856,10 +913,28 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	}
 	pack_unmap(a, hole, p.total, &now,
 		   (struct sck_range *)(hole + p.unmap_off));
+	jump_hole = hole;
+	jump_args = a;
+	jump_stack = hole + p.stack_off + RST_STACK_SIZE;
 
-	/* Raw, so that libc's own signals are blocked too. */
-	uint64_t all = ~0ULL;
+	/*
+	 * Keep every process and thread id in private namespaces (P14); where
+	 * they cannot be had, go on here with new ids (glibc's copies of the
+	 * thread ids are updated by the restorer).
+	 */
+	if (!o->no_namespaces) {
+		int saved_dirfd = a->pidfile_dirfd;
 
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
-	jump(hole, a, hole + p.stack_off + RST_STACK_SIZE);
+		a->flags |= RST_F_SET_TID;
+		a->rstinfo.flags |= SCK_RST_PIDNS | (geteuid() ? SCK_RST_USERNS : 0);
+		a->pidfile_dirfd = -1;	/* written from outside, with that PID */
+		ret = selfckpt__rs_namespaces(s, s->img.hdr.pid, go);
+		if (ret >= 0)
+			return ret;
+		a->flags &= ~RST_F_SET_TID;
+		a->rstinfo.flags &= ~(uint64_t)(SCK_RST_PIDNS | SCK_RST_USERNS);
+		a->pidfile_dirfd = saved_dirfd;
+	}
+	go(s);
+	return SCK_EX_SOFTWARE;
 }

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "image.h"
 
@@ -28,6 +29,7 @@ struct sck_restart_opts {
 	const char *pidfile;		/* or NULL */
 	int stdio_inherit;		/* fds 0-2 always the restart command's */
 	int no_verify;			/* do not read a file image twice */
+	int no_namespaces;		/* new ids rather than a PID namespace */
 	int verbose;
 };
 
@@ -65,5 +67,14 @@ int selfckpt__restart(const struct sck_restart_opts *o);
 int selfckpt__rs_open_files(struct rs *s);
 int selfckpt__rs_place_fds(struct rs *s);
 int selfckpt__rs_move_fd_up(struct rs *s, int *fd);
+
+/*
+ * restore-ns.c: continue the restart in new user and PID namespaces, with
+ * go() called in the process that has the PID want there. Returns only if
+ * the namespaces cannot be created (-1: fall back to new ids) or on an
+ * error (an exit status); otherwise this process waits outside and exits
+ * with the program's status.
+ */
+int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s));
 
 #endif

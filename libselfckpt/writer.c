@@ -448,7 +448,7 @@ static int scan_vma(struct sck_dump *d, uint32_t vi)
 	v->run_first = d->nruns;
 	v->guard_first = d->nguards;
 	/* The stack below the captured stack pointer (and red zone) is dead. */
-	uint64_t rsp = d->ctx.regs.rsp;
+	uint64_t rsp = d->slots[d->caller].ctx.regs.rsp;
 
 	if (rsp > v->v.start && rsp <= v->v.end) {
 		/*
@@ -517,23 +517,32 @@ static int add_meta(struct sck_dump *d)
 			return sck_fail(ENOMEM, "metadata buffer full");
 	}
 
-	d->thread.regs = d->ctx.regs;
-	d->thread.xfeatures = d->ctx.xsave_mask;
-	d->thread.xsave_size = d->hdr->cpu.xsave_size;
-	struct sck_part tp[2] = {
-		{ &d->thread, sizeof(d->thread) },
-		{ d->ctx.xsave, d->thread.xsave_size },
-	};
+	uint32_t nthreads = 0;
 
-	if (selfckpt__meta_add(m, SCK_REC_THREAD, 0, tp, 2, NULL))
-		return sck_fail(ENOMEM, "metadata buffer full");
+	for (uint32_t i = 0; i < d->nslots; i++) {
+		struct sck_slot *sl = &d->slots[i];
+
+		if (sl->state != SCK_SLOT_STOPPED)
+			continue;	/* exited before it could be stopped */
+		sl->t.regs = sl->ctx.regs;
+		sl->t.xfeatures = sl->ctx.xsave_mask;
+		sl->t.xsave_size = d->hdr->cpu.xsave_size;
+		struct sck_part tp[2] = {
+			{ &sl->t, sizeof(sl->t) },
+			{ sl->ctx.xsave, sl->t.xsave_size },
+		};
+
+		if (selfckpt__meta_add(m, SCK_REC_THREAD, 0, tp, 2, NULL))
+			return sck_fail(ENOMEM, "metadata buffer full");
+		nthreads++;
+	}
 
 	struct sck_end_meta end = {
 		.data_len = d->data_len,
 		.nfiles = d->nfiles,
 		.nvmas = d->nvmas,
 		.nfds = 0,
-		.nthreads = 1,
+		.nthreads = nthreads,
 		.nruns = d->nruns,
 		.meta_records = m->nrecords,
 	};

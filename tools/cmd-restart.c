@@ -21,13 +21,18 @@ static void help(FILE *f)
 		"Resume the process saved in IMAGE: the program continues inside its\n"
 		"checkpoint call, which returns 0. This command's exit status is then the\n"
 		"program's. Descriptors 0-2 that were a terminal, /dev/null or a pipe or\n"
-		"socket to another process become this command's own.\n"
+		"socket to another process become this command's own. The process keeps\n"
+		"its process and thread ids, in a private PID namespace (and a user\n"
+		"namespace mapping only your own ids, when you are not root); signals\n"
+		"sent to this command are passed on to it.\n"
 		"\n"
 		"options:\n"
 		"  --pidfile FILE    write the PID of the resumed process to FILE\n"
 		"  --stdio=inherit   make 0, 1 and 2 this command's own, whatever they were\n"
 		"  --no-verify       do not check a file image completely before starting\n"
 		"                    (page data is still checked while it is read)\n"
+		"  --no-namespaces   restart with new process and thread ids instead of\n"
+		"                    keeping them in private user and PID namespaces\n"
 		"  -v, --verbose     more messages\n"
 		"  -h, --help        this text\n"
 		"\n"
@@ -41,6 +46,7 @@ int cmd_restart(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "stdio", required_argument, NULL, 's' },
 		{ "no-verify", no_argument, NULL, 'n' },
+		{ "no-namespaces", no_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -63,6 +69,9 @@ int cmd_restart(int argc, char **argv)
 			break;
 		case 'n':
 			o.no_verify = 1;
+			break;
+		case 'N':
+			o.no_namespaces = 1;
 			break;
 		case 'v':
 			o.verbose = 1;

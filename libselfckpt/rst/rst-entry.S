@@ -28,4 +28,30 @@ rst_sigreturn:
 	ud2
 	.size	rst_sigreturn, .-rst_sigreturn
 
+/*
+ * long rst_clone3(struct clone_args *args, size_t size,
+ *		   void (*fn)(void *), void *arg)
+ *
+ * clone3 for a new thread: the parent gets the child's tid (or -errno);
+ * the child starts here on its new stack and calls fn(arg), which never
+ * returns. fn and arg travel in r8 and r9, which the syscall preserves.
+ */
+	.globl	rst_clone3
+	.hidden	rst_clone3
+	.type	rst_clone3, @function
+rst_clone3:
+	movq	%rdx, %r8
+	movq	%rcx, %r9
+	movl	$435, %eax		/* __NR_clone3 */
+	syscall
+	testq	%rax, %rax
+	jnz	1f
+	xorl	%ebp, %ebp		/* the child: a fresh stack, no frames */
+	movq	%r9, %rdi
+	andq	$-16, %rsp
+	call	*%r8
+	ud2
+1:	ret
+	.size	rst_clone3, .-rst_clone3
+
 	.section .note.GNU-stack,"",@progbits

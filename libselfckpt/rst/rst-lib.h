@@ -24,5 +24,6 @@ void rst_print(int fd, const char *fmt, ...)
 __attribute__((noreturn)) void rst_die(int fd, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 __attribute__((noreturn)) void rst_sigreturn(uint64_t sp);
+long rst_clone3(void *args, size_t size, void (*fn)(void *), void *arg);
 
 #endif

@@ -157,6 +157,14 @@ static void fill_memory(struct rst_args *a)
 			(unsigned long)chunk, (unsigned long)a->nchunks);
 }
 
+/* The reader's rule for fixed parts (image-dec.c fixed_ok), for 1.0. */
+static int fixed_ok(const struct rst_args *a, uint64_t fixed, uint64_t known)
+{
+	if (a->image_minor > SCK_VERSION_MINOR)
+		return fixed >= known && fixed <= SCK_MAX_FIXED;
+	return fixed == known;
+}
+
 /* Read one record of the trailer and check its place in the chain. */
 static void read_trailer_rec(struct rst_args *a, uint64_t *chain,
 			     struct sck_rec *r, uint32_t type, void *buf,
@@ -204,7 +212,8 @@ static void verify_data(struct rst_args *a)
 		read_trailer_rec(a, &chain, &r, SCK_REC_PAGE_HASHES, buf,
 				 a->trailer_buf_len);
 		__builtin_memcpy(&ph, buf, sizeof(ph));
-		if (r.len < sizeof(ph) + a->nchunks * 8 ||
+		if (!fixed_ok(a, r.len - a->nchunks * 8, sizeof(ph)) ||
+		    r.len < a->nchunks * 8 ||
 		    ph.nchunks != a->nchunks || ph.chunk_size != SCK_CHUNK_SIZE)
 			rst_die(a->log_fd, RST_EXIT_DATA,
 				"the image is damaged: hash list does not match");
@@ -223,19 +232,24 @@ static void verify_data(struct rst_args *a)
 		read_trailer_rec(a, &chain, &r, SCK_REC_COMMIT, cbuf,
 				 a->trailer_buf_len - used);
 		__builtin_memcpy(&c, cbuf, sizeof(c));
-		if (r.len < sizeof(c) || c.magic != SCK_COMMIT_MAGIC ||
+		if (!fixed_ok(a, r.len, sizeof(c)) || c.magic != SCK_COMMIT_MAGIC ||
 		    c.records != a->trailer_records + 1 ||
 		    c.commit_off != commit_at || c.data_len != a->data_len ||
 		    __builtin_memcmp(&c.image_uuid, &a->image_uuid, 16))
 			rst_die(a->log_fd, RST_EXIT_DATA,
 				"the image is damaged: commit record does not match");
 	}
-	for (uint64_t i = 0; i < a->nchunks; i++)
+	for (uint64_t i = 0; i < a->nchunks; i++) {
+		uint64_t last = (i + 1) * SCK_CHUNK_SIZE;
+
+		if (last > a->data_len)
+			last = a->data_len;
 		if (got[i] != want[i])
 			rst_die(a->log_fd, RST_EXIT_DATA,
 				"the image is damaged: page data bytes %lu-%lu fail their checksum",
 				(unsigned long)(i * SCK_CHUNK_SIZE),
-				(unsigned long)((i + 1) * SCK_CHUNK_SIZE - 1));
+				(unsigned long)(last - 1));
+	}
 }
 
 /* Step 6: final protections, madvise flags, guard regions, names. */
@@ -353,33 +367,30 @@ static void restore_process(struct rst_args *a)
  * back, and the CPUs it ran on may not exist here; the program runs
  * anyway, and a warning says what could not be set.
  */
-static void restore_sched(struct rst_args *a, const struct rst_sched *s)
+static void restore_sched(struct rst_args *a, const struct rst_sched *s, int tid)
 {
 	struct {
 		int prio;
 	} param = { (int)s->priority };
 
-	if (sys_sched_setscheduler(0, (int)s->policy, &param) < 0) {
+	if (sys_sched_setscheduler(tid, (int)s->policy, &param) < 0) {
 		rst_print(a->log_fd, "warning: cannot restore the scheduling policy %u",
 			  s->policy);
 		a->rstinfo.warnings++;
 	}
-	if (sys_setpriority(0 /* PRIO_PROCESS */, 0, s->nice) < 0) {
+	if (sys_setpriority(0 /* PRIO_PROCESS */, tid, s->nice) < 0) {
 		rst_print(a->log_fd, "warning: cannot restore nice value %d", s->nice);
 		a->rstinfo.warnings++;
 	}
-	if (s->ncpus && sys_sched_setaffinity(0, s->ncpus / 8, s->affinity) < 0) {
+	if (s->ncpus && sys_sched_setaffinity(tid, s->ncpus / 8, s->affinity) < 0) {
 		rst_print(a->log_fd, "warning: the CPUs the process was bound to are not all available here");
 		a->rstinfo.warnings++;
 	}
-	if (s->ioprio && sys_ioprio_set(1 /* IOPRIO_WHO_PROCESS */, 0,
+	if (s->ioprio && sys_ioprio_set(1 /* IOPRIO_WHO_PROCESS */, tid,
 					(int)s->ioprio) < 0) {
 		rst_print(a->log_fd, "warning: cannot restore the I/O priority");
 		a->rstinfo.warnings++;
 	}
-	sys_prctl(PR_SET_KEEPCAPS, (unsigned long)s->keepcaps, 0, 0, 0);
-	if (s->mce_kill == PR_MCE_KILL_EARLY || s->mce_kill == PR_MCE_KILL_LATE)
-		sys_prctl(PR_MCE_KILL, PR_MCE_KILL_SET, (unsigned long)s->mce_kill, 0, 0);
 }
 
 static void write_pidfile(struct rst_args *a, long pid)
@@ -397,47 +408,160 @@ static void write_pidfile(struct rst_args *a, long pid)
 		sys_close((int)fd);
 }
 
-/* Step 8: timers and pending signals, then this thread's own state. */
-static void restore_thread(struct rst_args *a, long pid)
+/*
+ * The capability sets, per thread, last: the restart may have needed
+ * capabilities the program did not have (in a user namespace it created,
+ * to keep thread ids; as root, to set /proc/self/exe); the program gets
+ * exactly the sets it had. Bounding set first (that needs CAP_SETPCAP),
+ * then inheritable, permitted and effective, then ambient.
+ */
+static void restore_caps(struct rst_args *a)
 {
-	long r;
+	struct {
+		uint32_t version;
+		int pid;
+	} hdr = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+	struct {
+		uint32_t eff, prm, inh;
+	} data[2] = {
+		{ (uint32_t)a->cap_eff, (uint32_t)a->cap_prm, (uint32_t)a->cap_inh },
+		{ (uint32_t)(a->cap_eff >> 32), (uint32_t)(a->cap_prm >> 32),
+		  (uint32_t)(a->cap_inh >> 32) },
+	};
+	for (int c = 0; c < 64; c++)
+		if (!(a->cap_bnd & (1ULL << c)) &&
+		    sys_prctl(PR_CAPBSET_READ, (unsigned long)c, 0, 0, 0) == 1)
+			sys_prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0);
+	sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (sys_capset(&hdr, data) < 0) {
+		/* Cannot match them (more than this restart may grant): none. */
+		__builtin_memset(data, 0, sizeof(data));
+		if (sys_capset(&hdr, data) < 0)
+			rst_die(-1, RST_EXIT_OSERR, "cannot set the capabilities");
+	}
+	for (int c = 0; c < 64; c++)
+		if (a->cap_amb & (1ULL << c))
+			sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
+				  (unsigned long)c, 0, 0);
+}
 
+/*
+ * A thread's own kernel state, set by the thread itself just before it
+ * resumes (P1, P3, P12): whatever only a thread can set on itself.
+ */
+static void thread_self(struct rst_args *a, struct rst_thread *t, long pid)
+{
+	long r, tid = sys_gettid();
+
+	if (t->robust_head)
+		sys_set_robust_list((void *)(uintptr_t)t->robust_head, t->robust_len);
+	/* Always: the launcher's libc pointed it into memory now gone (P3). */
+	sys_set_tid_address((void *)(uintptr_t)t->clear_child_tid);
+	/* FS before anything touches TLS; nothing here does (P12). */
+	r = sys_arch_prctl(ARCH_SET_FS, t->fs_base);
+	if (r == 0 && t->gs_base)
+		r = sys_arch_prctl(ARCH_SET_GS, t->gs_base);
+	if (r < 0)
+		rst_die(-1, RST_EXIT_OSERR, "cannot set the thread pointer");
+	if (t->rseq_len) {	/* P1 */
+		r = sys_rseq((void *)(uintptr_t)t->rseq_addr, t->rseq_len, 0,
+			     t->rseq_sig);
+		if (r < 0)
+			rst_die(-1, RST_EXIT_OSERR, "cannot register rseq");
+	}
+	/* New thread ids: libc's own copy of the id follows (P3). */
+	if (t->tid_field && tid != t->tid)
+		*(volatile int32_t *)(uintptr_t)t->tid_field = (int32_t)tid;
+	sys_prctl(PR_SET_KEEPCAPS, (unsigned long)t->sched.keepcaps, 0, 0, 0);
+	if (t->sched.mce_kill == PR_MCE_KILL_EARLY ||
+	    t->sched.mce_kill == PR_MCE_KILL_LATE)
+		sys_prctl(PR_MCE_KILL, PR_MCE_KILL_SET,
+			  (unsigned long)t->sched.mce_kill, 0, 0);
+	/* Blocked now; delivered after rt_sigreturn if the mask allows. */
+	for (int s = 1; s < 32; s++)
+		if (t->pending & (1ULL << (s - 1)))
+			sys_tgkill((int)pid, (int)tid, s);
+	restore_caps(a);
+}
+
+/* Where a recreated thread starts: wait for the process, then resume. */
+static void thread_main(void *arg)
+{
+	struct rst_thread *t = arg;
+	struct rst_args *a = (struct rst_args *)(uintptr_t)t->args;
+
+	thread_self(a, t, sys_getpid());
+	while (!__atomic_load_n(&a->go, __ATOMIC_ACQUIRE))
+		sck_syscall4(__NR_futex, (long)&a->go, 0 /* FUTEX_WAIT */, 0, 0);
+	rst_sigreturn(t->frame_sp);
+}
+
+#define CLONE_THREAD_FLAGS                                                \
+	(0x00000100 /* VM */ | 0x00000200 /* FS */ | 0x00000400 /* FILES */ | \
+	 0x00000800 /* SIGHAND */ | 0x00010000 /* THREAD */ |                 \
+	 0x00040000 /* SYSVSEM */ | 0x00080000 /* SETTLS */ |                 \
+	 0x00100000 /* PARENT_SETTID */)
+#define CLONE_CHILD_CLEARTID_ 0x00200000
+
+/* Step 8: the other threads, with their ids when they can be kept (P14). */
+static void create_threads(struct rst_args *a)
+{
+	struct rst_thread *all = (void *)(uintptr_t)a->threads;
+
+	for (uint32_t i = 0; i < a->nthreads; i++) {
+		struct rst_thread *t = &all[i];
+
+		if (i == a->main)
+			continue;
+		struct {
+			uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+			uint64_t stack, stack_size, tls, set_tid, set_tid_size;
+		} ca = {
+			.flags = CLONE_THREAD_FLAGS |
+				 (t->clear_child_tid ? CLONE_CHILD_CLEARTID_ : 0),
+			.child_tid = t->clear_child_tid,
+			.parent_tid = (uint64_t)(uintptr_t)&t->new_tid,
+			.stack = t->stack_lo,
+			.stack_size = t->stack_size,
+			.tls = t->fs_base,
+		};
+		uint64_t want = (uint64_t)t->tid;
+
+		if (a->flags & RST_F_SET_TID) {
+			ca.set_tid = (uint64_t)(uintptr_t)&want;
+			ca.set_tid_size = 1;
+		}
+		long r = rst_clone3(&ca, sizeof(ca), thread_main, t);
+
+		if (r < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot recreate thread %d (error %ld)", t->tid, -r);
+		__atomic_store_n(&t->new_tid, (int32_t)r, __ATOMIC_RELEASE);
+		/* Settings a thread cannot always set itself, set from here. */
+		restore_sched(a, &t->sched, (int)r);
+	}
+}
+
+static void restore_timers(struct rst_args *a, long pid)
+{
 	for (int w = 0; w < 3; w++)
 		if (a->itimer[w][0] | a->itimer[w][1] | a->itimer[w][2] |
 		    a->itimer[w][3])
 			sys_setitimer(w, a->itimer[w], NULL);
-	/* Blocked now; delivered after rt_sigreturn if the mask allows. */
-	for (int s = 1; s < 32; s++) {
+	/* Blocked now; delivered after rt_sigreturn if a mask allows. */
+	for (int s = 1; s < 32; s++)
 		if (a->pending_shared & (1ULL << (s - 1)))
 			sck_syscall2(__NR_kill, pid, s);
-		if (a->pending_thread & (1ULL << (s - 1)))
-			sys_tgkill((int)pid, (int)pid, s);
-	}
-	if (a->robust_head)
-		sys_set_robust_list((void *)(uintptr_t)a->robust_head,
-				    a->robust_len);
-	/* Always: the launcher's libc pointed it into memory now gone (P3). */
-	sys_set_tid_address((void *)(uintptr_t)a->clear_child_tid);
-	/* FS before anything touches TLS; nothing here does (P12). */
-	r = sys_arch_prctl(ARCH_SET_FS, a->fs_base);
-	if (r == 0 && a->gs_base)
-		r = sys_arch_prctl(ARCH_SET_GS, a->gs_base);
-	if (r < 0)
-		rst_die(-1, RST_EXIT_OSERR, "cannot set the thread pointer");
-	if (a->rseq_len) {	/* P1 */
-		r = sys_rseq((void *)(uintptr_t)a->rseq_addr, a->rseq_len, 0,
-			     a->rseq_sig);
-		if (r < 0)
-			rst_die(-1, RST_EXIT_OSERR, "cannot register rseq");
-	}
 }
 
 void rst_main(struct rst_args *a)
 {
+	struct rst_thread *self;
 	long pid;
 
 	if (a->magic != RST_MAGIC)
 		rst_die(a->log_fd, RST_EXIT_OSERR, "bad restorer arguments");
+	self = &((struct rst_thread *)(uintptr_t)a->threads)[a->main];
 	/* ---- point of no return: the launcher is unmapped here ---- */
 	leave_launcher(a);
 	map_memory(a);
@@ -445,7 +569,8 @@ void rst_main(struct rst_args *a)
 	verify_data(a);
 	finish_memory(a);
 	restore_process(a);
-	restore_sched(a, &a->sched);
+	create_threads(a);
+	restore_sched(a, &self->sched, 0);
 	/* Memory-deny-write-execute last: mapping above needed W then X. */
 	if (a->mdwe && sys_prctl(PR_SET_MDWE, a->mdwe, 0, 0, 0) < 0)
 		rst_die(a->log_fd, RST_EXIT_OSERR,
@@ -458,9 +583,13 @@ void rst_main(struct rst_args *a)
 	/* The image, the log, mapped files: every helper fd goes now. */
 	sys_close_range((unsigned)a->first_helper_fd, ~0U, 0);
 
-	restore_thread(a, pid);
+	restore_timers(a, pid);
 	if (a->rstinfo_addr)
 		__builtin_memcpy((void *)(uintptr_t)a->rstinfo_addr, &a->rstinfo,
 				 sizeof(a->rstinfo));
-	rst_sigreturn(a->frame_sp);
+	thread_self(a, self, pid);
+	/* Everyone goes: the library waits for them before unmapping us. */
+	__atomic_store_n(&a->go, 1, __ATOMIC_RELEASE);
+	sck_syscall3(__NR_futex, (long)&a->go, 1 /* FUTEX_WAKE */, 0x7fffffff);
+	rst_sigreturn(self->frame_sp);
 }

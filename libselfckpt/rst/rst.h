@@ -75,9 +75,31 @@ struct rst_sched {
 	uint64_t affinity[16];
 };
 
+/* One thread to recreate (the main one is the restorer's own). */
+struct rst_thread {
+	int32_t tid;			/* in the image */
+	int32_t new_tid;		/* filled in when it exists */
+	uint32_t flags;			/* SCK_THRF_* */
+	uint32_t rseq_len, rseq_sig;
+	uint32_t _pad;
+	uint64_t fs_base, gs_base;
+	uint64_t rseq_addr;
+	uint64_t clear_child_tid;
+	uint64_t robust_head, robust_len;
+	uint64_t pending;		/* thread-directed standard signals */
+	uint64_t tid_field;		/* libc's copy of the tid, 0 if unknown */
+	uint64_t frame_sp;		/* rsp for its rt_sigreturn */
+	uint64_t stack_lo, stack_size;	/* its restorer stack, in the hole */
+	uint64_t args;			/* the struct rst_args */
+	struct rst_sched sched;
+};
+
+#define RST_THREAD_STACK (32 << 10)
+
 #define RST_F_VERIFIED_LIST 1u		/* expected chunk hashes are known */
 #define RST_F_EXE_SET 2u		/* try exe_fd with PR_SET_MM_MAP */
 #define RST_F_DEBUG 4u
+#define RST_F_SET_TID 8u		/* thread ids kept: clone3 set_tid */
 
 struct rst_args {
 	uint64_t magic;
@@ -109,6 +131,8 @@ struct rst_args {
 	uint64_t trailer_chain;
 	uint64_t trailer_records;	/* records before PAGE_HASHES */
 	uint64_t data_off;		/* stream offset of the PAGES payload */
+	uint32_t image_minor;		/* the image's format minor version */
+	uint32_t _pad5;
 	struct sck_uuid image_uuid;
 	uint64_t trailer_buf;		/* scratch for the PAGE_HASHES payload */
 	uint64_t trailer_buf_len;
@@ -131,16 +155,15 @@ struct rst_args {
 
 	uint32_t mdwe;			/* PR_SET_MDWE, applied last */
 	uint32_t _pad3;
+	/* Capabilities every thread ends with: the image's, no more. */
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 
-	/* The thread. */
-	struct rst_sched sched;
-	uint64_t fs_base, gs_base;
-	uint64_t rseq_addr;
-	uint32_t rseq_len, rseq_sig;
-	uint64_t clear_child_tid;
-	uint64_t robust_head, robust_len;
-	uint64_t pending_thread;
-	uint64_t frame_sp;		/* rsp for rt_sigreturn */
+	/* The threads: [main] is the restorer's own, the others it creates. */
+	uint32_t nthreads;
+	uint32_t main;
+	uint64_t threads;		/* struct rst_thread[nthreads] */
+	int32_t go;			/* futex: the others wait for it */
+	uint32_t _pad4;
 
 	/* Reports. */
 	uint64_t rstinfo_addr;

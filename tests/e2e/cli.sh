@@ -1,8 +1,10 @@
 #!/bin/bash
 # cli.sh - the selfckpt program's promises (docs/cli.md, --help):
 #
-#   - restart --pidfile FILE writes the PID of the resumed process, which is
-#     the PID the restart command was started as (pidof01 logs its getpid());
+#   - a restarted process keeps its PID (in a private PID namespace), and
+#     restart --pidfile FILE writes its PID as seen from outside, to which
+#     signals can be sent (pidof01 waits for SIGUSR1); with --no-namespaces
+#     it is the PID the restart command was started as;
 #   - the exit status of restart is the resumed program's (ckptexit: 42);
 #   - descriptors 0-2 that were regular files at the checkpoint are reopened
 #     at their offsets; with --stdio=inherit they are the restart command's;
@@ -33,20 +35,46 @@ die() {
 }
 ok() { checks=$((checks + 1)); }
 
-# ---- --pidfile --------------------------------------------------------------
+# ---- --pidfile, and the PID that signals go to ------------------------------
 
-env -u SCK_READY SCK_IMAGE="$WORK/pid.img" "$B/tests/e2e/bin/pidof01" 2>&1 | cat >pid-first.log
+# (The restarted program's environment is the image's: set at checkpoint.)
+env -u SCK_READY SCK_WAIT_USR1=1 SCK_IMAGE="$WORK/pid.img" "$B/tests/e2e/bin/pidof01" \
+	2>&1 | cat >pid-first.log
 [ "${PIPESTATUS[0]}" -eq 0 ] && grep -q 'checkpoint 1 written' pid-first.log ||
 	die "pidof01 did not checkpoint: $(cat pid-first.log)"
+rm -f pid.txt
 "$sck" restart --pidfile "$WORK/pid.txt" pid.img </dev/null >pid-restart.log 2>&1 &
+rpid=$!
+for _ in $(seq 500); do
+	[ -s pid.txt ] && grep -q "info: pid" pid-restart.log && break
+	sleep 0.02
+done
+[ -s pid.txt ] || die "no pid file: $(cat pid-restart.log)"
+ppid=$(cat pid.txt)
+# The PID as seen from here is a process of ours, in another PID namespace
+# where it has its old PID.
+nspid=$(awk '/^NSpid:/ {print $NF}' "/proc/$ppid/status")
+grep -qx "info: pid $nspid" pid-restart.log ||
+	die "pid file $ppid is not the restarted process (NSpid $nspid): $(cat pid-restart.log)"
+kill -USR1 "$ppid"
+st=0
+wait $rpid || st=$?
+[ $st -eq 0 ] && grep -qx PASS pid-restart.log && grep -qx "info: got SIGUSR1" pid-restart.log ||
+	die "pidof01 restart: status $st: $(cat pid-restart.log)"
+ok
+# With --no-namespaces the process gets new ids: the restart command's PID.
+env -u SCK_READY SCK_PID_NEW=1 SCK_IMAGE="$WORK/pid2.img" "$B/tests/e2e/bin/pidof01" \
+	2>&1 | cat >pid2-first.log
+"$sck" restart --no-namespaces --pidfile "$WORK/pid2.txt" pid2.img \
+	</dev/null >pid2-restart.log 2>&1 &
 rpid=$!
 st=0
 wait $rpid || st=$?
-[ $st -eq 0 ] && grep -qx PASS pid-restart.log ||
-	die "pidof01 restart: status $st: $(cat pid-restart.log)"
-grep -qx "info: pid $rpid" pid-restart.log ||
-	die "the resumed process is not pid $rpid: $(cat pid-restart.log)"
-[ "$(cat pid.txt)" = "$rpid" ] || die "--pidfile wrote '$(cat pid.txt)', expected $rpid"
+[ $st -eq 0 ] && grep -qx PASS pid2-restart.log ||
+	die "pidof01 restart --no-namespaces: status $st: $(cat pid2-restart.log)"
+grep -qx "info: pid $rpid" pid2-restart.log ||
+	die "with new ids the process is not pid $rpid: $(cat pid2-restart.log)"
+[ "$(cat pid2.txt)" = "$rpid" ] || die "--pidfile wrote '$(cat pid2.txt)', expected $rpid"
 ok
 
 # ---- the exit status is the program's -------------------------------------

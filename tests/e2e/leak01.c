@@ -9,7 +9,7 @@
  *     own /proc/<pid> (a restarted process has another pid: restart would
  *     fail, or open another process's), a file with a flock(), a POSIX
  *     (fcntl) or an open file description lock, a pseudo-terminal master,
- *     a System V shared memory segment, a second thread, a live child
+ *     a System V shared memory segment, a live child
  *     process, a child that exited and was not waited for, a POSIX timer
  *     or a pending real-time signal, selfckpt_checkpoint() returns -1
  *     with errno ENOTSUP, and selfckpt_last_error() names the descriptor
@@ -22,7 +22,6 @@
  *     process sees the ids in order.
  */
 #include <dirent.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -145,19 +144,6 @@ static void refuse_fd(const char *what, int fd, const char *kind)
 
 	snprintf(num, sizeof(num), "fd %d ", fd);
 	expect_refusal(what, num, kind);
-}
-
-static volatile int thread_stop;
-
-static void *thread_main(void *arg)
-{
-	(void)arg;
-	while (!thread_stop) {
-		struct timespec ts = { 0, 1000000 };
-
-		nanosleep(&ts, NULL);
-	}
-	return NULL;
 }
 
 int main(void)
@@ -291,13 +277,6 @@ int main(void)
 	      "unlinked file: %s", strerror(errno));
 	refuse_fd("unlinked file", uf, "unlinked");
 	close(uf);
-
-	pthread_t th;
-
-	CHECK(pthread_create(&th, NULL, thread_main, NULL) == 0, "pthread_create");
-	expect_refusal("second thread", "2 threads", NULL);
-	thread_stop = 1;
-	CHECK(pthread_join(th, NULL) == 0, "pthread_join");
 
 	pid_t child = fork();
 

@@ -41,6 +41,9 @@ struct sck_ctx {
  */
 long selfckpt__ctx_save(struct sck_ctx *ctx) __attribute__((returns_twice));
 
+/* sa_restorer for handlers installed with the raw system call. */
+void selfckpt__rt_restorer(void);
+
 /* The CPU fingerprint of this machine, as stored in an image header. */
 void selfckpt__cpu_probe(struct sck_cpu *cpu);
 

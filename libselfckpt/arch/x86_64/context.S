@@ -55,4 +55,17 @@ selfckpt__ctx_save:
 	.cfi_endproc
 	.size	selfckpt__ctx_save, .-selfckpt__ctx_save
 
+/*
+ * The sa_restorer of handlers the library installs with the raw
+ * rt_sigaction system call (libc supplies its own to libc's sigaction).
+ */
+	.globl	selfckpt__rt_restorer
+	.hidden	selfckpt__rt_restorer
+	.type	selfckpt__rt_restorer, @function
+selfckpt__rt_restorer:
+	movl	$15, %eax		/* __NR_rt_sigreturn */
+	syscall
+	ud2
+	.size	selfckpt__rt_restorer, .-selfckpt__rt_restorer
+
 	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,381 @@
+/*
+ * threads.c - bringing the other threads of the process to a stop, and
+ * back.
+ *
+ * The checkpointing thread sends each other thread the library's reserved
+ * signal (SIGRTMAX-2 unless configured) with tgkill. The handler records
+ * the thread's kernel state (res-thread.c) and captures its registers
+ * (selfckpt__ctx_save) into the thread's slot of the checkpoint arena,
+ * checks in, and waits on a futex until released. The image is written
+ * while every thread waits; then all go on.
+ *
+ * After a restart each such thread resumes inside the handler, where
+ * selfckpt__ctx_save returns a second time, with 0: it counts itself as
+ * resumed and returns through the kernel's signal frame, which is in the
+ * image, to exactly where it was interrupted (P3, P12 handled by the
+ * restorer). So every thread, including the caller, resumes in library
+ * code, uniformly.
+ *
+ * The handler never shows (issue 3):
+ *  - SA_RESTART makes the kernel restart the system calls that honour it
+ *    (futex waits in pthread_cond_wait and barriers, read, accept...);
+ *    nanosleep and poll restart on their own;
+ *  - the calls that the kernel would restart only if no handler ran
+ *    (epoll_wait, select, pause, sigsuspend...) come back with EINTR; the
+ *    handler turns that back into a restart when it knows which call was
+ *    interrupted: recorded by the library's wrappers, or read from glibc's
+ *    "mov $nr, %eax; syscall" sequence;
+ *  - the library's wrappers keep the signal out of the masks and pending
+ *    sets a program reads (interpose.c).
+ *
+ * Synchronization words live in library data, not in the arena, so that
+ * a thread leaving its wait never touches memory being unmapped.
+ */
+#define LOG_PREFIX "threads: "
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ucontext.h>
+#include <linux/errno.h>
+#include <linux/futex.h>
+
+#include "internal.h"
+#include "log.h"
+#include "nolibc/fmt.h"
+#include "nolibc/str.h"
+#include "proc.h"
+#include "sys.h"
+
+#define STOP_TIMEOUT_MS 10000	/* a thread that does not stop by then */
+#define SI_TKILL_ (-6)
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
+struct sck_sync {
+	int sig;			/* the reserved signal, once installed */
+	int installed;
+	struct sck_dump *dump;		/* the checkpoint in progress */
+	int checked_in;			/* futex words, atomic */
+	int release;
+	int inside;
+	int resumed;
+	struct sck_sigaction prev;	/* what the signal did before us */
+};
+
+struct sck_sync selfckpt__sync;
+
+/* Set by the library's wrappers around blocking calls (interpose.c). */
+__thread long selfckpt__in_syscall = -1;
+
+int selfckpt__signal = 0;	/* 0: the default, SIGRTMAX - 2 */
+
+static long futex(int *uaddr, int op, int val, const struct __kernel_timespec *ts)
+{
+	return sck_syscall4(__NR_futex, (long)uaddr, op, val, (long)ts);
+}
+
+static int load(const int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void wake(int *p)
+{
+	futex(p, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL);
+}
+
+int selfckpt__ckpt_signal(void)
+{
+	return selfckpt__signal ? selfckpt__signal : SIGRTMAX - 2;
+}
+
+/*
+ * An interrupted call that the kernel answered with EINTR only because a
+ * handler ran: make it restart, as it would have without us. The call is
+ * known if a wrapper recorded it, or from the two instructions before the
+ * interrupted point: "mov $nr, %eax" (b8 imm32, without a REX prefix,
+ * which would make it another register) then "syscall" (0f 05).
+ */
+static void restart_interrupted(ucontext_t *uc)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	const uint8_t *ip = (const uint8_t *)(uintptr_t)g[REG_RIP];
+	long nr = selfckpt__in_syscall;
+
+	if (g[REG_RAX] != -EINTR || ip[-2] != 0x0f || ip[-1] != 0x05)
+		return;
+	/* Eight bytes back stay in the page of the syscall instruction. */
+	if (nr < 0 && ((uintptr_t)(ip - 8) & ~4095UL) == ((uintptr_t)(ip - 2) & ~4095UL) &&
+	    ip[-7] == 0xb8 && (ip[-8] & 0xf0) != 0x40) {
+		int32_t imm;
+
+		__builtin_memcpy(&imm, ip - 6, 4);
+		nr = imm;
+	}
+	if (nr < 0 || nr > 1024)
+		return;
+	g[REG_RAX] = nr;
+	g[REG_RIP] -= 2;
+}
+
+/* Not a checkpoint request: do what the signal did before the library. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	const struct sck_sigaction *p = &selfckpt__sync.prev;
+
+	if (p->handler == (uint64_t)(uintptr_t)SIG_IGN)
+		return;
+	if (p->handler == (uint64_t)(uintptr_t)SIG_DFL) {
+		/* The default action (terminate): let it happen. */
+		struct sck_sigaction dfl = { 0, 0, 0, 0 };
+		uint64_t unblock = 1ULL << (sig - 1);
+
+		sys_rt_sigaction(sig, &dfl, NULL);
+		sys_tgkill((int)sys_getpid(), (int)sys_gettid(), sig);
+		sys_rt_sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+		return;
+	}
+	if (p->flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))(uintptr_t)p->handler)(sig, si, uc);
+	else
+		((void (*)(int))(uintptr_t)p->handler)(sig);
+}
+
+static void handler(int sig, siginfo_t *si, void *ucv)
+{
+	struct sck_sync *y = &selfckpt__sync;
+	struct sck_dump *d = __atomic_load_n(&y->dump, __ATOMIC_ACQUIRE);
+	long tid = sys_gettid();
+	struct sck_slot *s = NULL;
+	uint64_t mask = 0;
+
+	if (!d || si->si_code != SI_TKILL_ || si->si_pid != sys_getpid()) {
+		forward(sig, si, ucv);
+		return;
+	}
+	for (uint32_t i = 0; i < d->nslots; i++)
+		if (d->slots[i].t.tid == tid && i != d->caller)
+			s = &d->slots[i];
+	if (!s || load(&s->state) != SCK_SLOT_SIGNALLED)
+		return;	/* not (or no longer) expected: the caller will see */
+
+	restart_interrupted(ucv);
+	/* The mask now, which is the handler's: restored by its return. */
+	sys_rt_sigprocmask(SIG_BLOCK, NULL, &mask);
+	s->err = selfckpt__thread_state(s, mask, 0, d->mem_fd);
+
+	int gen = load(&y->release);
+
+	if (selfckpt__ctx_save(&s->ctx)) {
+		__atomic_store_n(&s->state, SCK_SLOT_STOPPED, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&y->inside, 1, __ATOMIC_ACQ_REL);
+		__atomic_add_fetch(&y->checked_in, 1, __ATOMIC_ACQ_REL);
+		wake(&y->checked_in);
+		while (load(&y->release) == gen)
+			futex(&y->release, FUTEX_WAIT_PRIVATE, gen, NULL);
+		__atomic_sub_fetch(&y->inside, 1, __ATOMIC_ACQ_REL);
+		wake(&y->inside);
+		return;
+	}
+	/* Resumed by a restart: the arena and d are gone; globals only. */
+	__atomic_add_fetch(&y->resumed, 1, __ATOMIC_ACQ_REL);
+	wake(&y->resumed);
+}
+
+static int install(void)
+{
+	struct sck_sync *y = &selfckpt__sync;
+	int sig = selfckpt__ckpt_signal();
+	struct sck_sigaction act = {
+		.handler = (uint64_t)(uintptr_t)handler,
+		.flags = SA_SIGINFO | SA_RESTART | SA_RESTORER,
+		.restorer = (uint64_t)(uintptr_t)selfckpt__rt_restorer,
+		.mask = ~0ULL,
+	};
+
+	if (y->installed && y->sig == sig)
+		return 0;
+	if (sig < SIGRTMIN || sig > SIGRTMAX)
+		return sck_fail(EINVAL, "signal %d cannot be the checkpoint signal", sig);
+	long r = sys_rt_sigaction(sig, &act, &y->prev);
+
+	if (r < 0)
+		return sck_fail((int)-r, "cannot install the handler of signal %d", sig);
+	y->sig = sig;
+	y->installed = 1;
+	return 0;
+}
+
+int selfckpt__threads_count(void)
+{
+	long dirfd = sys_openat(-100, "/proc/self/task",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	char buf[4096];
+	long n = 0, len;
+
+	if (dirfd < 0)
+		return (int)dirfd;
+	while ((len = sys_getdents64((int)dirfd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < len;) {
+			unsigned short reclen;
+			char c = buf[off + 19];
+
+			__builtin_memcpy(&reclen, buf + off + 16, 2);
+			if (c >= '0' && c <= '9')
+				n++;
+			off += reclen;
+		}
+	sys_close((int)dirfd);
+	return (int)n;
+}
+
+/* Add a slot for each thread not seen yet and signal it; returns how many. */
+static int signal_new(struct sck_dump *d, int sig)
+{
+	long dirfd = sys_openat(-100, "/proc/self/task",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	long pid = sys_getpid(), len;
+	char buf[4096];
+	int added = 0;
+
+	if (dirfd < 0)
+		return sck_fail((int)-dirfd, "cannot list /proc/self/task");
+	while ((len = sys_getdents64((int)dirfd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < len;) {
+			unsigned short reclen;
+			const char *name = buf + off + 19, *end;
+
+			__builtin_memcpy(&reclen, buf + off + 16, 2);
+			off += reclen;
+			if (*name < '0' || *name > '9')
+				continue;
+			int32_t tid = (int32_t)selfckpt__parse_u64(name, 10, &end);
+			int known = 0;
+
+			for (uint32_t i = 0; i < d->nslots; i++)
+				if (d->slots[i].t.tid == tid)
+					known = 1;
+			if (known)
+				continue;
+			if (d->nslots >= d->slots_cap) {
+				sys_close((int)dirfd);
+				return sck_fail(EAGAIN,
+						"threads were created faster than the checkpoint could stop them");
+			}
+			struct sck_slot *s = &d->slots[d->nslots++];
+
+			s->t.tid = tid;
+			__atomic_store_n(&s->state, SCK_SLOT_SIGNALLED, __ATOMIC_RELEASE);
+			if (sys_tgkill((int)pid, tid, sig) < 0)
+				s->state = SCK_SLOT_EMPTY;	/* it has just exited */
+			else
+				added++;
+		}
+	}
+	sys_close((int)dirfd);
+	return added;
+}
+
+/* Why a thread does not stop: usually it blocks the signal. */
+static int explain(struct sck_dump *d, int32_t tid, int sig)
+{
+	char path[64];
+	uint64_t blocked = 0;
+	struct sck_slot *s = &d->slots[d->caller];
+
+	selfckpt__fmt(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	if (selfckpt__read_file(-100, path, s->procbuf, SCK_SLOT_PROCBUF) < 0)
+		return 0;	/* it exited meanwhile */
+	selfckpt__proc_field(s->procbuf, "SigBlk:", 16, &blocked);
+	if (blocked & (1ULL << (sig - 1)))
+		return sck_fail(EOPNOTSUPP,
+				"thread %d blocks signal %d, which the library uses to stop threads; set SELFCKPT_SIGNAL to a signal the program leaves alone",
+				tid, sig);
+	return sck_fail(EAGAIN, "thread %d did not stop within %d s", tid,
+			STOP_TIMEOUT_MS / 1000);
+}
+
+int selfckpt__threads_stop(struct sck_dump *d)
+{
+	struct sck_sync *y = &selfckpt__sync;
+	int ret = install(), expected = 0, waited = 0;
+
+	if (ret)
+		return ret;
+	y->checked_in = 0;
+	__atomic_store_n(&y->dump, d, __ATOMIC_RELEASE);
+	for (;;) {
+		int added = signal_new(d, y->sig);
+
+		if (added < 0)
+			return added;
+		expected += added;
+		if (!added && load(&y->checked_in) == expected)
+			break;
+		/* Wait for the check-ins, 20 ms at a time, then look again. */
+		struct __kernel_timespec ts = { 0, 20 * 1000 * 1000 };
+		int now = load(&y->checked_in);
+
+		if (now < expected) {
+			futex(&y->checked_in, FUTEX_WAIT_PRIVATE, now, &ts);
+			waited += 20;
+		}
+		if (waited < STOP_TIMEOUT_MS)
+			continue;
+		/* Slots still signalled: exited threads, or stuck ones. */
+		for (uint32_t i = 0; i < d->nslots; i++) {
+			struct sck_slot *s = &d->slots[i];
+			char path[64];
+
+			if (i == d->caller || load(&s->state) != SCK_SLOT_SIGNALLED)
+				continue;
+			selfckpt__fmt(path, sizeof(path), "/proc/self/task/%d", s->t.tid);
+			long fd = sys_openat(-100, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+
+			if (fd < 0) {
+				s->state = SCK_SLOT_EMPTY;
+				expected--;
+				continue;
+			}
+			sys_close((int)fd);
+			return explain(d, s->t.tid, y->sig);
+		}
+		waited = 0;
+	}
+	for (uint32_t i = 0; i < d->nslots; i++)
+		if (d->slots[i].state == SCK_SLOT_STOPPED && d->slots[i].err)
+			return d->slots[i].err;
+	return 0;
+}
+
+void selfckpt__threads_release(struct sck_dump *d)
+{
+	struct sck_sync *y = &selfckpt__sync;
+	int n;
+
+	(void)d;
+	__atomic_add_fetch(&y->release, 1, __ATOMIC_ACQ_REL);
+	wake(&y->release);
+	/* They leave the wait before the arena goes away. */
+	while ((n = load(&y->inside)) != 0)
+		futex(&y->inside, FUTEX_WAIT_PRIVATE, n, NULL);
+	__atomic_store_n(&y->dump, NULL, __ATOMIC_RELEASE);
+	y->checked_in = 0;
+}
+
+void selfckpt__threads_resumed(uint32_t n)
+{
+	struct sck_sync *y = &selfckpt__sync;
+	int now;
+
+	while ((now = load(&y->resumed)) < (int)n)
+		futex(&y->resumed, FUTEX_WAIT_PRIVATE, now, NULL);
+	/* The image held the counters of a checkpoint in progress. */
+	__atomic_store_n(&y->dump, NULL, __ATOMIC_RELEASE);
+	y->checked_in = 0;
+	y->inside = 0;
+	y->resumed = 0;
+}
