@@ -52,7 +52,11 @@ TOOL_LIB_SRC := libselfckpt/image-dec.c libselfckpt/restore.c \
 	libselfckpt/restore-files.c libselfckpt/restore-ns.c \
 	libselfckpt/arch/$(ARCH)/sigframe.c
 
+# Only in the shared library: libc functions it interposes (interpose.c).
+SO_ONLY_SRC := libselfckpt/interpose.c
+
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(CORE_ASM:%.S=$(BUILD)/%.o)
+SO_ONLY_OBJ := $(SO_ONLY_SRC:%.c=$(BUILD)/%.o)
 NOLIBC_OBJ := $(NOLIBC_SRC:%.c=$(BUILD)/%.o)
 TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
 
@@ -83,8 +87,8 @@ $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libselfckpt.so.$(VERSION): $(CORE_OBJ)
-	$(Q)$(CC) $(LIB_LDFLAGS) -o $@ $^
+$(BUILD)/libselfckpt.so.$(VERSION): $(CORE_OBJ) $(SO_ONLY_OBJ)
+	$(Q)$(CC) $(LIB_LDFLAGS) -o $@ $^ -ldl
 $(BUILD)/libselfckpt.so: $(BUILD)/libselfckpt.so.$(VERSION)
 	$(Q)ln -sf libselfckpt.so.$(VERSION) $(BUILD)/libselfckpt.so.$(SOVERSION)
 	$(Q)ln -sf libselfckpt.so.$(VERSION) $@

@@ -165,8 +165,10 @@ void selfckpt__threads_resumed(uint32_t n);
 extern int selfckpt__signal;
 int selfckpt__ckpt_signal(void);
 
-/* The system call a library wrapper is in, for the EINTR repair; -1. */
-extern __thread long selfckpt__in_syscall;
+/* The program's own action for the reserved signal (interpose.c). */
+int selfckpt__sig_installed(void);
+void selfckpt__sig_get_prev(struct sck_sigaction *out);
+void selfckpt__sig_set_prev(const struct sck_sigaction *in);
 
 /* Counts for sizing the arena, from a quick look at /proc/self. */
 struct sck_sizing {

@@ -22,9 +22,8 @@
  *    nanosleep and poll restart on their own;
  *  - the calls that the kernel would restart only if no handler ran
  *    (epoll_wait, select, pause, sigsuspend...) come back with EINTR; the
- *    handler turns that back into a restart when it knows which call was
- *    interrupted: recorded by the library's wrappers, or read from glibc's
- *    "mov $nr, %eax; syscall" sequence;
+ *    handler turns that back into a restart when the code shows which
+ *    call was interrupted (restart_interrupted);
  *  - the library's wrappers keep the signal out of the masks and pending
  *    sets a program reads (interpose.c).
  *
@@ -49,7 +48,7 @@
 #include "sys.h"
 
 #define STOP_TIMEOUT_MS 10000	/* a thread that does not stop by then */
-#define SI_TKILL_ (-6)
+#define SI_QUEUE_ (-1)
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
 #endif
@@ -66,9 +65,6 @@ struct sck_sync {
 };
 
 struct sck_sync selfckpt__sync;
-
-/* Set by the library's wrappers around blocking calls (interpose.c). */
-__thread long selfckpt__in_syscall = -1;
 
 int selfckpt__signal = 0;	/* 0: the default, SIGRTMAX - 2 */
 
@@ -92,30 +88,85 @@ int selfckpt__ckpt_signal(void)
 	return selfckpt__signal ? selfckpt__signal : SIGRTMAX - 2;
 }
 
+/* For interpose.c: the program's own action for the reserved signal. */
+int selfckpt__sig_installed(void)
+{
+	return selfckpt__sync.installed &&
+	       selfckpt__sync.sig == selfckpt__ckpt_signal();
+}
+
+void selfckpt__sig_get_prev(struct sck_sigaction *out)
+{
+	*out = selfckpt__sync.prev;
+}
+
+void selfckpt__sig_set_prev(const struct sck_sigaction *in)
+{
+	selfckpt__sync.prev = *in;
+}
+
 /*
- * An interrupted call that the kernel answered with EINTR only because a
- * handler ran: make it restart, as it would have without us. The call is
- * known if a wrapper recorded it, or from the two instructions before the
- * interrupted point: "mov $nr, %eax" (b8 imm32, without a REX prefix,
- * which would make it another register) then "syscall" (0f 05).
+ * The calls the kernel restarts after a signal only if no handler ran
+ * (ERESTARTNOHAND and the like): with our handler they would return EINTR
+ * to a program that saw no signal.
+ */
+static int restart_without_handler(long nr)
+{
+	switch (nr) {
+	case 34:	/* pause */
+	case 130:	/* rt_sigsuspend */
+	case 23:	/* select */
+	case 270:	/* pselect6 */
+	case 271:	/* ppoll */
+	case 232:	/* epoll_wait */
+	case 281:	/* epoll_pwait */
+	case 441:	/* epoll_pwait2 */
+	case 128:	/* rt_sigtimedwait */
+	case 69:	/* msgsnd */
+	case 70:	/* msgrcv */
+	case 65:	/* semop */
+	case 220:	/* semtimedop */
+	case 208:	/* io_getevents */
+	case 333:	/* io_pgetevents */
+	case 242:	/* mq_timedsend */
+	case 243:	/* mq_timedreceive */
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * An interrupted call that the kernel answered with EINTR only because our
+ * handler ran: make it restart, as it would have without us. Which call it
+ * was is read from the code before the interrupted point: a "syscall"
+ * (0f 05) preceded, within 16 bytes, by "mov $nr, %eax" (b8 imm32, not
+ * behind a REX prefix, which would make it another register) with nr one
+ * of those calls. That is how glibc's wrappers issue them. If the code
+ * says nothing certain, the program sees the EINTR, which every careful
+ * program handles anyway.
  */
 static void restart_interrupted(ucontext_t *uc)
 {
 	greg_t *g = uc->uc_mcontext.gregs;
 	const uint8_t *ip = (const uint8_t *)(uintptr_t)g[REG_RIP];
-	long nr = selfckpt__in_syscall;
+	uintptr_t page = ((uintptr_t)ip - 2) & ~4095UL;
+	long nr = -1;
 
 	if (g[REG_RAX] != -EINTR || ip[-2] != 0x0f || ip[-1] != 0x05)
 		return;
-	/* Eight bytes back stay in the page of the syscall instruction. */
-	if (nr < 0 && ((uintptr_t)(ip - 8) & ~4095UL) == ((uintptr_t)(ip - 2) & ~4095UL) &&
-	    ip[-7] == 0xb8 && (ip[-8] & 0xf0) != 0x40) {
+	for (int back = 7; back <= 18 && nr < 0; back++) {
+		const uint8_t *m = ip - back;	/* candidate b8, then imm32 */
 		int32_t imm;
 
-		__builtin_memcpy(&imm, ip - 6, 4);
-		nr = imm;
+		if (((uintptr_t)(m - 1) & ~4095UL) != page)
+			break;	/* stay in the page the syscall is in */
+		if (m[0] != 0xb8 || (m[-1] & 0xf0) == 0x40)
+			continue;
+		__builtin_memcpy(&imm, m + 1, 4);
+		if (restart_without_handler(imm))
+			nr = imm;
 	}
-	if (nr < 0 || nr > 1024)
+	if (nr < 0)
 		return;
 	g[REG_RAX] = nr;
 	g[REG_RIP] -= 2;
@@ -152,10 +203,18 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	struct sck_slot *s = NULL;
 	uint64_t mask = 0;
 
-	if (!d || si->si_code != SI_TKILL_ || si->si_pid != sys_getpid()) {
+	/*
+	 * Ours: queued by this process with our cookie. A request that comes
+	 * late (the thread had the signal blocked until the checkpoint was
+	 * over) is dropped; anything else was the program's or someone else's.
+	 */
+	if (si->si_code != SI_QUEUE_ || si->si_pid != sys_getpid() ||
+	    si->si_value.sival_ptr != (void *)y) {
 		forward(sig, si, ucv);
 		return;
 	}
+	if (!d)
+		return;
 	for (uint32_t i = 0; i < d->nslots; i++)
 		if (d->slots[i].t.tid == tid && i != d->caller)
 			s = &d->slots[i];
@@ -232,6 +291,20 @@ int selfckpt__threads_count(void)
 	return (int)n;
 }
 
+/* Queue a stop request, marked with our cookie (see handler). */
+static long request(int pid, int tid, int sig)
+{
+	siginfo_t si;
+
+	__builtin_memset(&si, 0, sizeof(si));
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE_;
+	si.si_pid = pid;
+	si.si_uid = (uid_t)sys_getuid();
+	si.si_value.sival_ptr = &selfckpt__sync;
+	return sck_syscall4(__NR_rt_tgsigqueueinfo, pid, tid, sig, (long)&si);
+}
+
 /* Add a slot for each thread not seen yet and signal it; returns how many. */
 static int signal_new(struct sck_dump *d, int sig)
 {
@@ -269,7 +342,7 @@ static int signal_new(struct sck_dump *d, int sig)
 
 			s->t.tid = tid;
 			__atomic_store_n(&s->state, SCK_SLOT_SIGNALLED, __ATOMIC_RELEASE);
-			if (sys_tgkill((int)pid, tid, sig) < 0)
+			if (request((int)pid, tid, sig) < 0)
 				s->state = SCK_SLOT_EMPTY;	/* it has just exited */
 			else
 				added++;

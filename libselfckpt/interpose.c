@@ -1,0 +1,269 @@
+/*
+ * interpose.c - keep the library's signal out of the program's way.
+ *
+ * The checkpoint stops threads with a reserved signal (threads.c). A
+ * program must not be able to block it by accident (a thread that blocks
+ * every signal with sigfillset would never stop), nor see it (issue 3: not
+ * in a mask the program reads, not in sigpending, not taken by sigwait or
+ * a signalfd), nor replace its handler. The shared library defines these
+ * libc functions, so that a program linked with it calls them first; each
+ * takes the reserved signal out of the sets it is given and of the sets it
+ * returns, and passes the call on to libc's function (dlsym RTLD_NEXT).
+ *
+ * sigaction() of the reserved signal, once the library handles it, is
+ * emulated: the program's action is stored, and the library's handler
+ * forwards to it any such signal that is not a checkpoint request.
+ *
+ * Not in libselfckpt.a: a statically linked program would get two
+ * definitions. There, a program that blocks every signal makes the
+ * checkpoint fail after a timeout, with a message naming the thread and
+ * the signal (docs/limitations.md).
+ *
+ * These functions may run in signal handlers: the real ones are resolved
+ * once, when the library is loaded, and nothing here allocates.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/signalfd.h>
+
+#include "internal.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static int (*real_sigprocmask)(int, const sigset_t *, sigset_t *);
+static int (*real_pthread_sigmask)(int, const sigset_t *, sigset_t *);
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static int (*real_sigpending)(sigset_t *);
+static int (*real_sigsuspend)(const sigset_t *);
+static int (*real_sigwait)(const sigset_t *, int *);
+static int (*real_sigwaitinfo)(const sigset_t *, siginfo_t *);
+static int (*real_sigtimedwait)(const sigset_t *, siginfo_t *,
+				const struct timespec *);
+static int (*real_signalfd)(int, const sigset_t *, int);
+static int (*real_ppoll)(struct pollfd *, nfds_t, const struct timespec *,
+			 const sigset_t *);
+static int (*real_pselect)(int, fd_set *, fd_set *, fd_set *,
+			   const struct timespec *, const sigset_t *);
+static int (*real_epoll_pwait)(int, struct epoll_event *, int, int,
+			       const sigset_t *);
+
+#define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
+
+__attribute__((constructor)) static void resolve(void)
+{
+	RESOLVE(sigprocmask);
+	RESOLVE(pthread_sigmask);
+	RESOLVE(sigaction);
+	RESOLVE(sigpending);
+	RESOLVE(sigsuspend);
+	RESOLVE(sigwait);
+	RESOLVE(sigwaitinfo);
+	RESOLVE(sigtimedwait);
+	RESOLVE(signalfd);
+	RESOLVE(ppoll);
+	RESOLVE(pselect);
+	RESOLVE(epoll_pwait);
+}
+
+static int missing(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+/* A copy of set without the reserved signal, or NULL for NULL. */
+static const sigset_t *strip(const sigset_t *set, sigset_t *copy)
+{
+	if (!set)
+		return NULL;
+	*copy = *set;
+	sigdelset(copy, selfckpt__ckpt_signal());
+	return copy;
+}
+
+static void hide(sigset_t *set)
+{
+	if (set)
+		sigdelset(set, selfckpt__ckpt_signal());
+}
+
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	sigset_t copy;
+	int r;
+
+	if (!real_sigprocmask)
+		return missing();
+	r = real_sigprocmask(how, how == SIG_UNBLOCK ? set : strip(set, &copy), old);
+	if (r == 0)
+		hide(old);
+	return r;
+}
+
+EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	sigset_t copy;
+	int r;
+
+	if (!real_pthread_sigmask)
+		return ENOSYS;
+	r = real_pthread_sigmask(how, how == SIG_UNBLOCK ? set : strip(set, &copy),
+				 old);
+	if (r == 0)
+		hide(old);
+	return r;
+}
+
+/* Kernel and libc forms of an action, for the emulated signal. */
+static void to_kernel(const struct sigaction *a, struct sck_sigaction *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->handler = (uint64_t)(uintptr_t)a->sa_handler;
+	k->flags = (uint64_t)(unsigned)a->sa_flags;
+	memcpy(&k->mask, &a->sa_mask, sizeof(k->mask));
+}
+
+static void from_kernel(const struct sck_sigaction *k, struct sigaction *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sa_handler = (void (*)(int))(uintptr_t)k->handler;
+	a->sa_flags = (int)k->flags;
+	memcpy(&a->sa_mask, &k->mask, sizeof(k->mask));
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction copy;
+
+	if (!real_sigaction)
+		return missing();
+	if (sig == selfckpt__ckpt_signal() && selfckpt__sig_installed()) {
+		struct sck_sigaction k;
+
+		if (old) {
+			selfckpt__sig_get_prev(&k);
+			from_kernel(&k, old);
+		}
+		if (act) {
+			to_kernel(act, &k);
+			selfckpt__sig_set_prev(&k);
+		}
+		return 0;
+	}
+	if (act) {
+		/* A handler running with the signal blocked would not stop. */
+		copy = *act;
+		sigdelset(&copy.sa_mask, selfckpt__ckpt_signal());
+		act = &copy;
+	}
+	return real_sigaction(sig, act, old);
+}
+
+EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
+{
+	struct sigaction act, old;
+
+	/* glibc's signal(): BSD semantics. */
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	act.sa_flags = SA_RESTART;
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, sig);
+	if (sigaction(sig, &act, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+EXPORT int sigpending(sigset_t *set)
+{
+	int r;
+
+	if (!real_sigpending)
+		return missing();
+	r = real_sigpending(set);
+	if (r == 0)
+		hide(set);
+	return r;
+}
+
+EXPORT int sigsuspend(const sigset_t *mask)
+{
+	sigset_t copy;
+
+	if (!real_sigsuspend)
+		return missing();
+	return real_sigsuspend(strip(mask, &copy));
+}
+
+EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	sigset_t copy;
+
+	if (!real_sigwait)
+		return ENOSYS;
+	return real_sigwait(strip(set, &copy), sig);
+}
+
+EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	sigset_t copy;
+
+	if (!real_sigwaitinfo)
+		return missing();
+	return real_sigwaitinfo(strip(set, &copy), info);
+}
+
+EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
+			const struct timespec *timeout)
+{
+	sigset_t copy;
+
+	if (!real_sigtimedwait)
+		return missing();
+	return real_sigtimedwait(strip(set, &copy), info, timeout);
+}
+
+EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+	sigset_t copy;
+
+	if (!real_signalfd)
+		return missing();
+	return real_signalfd(fd, strip(mask, &copy), flags);
+}
+
+EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		 const sigset_t *mask)
+{
+	sigset_t copy;
+
+	if (!real_ppoll)
+		return missing();
+	return real_ppoll(fds, n, ts, strip(mask, &copy));
+}
+
+EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
+		   const struct timespec *ts, const sigset_t *mask)
+{
+	sigset_t copy;
+
+	if (!real_pselect)
+		return missing();
+	return real_pselect(n, r, w, e, ts, strip(mask, &copy));
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
+		       const sigset_t *mask)
+{
+	sigset_t copy;
+
+	if (!real_epoll_pwait)
+		return missing();
+	return real_epoll_pwait(epfd, ev, max, timeout, strip(mask, &copy));
+}
