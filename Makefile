@@ -245,6 +245,12 @@ $(BUILD)/bench/bench-ckpt: bench/bench-ckpt.c $(BUILD)/libselfckpt.so
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< -L$(BUILD) \
 		-lselfckpt -Wl,-rpath,$(ABS_BUILD)
 
+$(BUILD)/bench/bench-pause: bench/bench-pause.c $(BUILD)/libselfckpt.so
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< -L$(BUILD) \
+		-lselfckpt -Wl,-rpath,$(ABS_BUILD) -lpthread
+
 .PHONY: bench
-bench: all $(BUILD)/bench/bench-ckpt
+bench: all $(BUILD)/bench/bench-ckpt $(BUILD)/bench/bench-pause
 	bench/run.sh $(BUILD)
+	bench/run-pause.sh $(BUILD)

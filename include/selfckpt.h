@@ -61,6 +61,21 @@ extern "C" {
  */
 #define SELFCKPT_NO_SYNC 0x1u
 
+/*
+ * Keep every thread stopped until the image is written. By default, when
+ * the process has other threads, they go on as soon as all of them are
+ * captured: a copy-on-write child (fork without SIGCHLD) writes the image
+ * from the snapshot while they run, and only the calling thread waits for
+ * it. Their pause is then the stop and the fork (milliseconds), not the
+ * write; memory the threads change meanwhile is copied once. The flag
+ * trades that for no copy at all. Processes with MADV_DONTFORK or
+ * MADV_WIPEONFORK memory are always written in place.
+ */
+#define SELFCKPT_NO_FORK 0x2u
+
+/* Every flag this version knows. */
+#define SELFCKPT_FLAGS (SELFCKPT_NO_SYNC | SELFCKPT_NO_FORK)
+
 /* Log levels for selfckpt_set_log_fd(). */
 #define SELFCKPT_LOG_ERROR 1
 #define SELFCKPT_LOG_WARN 2
@@ -77,7 +92,7 @@ extern "C" {
  * not part of the image.
  *
  * @param path   where the image goes; its directory must exist.
- * @param flags  0, or SELFCKPT_NO_SYNC.
+ * @param flags  0, or SELFCKPT_NO_SYNC and/or SELFCKPT_NO_FORK.
  * @return a positive checkpoint id once the image is durable; 0 in the
  *         process resumed from the image by `selfckpt restart`; -1 with
  *         errno set on failure (see the table above), after which the
@@ -96,7 +111,7 @@ SELFCKPT_API long selfckpt_checkpoint(const char *path, unsigned flags);
  * receives a stream cut short sees no commit record and rejects it.
  *
  * @param fd     an open, writable file descriptor.
- * @param flags  0, or SELFCKPT_NO_SYNC.
+ * @param flags  0, or SELFCKPT_NO_SYNC and/or SELFCKPT_NO_FORK.
  * @return as selfckpt_checkpoint(); errno EBADF if @p fd is not open for
  *         writing, EPIPE if the reader went away.
  */
@@ -135,6 +150,21 @@ SELFCKPT_API long selfckpt_last_id(void);
  * that was never restarted, 1 after its first restart, and so on.
  */
 SELFCKPT_API unsigned selfckpt_generation(void);
+
+/**
+ * Choose the signal with which the library stops the other threads of a
+ * multi-threaded process during a checkpoint (default SIGRTMAX - 2). The
+ * shared library keeps it out of the program's way: it cannot be blocked,
+ * waited for or given a handler by the program, and never shows in a mask
+ * or a pending set the program reads. Set it before the first checkpoint
+ * if the program itself uses that signal. The environment variable
+ * SELFCKPT_SIGNAL=<number> does the same at load time.
+ *
+ * @param sig  a real-time signal, SIGRTMIN to SIGRTMAX.
+ * @return 0, or -1 with errno EINVAL for another signal, EBUSY once the
+ *         library has installed its handler for a different one.
+ */
+SELFCKPT_API int selfckpt_set_signal(int sig);
 
 /** The library's version, "MAJOR.MINOR.PATCH". */
 SELFCKPT_API const char *selfckpt_version(void);

@@ -341,6 +341,82 @@ static int finish(const struct target *t, unsigned flags)
 	return 0;
 }
 
+/* Memory a child would not see as it is (P21): write in place then. */
+static int can_fork(const struct sck_dump *d)
+{
+	for (uint32_t i = 0; i < d->nvmas; i++)
+		if (d->vmas[i].v.flags & (SCK_VMAF_DONTFORK | SCK_VMAF_WIPEONFORK))
+			return 0;
+	return 1;
+}
+
+/*
+ * Write the image from a copy-on-write child, and let the other threads go
+ * on meanwhile. The child has only this thread: it runs nothing but the
+ * libc-free writer, with /proc/self reopened (the parent's fds see the
+ * parent's memory, which is changing now), and reports through a pipe,
+ * with the message if it failed. It has no exit signal, so the program
+ * sees no SIGCHLD, and only a wait with __WCLONE or __WALL sees it.
+ */
+static int write_forked(struct sck_dump *d, const struct target *t,
+			unsigned flags)
+{
+	struct {
+		int32_t ret;
+		char msg[500];
+	} res = { -EIO, "" };
+	int p[2];
+	long r, pid;
+
+	r = sck_syscall2(__NR_pipe2, (long)p, O_CLOEXEC);
+	if (r < 0)
+		return sck_fail((int)-r, "cannot create a pipe for the writer");
+	pid = sck_syscall5(__NR_clone, 0, 0, 0, 0, 0);
+	if (pid == 0) {
+		sys_close(p[0]);
+		sys_close(d->pagemap_fd);
+		sys_close(d->mem_fd);
+		d->pagemap_fd = (int)sys_openat(-100, "/proc/self/pagemap",
+						O_RDONLY | O_CLOEXEC, 0);
+		d->mem_fd = (int)sys_openat(-100, "/proc/self/mem",
+					    O_RDONLY | O_CLOEXEC, 0);
+		if (d->pagemap_fd < 0 || d->mem_fd < 0)
+			res.ret = sck_fail(EIO, "the writer cannot open its /proc/self");
+		else
+			res.ret = selfckpt__write_image(d);
+		if (!res.ret)
+			res.ret = finish(t, flags);
+		if (res.ret)
+			selfckpt__fmt(res.msg, sizeof(res.msg), "%s", selfckpt_last_error());
+		sys_write(p[1], &res, sizeof(res));
+		sys_exit_group(0);
+	}
+	sys_close(p[1]);
+	if (pid < 0) {
+		sys_close(p[0]);
+		return sck_fail((int)-pid, "cannot fork the writer: %s",
+				selfckpt__errname((int)-pid));
+	}
+	/* The snapshot is taken: everyone else goes on. */
+	selfckpt__threads_release(d);
+	do
+		r = sys_read(p[0], &res, sizeof(res));
+	while (r == -EINTR);
+	sys_close(p[0]);
+	if (r != (long)sizeof(res))
+		res.ret = sck_fail(EIO, "the image writer died");
+	else if (res.ret)
+		selfckpt__set_error("%s", res.msg);
+	struct {
+		int32_t signo, errno_, code, pad, pid, uid, status;
+		char rest[100];
+	} si;
+
+	/* Reap it; if the program's wait(__WALL) did, never mind. */
+	sys_waitid(1 /* P_PID */, (int)pid, &si, 4 /* WEXITED */ | 0x80000000 /* __WCLONE */);
+	return res.ret;
+}
+
 /*
  * Back in a restarted process. Runs with the program's signal mask (the
  * restorer's rt_sigreturn set it), in the resumed image: nothing of the
@@ -433,9 +509,13 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	uint64_t pending_before = 0;
 
 	sys_rt_sigpending(&pending_before);
-	ret = selfckpt__write_image(d);
-	if (!ret)
-		ret = finish(t, flags);
+	if (d->nslots > 1 && !(flags & SELFCKPT_NO_FORK) && can_fork(d)) {
+		ret = write_forked(d, t, flags);
+	} else {
+		ret = selfckpt__write_image(d);
+		if (!ret)
+			ret = finish(t, flags);
+	}
 	selfckpt__threads_release(d);
 	teardown(d);
 	if (ret == -EPIPE)
@@ -516,7 +596,7 @@ long selfckpt_checkpoint(const char *path, unsigned flags)
 	long ret;
 	int err;
 
-	if (!path || (flags & ~SELFCKPT_NO_SYNC)) {
+	if (!path || (flags & ~SELFCKPT_FLAGS)) {
 		selfckpt__set_error("invalid argument");
 		errno = EINVAL;
 		return -1;
@@ -546,7 +626,7 @@ long selfckpt_checkpoint_fd(int fd, unsigned flags)
 	struct target t = { fd, -1, "", NULL };
 	long fl;
 
-	if (flags & ~SELFCKPT_NO_SYNC) {
+	if (flags & ~SELFCKPT_FLAGS) {
 		selfckpt__set_error("invalid argument");
 		errno = EINVAL;
 		return -1;

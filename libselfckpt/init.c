@@ -7,8 +7,10 @@
  * check-freestanding in the Makefile).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 
+#include "internal.h"
 #include "log.h"
 #include "selfckpt.h"
 
@@ -26,6 +28,28 @@ int selfckpt_set_log_fd(int fd, int level)
 	selfckpt__log_fd = fd;
 	selfckpt__log_level = level;
 	return 0;
+}
+
+int selfckpt_set_signal(int sig)
+{
+	if (sig < SIGRTMIN || sig > SIGRTMAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (selfckpt__sig_installed() && sig != selfckpt__ckpt_signal()) {
+		errno = EBUSY;
+		return -1;
+	}
+	selfckpt__signal = sig;
+	return 0;
+}
+
+__attribute__((constructor)) static void signal_from_env(void)
+{
+	const char *s = getenv("SELFCKPT_SIGNAL");
+
+	if (s && *s)
+		selfckpt_set_signal(atoi(s));
 }
 
 __attribute__((constructor)) static void log_from_env(void)

@@ -430,6 +430,8 @@ void selfckpt__threads_release(struct sck_dump *d)
 	int n;
 
 	(void)d;
+	if (!__atomic_load_n(&y->dump, __ATOMIC_ACQUIRE))
+		return;	/* released already (or never stopped) */
 	__atomic_add_fetch(&y->release, 1, __ATOMIC_ACQ_REL);
 	wake(&y->release);
 	/* They leave the wait before the arena goes away. */
