@@ -134,6 +134,7 @@ MAX_CPUS = 1024         # THREAD.affinity: 16 u64
 RECF_OPTIONAL = 1
 AT_SYSINFO_EHDR = 33
 FILEF_OBJECT = 1
+THRF_MAIN, THRF_CALLER = 1, 2
 
 (HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
  PAGES, PAGE_HASHES, COMMIT, NOTE) = range(1, 15)
@@ -157,9 +158,9 @@ O_ACCMODE, O_APPEND, O_NONBLOCK = 3, 0o2000, 0o4000
 FD_CLOEXEC = 1
 
 # Fixed part of each payload, in bytes (section 6).
-SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1296, 256, 2048
+SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1336, 256, 2048
 SZ_FILE, SZ_VMA, SZ_RUN, SZ_RANGE, SZ_FD = 112, 72, 32, 16, 48
-SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 416, 40, 16, 48
+SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 424, 40, 16, 48
 
 EX_DATAERR, EX_NOINPUT, EX_USAGE, EX_OSERR = 65, 66, 64, 71
 
@@ -256,12 +257,22 @@ class Reader:
     def warn(self, msg):
         self.warnings.append(msg)
 
+    @staticmethod
+    def fixed_size(known, minor):
+        """The size of a fixed part in minor version `minor` of the format,
+        whose size in this reader's version is `known` (section 13): 1.0
+        is the only minor version so far, so it is always `known`. When a
+        minor version appends fields, the sizes of the earlier ones go
+        here."""
+        return known
+
     def fixed_ok(self, fixed, known):
-        """Is a fixed part of this length acceptable (section 6)? Exactly
-        the known size, or from a newer minor version, up to 4096."""
+        """Is a fixed part of this length acceptable (section 6.0)? Exactly
+        its size in the image's minor version, or, from a newer minor
+        version, at least the known size and at most 4096."""
         if self.minor > VERSION_MINOR:
             return known <= fixed <= MAX_FIXED
-        return fixed == known
+        return fixed == self.fixed_size(known, self.minor)
 
     # -- records --
 
@@ -521,6 +532,9 @@ class Reader:
             raise self.bad(r, "refers to unknown file %d" % file_id)
         if kind in (VMA_FILE_PRIVATE, VMA_FILE_SHARED, VMA_MEMFD, VMA_DELETED) and not file_id:
             raise self.bad(r, "file mapping without a file")
+        if file_id and kind in (VMA_ANON, VMA_HEAP, VMA_STACK, VMA_VDSO, VMA_VVAR,
+                                VMA_VVAR_VCLOCK):
+            raise self.bad(r, "%s mapping with a file" % vma_kind_name(kind))
         if file_id:
             f = self.files[file_id - 1]
             is_object = bool(f["flags"] & FILEF_OBJECT)
@@ -560,10 +574,6 @@ class Reader:
         # Accepted by the reference reader, but not what a writer does.
         if b"\0" in name:
             self.warn("VMA record at byte %d: NUL inside the name" % r.off)
-        if file_id and kind in (VMA_ANON, VMA_HEAP, VMA_STACK, VMA_VDSO, VMA_VVAR,
-                                VMA_VVAR_VCLOCK):
-            self.warn("VMA record at byte %d: a %s mapping names file %d"
-                      % (r.off, vma_kind_name(kind), file_id))
         self.vmas.append({"start": start, "end": end, "kind": kind, "prot": prot,
                           "flags": flags, "nruns": nruns, "nguards": nguards,
                           "stored": stored,
@@ -586,17 +596,18 @@ class Reader:
             raise self.bad(r, "fd %d cannot be stdio" % fd)
         if kind != FD_STDIO and (file_id == 0 or file_id > len(self.files)):
             raise self.bad(r, "fd %d refers to unknown file %d" % (fd, file_id))
+        if kind == FD_STDIO and file_id:
+            raise self.bad(r, "fd %d is stdio but refers to a file" % fd)
+        if kind != FD_STDIO:
+            # A file of the descriptor's own kind, reachable by its path.
+            f = self.files[file_id - 1]
+            want = {FD_FILE: FILE_REG, FD_DIR: FILE_DIR, FD_DEV: FILE_CHR}[kind]
+            if f["kind"] != want or f["flags"] & FILEF_OBJECT:
+                raise self.bad(r, "fd %d refers to a file of another kind" % fd)
         if share_with:
             other = share_with - 1
             if not any(f["fd"] == other and f["kind"] == kind for f in self.fds):
                 raise self.bad(r, "fd %d shares with unknown fd %d" % (fd, other))
-        if kind != FD_STDIO and not share_with:
-            f = self.files[file_id - 1]
-            want = {FD_FILE: FILE_REG, FD_DIR: FILE_DIR, FD_DEV: FILE_CHR}[kind]
-            if f["kind"] != want or f["flags"] & FILEF_OBJECT:
-                self.warn("FD record at byte %d: fd %d of kind %s names file %d of kind %d%s"
-                          % (r.off, fd, FD_KINDS[kind], file_id, f["kind"],
-                             " (an object)" if f["flags"] & FILEF_OBJECT else ""))
         self.fds.append({"fd": fd, "kind": kind, "file_id": file_id,
                          "open_flags": open_flags, "fd_flags": fd_flags, "pos": pos,
                          "share_with": share_with, "stdio_kind": stdio_kind})
@@ -611,6 +622,7 @@ class Reader:
         (xfeatures, xsave_size) = struct.unpack_from("<QI", p, 248)
         (nice, policy, priority, ioprio, keepcaps, mce_kill,
          ncpus) = struct.unpack_from("<iIIIiiI", p, 260)
+        (tid_field,) = struct.unpack_from("<Q", p, 416)
         # The XSAVE area is the tail: it ends the payload.
         if (xsave_size > MAX_XSAVE or xsave_size > r.len or
                 not self.fixed_ok(r.len - xsave_size, SZ_THREAD)):
@@ -622,7 +634,21 @@ class Reader:
         if ncpus > MAX_CPUS:
             raise self.bad(r, "bad CPU count %d" % ncpus)
         self.threads.append({"tid": tid, "flags": flags, "xsave_size": xsave_size,
-                             "nice": nice, "policy": policy, "ncpus": ncpus})
+                             "nice": nice, "policy": policy, "ncpus": ncpus,
+                             "tid_field": tid_field})
+
+    def threads_ok(self):
+        """One MAIN thread, whose tid is HEADER.pid, one CALLER, every tid
+        positive and distinct, no unknown thread flag (section 11.2)."""
+        tids = [t["tid"] for t in self.threads]
+        mains = sum(1 for t in self.threads if t["flags"] & THRF_MAIN)
+        callers = sum(1 for t in self.threads if t["flags"] & THRF_CALLER)
+        for t in self.threads:
+            if t["tid"] <= 0 or t["flags"] & ~(THRF_MAIN | THRF_CALLER):
+                return False
+            if t["flags"] & THRF_MAIN and t["tid"] != self.hdr["pid"]:
+                return False
+        return mains == 1 and callers == 1 and len(set(tids)) == len(tids)
 
     def take_end(self, r, p):
         if not self.fixed_ok(r.len, SZ_END_META):
@@ -638,6 +664,8 @@ class Reader:
                            % (self.hdr["nthreads"], len(self.threads)))
         if data_len != self.data_next or data_len % PAGE:
             raise self.bad(r, "page data length does not match the mappings")
+        if not self.threads_ok():
+            raise self.bad(r, "the threads' ids or roles are inconsistent")
         exe = self.proc["exe_file"]
         if exe > len(self.files) or (exe and self.files[exe - 1]["flags"] & FILEF_OBJECT):
             raise self.bad(r, "PROCESS names unknown executable file %d" % exe)

@@ -6,10 +6,14 @@
 #
 #   1. real images: the heat example at three sizes (one with more than
 #      1 MiB of page data, whose last hash chunk is short), a second
-#      checkpoint of a lineage (--checkpoint-every), and the images the
+#      checkpoint of a lineage (--checkpoint-every), the images the
 #      runner keeps of the e2e tests maps01 (shared, memfd, deleted and
 #      named mappings) and files01 (descriptors; its image.2 was written
-#      by a restarted process, generation 1). imgcheck.py accepts each, from
+#      by a restarted process, generation 1), and one of a multi-threaded
+#      process (threads.img: three threads besides the main one, one of
+#      which calls the checkpoint, so that MAIN and CALLER are two THREAD
+#      records; built here from a source written into WORK). imgcheck.py
+#      accepts each, from
 #      the file and from a pipe, and every member of its --json output
 #      (ids, uuids, counts, regions, descriptors, bytes, stored bytes, the
 #      record list and the page data's place) is in `selfckpt info --json`
@@ -27,14 +31,20 @@
 #      rule of the format each (fixed parts of the wrong length, a repeated
 #      or missing record, unknown file flags, the CPU count, page runs where
 #      none may be, the executable's file, END_META.nruns, the header's
-#      vdso list...): refused by both with the same message, which names
-#      the rule. And forged images a newer minor version could write
-#      (longer fixed parts) are accepted by both and read the same; an
+#      vdso list, a file on an anonymous mapping, a descriptor naming a
+#      file of another kind, thread roles and ids: two MAIN threads, no
+#      CALLER, duplicate tids...): refused by both with the same message,
+#      which names the rule. And forged images a newer minor version could
+#      write (longer fixed parts), or that move the CALLER role or reorder
+#      the THREAD records, are accepted by both and read the same; an
 #      unchanged rebuild is byte-identical to the original.
 #   4. the restorer's share (restart from a pipe): a newer-minor image with
-#      longer trailer records restarts, so does one followed by extra bytes
-#      (they are the program's stdin), which a restart from the file
-#      refuses; non-zero padding in the trailer is refused.
+#      longer trailer records restarts (the multi-threaded one too), so
+#      does one followed by extra bytes (they are the program's stdin),
+#      which a restart from the file refuses; non-zero padding in the
+#      trailer, and a 1.0 image whose PAGE_HASHES or COMMIT is longer than
+#      1.0 makes it, are refused; damage in the short last piece of page
+#      data is named with the reader's byte range.
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a one-line summary.
 set -eu
@@ -78,8 +88,62 @@ for t in maps01 files01; do
 		>"$t.log" 2>&1 || die "$t failed under the runner: $(tail -n 20 "$t.log")"
 done
 [ -f files01/image.2 ] || die "files01 left no image.2"
+
+# Three threads besides the main one; the second of them checkpoints.
+cat >threads.c <<'EOF'
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <selfckpt.h>
+
+static pthread_barrier_t bar;
+static const char *image;
+
+static void *worker(void *arg)
+{
+	pthread_barrier_wait(&bar);
+	if (arg == (void *)1) {
+		long id = selfckpt_checkpoint(image, 0);
+
+		if (id < 0) {
+			fprintf(stderr, "threads: %s\n", selfckpt_last_error());
+			exit(1);
+		}
+		printf("%s\n", id ? "checkpointed" : "restarted");
+	}
+	pthread_barrier_wait(&bar);
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t t[3];
+	long sum = 0;
+
+	image = argc > 1 ? argv[1] : "threads.img";
+	pthread_barrier_init(&bar, NULL, 4);
+	for (long i = 0; i < 3; i++)
+		if (pthread_create(&t[i], NULL, worker, (void *)i))
+			return 1;
+	pthread_barrier_wait(&bar);
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < 3; i++) {
+		void *r;
+
+		pthread_join(t[i], &r);
+		sum += (long)r;
+	}
+	printf("joined %ld\n", sum);
+	return sum == 3 ? 0 : 2;
+}
+EOF
+${CC:-cc} -O2 -Wall -Wextra -Werror -I"$ROOT/include" -o threads threads.c -L"$B" -lselfckpt \
+	-Wl,-rpath,"$B" -pthread 2>threads.log || die "cannot build the threads program: $(cat threads.log)"
+./threads threads.img 2>&1 | cat >threads.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "the threads program failed: $(cat threads.log)"
+grep -q '^checkpointed$' threads.log || die "the threads program did not checkpoint: $(cat threads.log)"
 images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
-	files01/image.2)
+	files01/image.2 threads.img)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -179,6 +243,8 @@ if refs["large.img"]["pages"]["chunks"] < 2 or refs["large.img"]["pages"]["len"]
 kinds = {r["kind"] for r in refs["maps01/image.1"]["regions"]}
 if not {"file-shared", "shm-anon", "memfd", "deleted"} <= kinds:
     fail("maps01's image lacks some mapping kinds: %s" % sorted(kinds))
+if refs["threads.img"]["totals"]["threads"] != 4:
+    fail("threads.img has %d threads, not 4" % refs["threads.img"]["totals"]["threads"])
 
 # ---- the two readers on one image ----------------------------------------------
 
@@ -305,6 +371,59 @@ def nth(recs, t, i=0):
     return [r for r in recs if r[0] == t][i]
 
 
+def fdrec(recs, fd):
+    """The FD record of descriptor fd."""
+    return next(r for r in recs if r[0] == ic.FD and struct.unpack_from("<i", r[2], 0)[0] == fd)
+
+
+def fd_file(recs, fd):
+    return struct.unpack_from("<I", fdrec(recs, fd)[2], 24)[0]
+
+
+def thread(recs, flags, i=0):
+    """The i-th THREAD record whose flags are exactly flags."""
+    return [r for r in recs if r[0] == ic.THREAD and struct.unpack_from("<I", r[2], 4)[0] == flags][i]
+
+
+def tid_of(rec):
+    return struct.unpack_from("<i", rec[2], 0)[0]
+
+
+def move_caller(recs):
+    setf(thread(recs, ic.THRF_CALLER), 4, "<I", lambda v: 0)
+    setf(thread(recs, ic.THRF_MAIN), 4, "<I", lambda v: ic.THRF_MAIN | ic.THRF_CALLER)
+
+
+def reverse_threads(recs):
+    at = [i for i, r in enumerate(recs) if r[0] == ic.THREAD]
+    ths = [recs[i] for i in at]
+    for i, r in zip(at, reversed(ths)):
+        recs[i] = r
+
+
+def vdso_with_runs(recs):
+    """A private file mapping with page runs turned into a vdso (without
+    its file, which a vdso may not have)."""
+    v = vma(recs, lambda k, f, n: k == 4 and n)
+    setf(v, 24, "<I", lambda _: ic.VMA_VDSO)
+    setf(v, 36, "<I", lambda _: 0)
+
+
+def shared_dir(recs):
+    """The file of a shared mapping made a directory, and so the
+    descriptors that name it (which may name a directory)."""
+    fid = struct.unpack_from("<I", vma(recs, lambda k, f, n: k == 5)[2], 36)[0]
+    setf(nth(recs, ic.FILE, fid - 1), 4, "<I", lambda _: ic.FILE_DIR)
+    for r in recs:
+        if r[0] == ic.FD and struct.unpack_from("<I", r[2], 24)[0] == fid:
+            setf(r, 4, "<I", lambda _: ic.FD_DIR)
+
+
+def set_file(pred, fid=1):
+    """Give the first VMA matching pred(kind, file_id, nruns) file fid."""
+    return lambda r: setf(vma(r, pred), 36, "<I", lambda v: fid)
+
+
 def setf(rec, off, fmt, fn):
     """Change the field at payload offset off (struct format fmt) of rec."""
     p = bytearray(rec[2])
@@ -353,6 +472,9 @@ def drop(t):
 ALL8 = {t: 8 for t in FIXED}
 ALL4 = {t: 4 for t in FIXED}
 M = "medium.img"
+T = "threads.img"
+F1 = "files01/image.1"
+ROLES = "the threads' ids or roles are inconsistent"
 # (image, what, change to the records or None, build() options, the
 # message both readers must give, or None: both must accept it)
 forged = [
@@ -400,17 +522,14 @@ forged = [
     (M, "page runs in a shared file mapping",
      lambda r: setf(vma(r, lambda k, f, n: k == 4 and n), 24, "<I", lambda v: 5), {},
      "page data for a file-shared mapping"),
-    (M, "page runs in the vdso", lambda r: setf(vma(r, lambda k, f, n: k == 4 and n), 24, "<I", lambda v: 9), {},
-     "page data for a vdso mapping"),
+    (M, "page runs in the vdso", vdso_with_runs, {}, "page data for a vdso mapping"),
     (M, "fd 2^20", lambda r: setf([x for x in r if x[0] == ic.FD][-1], 0, "<i", lambda v: 1 << 20), {},
      "out of range"),
     ("maps01/image.1", "memfd mapping of a file", lambda r: setf(vma(r, lambda k, f, n: k == 7), 24, "<I", lambda v: 4),
      {}, "mapping of the wrong kind of file"),
     ("maps01/image.1", "deleted mapping of a file", lambda r: setf(vma(r, lambda k, f, n: k == 4), 24, "<I", lambda v: 8),
      {}, "mapping of the wrong kind of file"),
-    ("maps01/image.1", "shared mapping of a directory",
-     lambda r: setf(nth(r, ic.FILE, struct.unpack_from("<I", vma(r, lambda k, f, n: k == 5)[2], 36)[0] - 1),
-                    4, "<I", lambda v: 2), {}, "mapping of the wrong kind of file"),
+    ("maps01/image.1", "shared mapping of a directory", shared_dir, {}, "mapping of the wrong kind of file"),
     ("maps01/image.1", "exe_file an object",
      lambda r: setf(nth(r, ic.PROCESS), 92, "<I", lambda v: file_ids(r, lambda f, k: f & 1)[0]), {},
      "names unknown executable file"),
@@ -418,6 +537,43 @@ forged = [
      {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
     ("files01/image.2", "every record 12 bytes longer, minor 3", None,
      {"minor": 3, "grow": {t: 12 for t in FIXED}, "ph_grow": 12, "commit_grow": 12}, None),
+    # A file only where a mapping has one.
+    (M, "anon mapping with a file", set_file(lambda k, f, n: k == 1), {}, "anon mapping with a file"),
+    (M, "heap mapping with a file", set_file(lambda k, f, n: k == 2), {}, "heap mapping with a file"),
+    (M, "stack mapping with a file", set_file(lambda k, f, n: k == 3), {}, "stack mapping with a file"),
+    (M, "vdso mapping with a file", set_file(lambda k, f, n: k == 9), {}, "vdso mapping with a file"),
+    (M, "vvar mapping with a file", set_file(lambda k, f, n: k == 10), {}, "vvar mapping with a file"),
+    # A descriptor's file is of its kind and never an object; stdio has none.
+    (M, "stdio fd with a file", lambda r: setf(fdrec(r, 0), 24, "<I", lambda v: 1), {},
+     "fd 0 is stdio but refers to a file"),
+    (M, "fd of kind dir naming a regular file", lambda r: setf(fdrec(r, 3), 4, "<I", lambda v: 2), {},
+     "fd 3 refers to a file of another kind"),
+    (F1, "fd of kind file naming a device", lambda r: setf(fdrec(r, 15), 4, "<I", lambda v: 1), {},
+     "fd 15 refers to a file of another kind"),
+    (F1, "fd of kind dev naming a regular file",
+     lambda r: setf(fdrec(r, 14), 24, "<I", lambda v: fd_file(r, 3)), {},
+     "fd 14 refers to a file of another kind"),
+    (F1, "shared fd naming a directory", lambda r: setf(fdrec(r, 4), 24, "<I", lambda v: fd_file(r, 9)), {},
+     "fd 4 refers to a file of another kind"),
+    ("maps01/image.1", "fd naming an object",
+     lambda r: setf(fdrec(r, 3), 24, "<I", lambda v: file_ids(r, lambda f, k: f & 1)[0]), {},
+     "fd 3 refers to a file of another kind"),
+    # One MAIN thread (tid = HEADER.pid), one CALLER, distinct positive tids.
+    (T, "two MAIN threads", lambda r: setf(thread(r, 0), 4, "<I", lambda v: ic.THRF_MAIN), {}, ROLES),
+    (T, "duplicate tids", lambda r: setf(thread(r, 0, 1), 0, "<i", lambda v: tid_of(thread(r, 0))), {},
+     ROLES),
+    (T, "no CALLER", lambda r: setf(thread(r, ic.THRF_CALLER), 4, "<I", lambda v: 0), {}, ROLES),
+    (T, "two CALLERs", lambda r: setf(thread(r, 0), 4, "<I", lambda v: ic.THRF_CALLER), {}, ROLES),
+    (T, "unknown thread flag", lambda r: setf(thread(r, 0), 4, "<I", lambda v: 4), {}, ROLES),
+    (T, "tid 0", lambda r: setf(thread(r, 0), 0, "<i", lambda v: 0), {}, ROLES),
+    (T, "negative tid", lambda r: setf(thread(r, 0), 0, "<i", lambda v: -v), {}, ROLES),
+    (M, "MAIN tid not HEADER.pid", lambda r: setf(nth(r, ic.HEADER), 84, "<i", lambda v: v + 1), {}, ROLES),
+    (T, "HEADER.nthreads 3", lambda r: setf(nth(r, ic.HEADER), 96, "<I", lambda v: 3), {},
+     "more threads than the header says"),
+    (T, "CALLER moved to the main thread", move_caller, {}, None),
+    (T, "THREAD records reversed", reverse_threads, {}, None),
+    (T, "every record 8 bytes longer, minor 2", None,
+     {"minor": 2, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
 ]
 
 
@@ -487,7 +643,7 @@ with cf.ProcessPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as ex:
     ndamaged = 0
     for path, cuts, nflips, seed in (("small.img", False, 15, 1), (M, True, 60, 2),
                                      ("maps01/image.1", True, 30, 3),
-                                     ("files01/image.2", False, 30, 4)):
+                                     ("files01/image.2", False, 30, 4), (T, True, 30, 5)):
         for name, data, want in damaged_cases(path, cuts, nflips, seed):
             jobs.append(ex.submit(check_refused, len(jobs), name, data, want))
             ndamaged += 1
@@ -572,6 +728,31 @@ st, out = restart(padded, True, "padded")
 nrestart += 1
 if st != 65 or "non-zero padding in the trailer" not in out or "final:" in out:
     fail("non-zero padding after COMMIT: the restart from a pipe did not refuse it (status %d): %s"
+         % (st, out.strip()[-300:]))
+# The restorer's rule for the trailer's fixed parts is the reader's (6.0):
+# exactly their size in the image's own minor version.
+for opts, want in (({"ph_grow": 8}, "hash list does not match"),
+                   ({"commit_grow": 8}, "commit record does not match")):
+    st, out = restart(forge(small, None, opts), True, "long-trailer")
+    nrestart += 1
+    if st != 65 or want not in out or "final:" in out:
+        fail("a 1.0 image with %s: the restart from a pipe did not refuse it (status %d): %s"
+             % (opts, st, out.strip()[-300:]))
+# Damage in the short last piece of page data, named as the reader names it.
+b = bytearray(large)
+b[pl["offset"] + pl["len"] - 100] ^= 0x10
+st, out = restart(bytes(b), True, "damaged")
+nrestart += 1
+want = "page data bytes 1048576-%d fail their checksum" % (pl["len"] - 1)
+if st != 65 or want not in out or "final:" in out:
+    fail("damaged last piece of page data, from a pipe: status %d, %r, wanted %r"
+         % (st, out.strip()[-300:], want))
+# Every thread comes back, from an image of a newer minor version.
+st, out = restart(forge(T, None, {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}),
+                  True, "threads")
+nrestart += 1
+if st or "restarted" not in out or "joined 3" not in out:
+    fail("the multi-threaded image does not restart from a pipe (status %d): %s"
          % (st, out.strip()[-300:]))
 
 if problems:
