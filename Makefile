@@ -186,8 +186,16 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libselfckpt-internal.a
 # End-to-end tests link the shared library, as most programs would.
 $(BUILD)/tests/e2e/bin/%: tests/e2e/%.c tests/e2e/zdtm.h $(BUILD)/libselfckpt.so
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -O1 -Itests/e2e -o $@ $< \
-		-L$(BUILD) -lselfckpt -Wl,-rpath,$(ABS_BUILD) -lm $(E2E_LIBS_$*)
+	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -O1 -Itests/e2e $(E2E_CFLAGS_$*) \
+		-o $@ $< -L$(BUILD) -lselfckpt -Wl,-rpath,$(ABS_BUILD) -lm $(E2E_LIBS_$*)
+
+# Threaded end-to-end tests (issue 3).
+E2E_LIBS_threads01 := -lpthread
+E2E_LIBS_threads03 := -lpthread
+E2E_LIBS_threads64 := -lpthread
+E2E_LIBS_threadsig01 := -lpthread
+E2E_CFLAGS_openmp01 := -fopenmp
+E2E_LIBS_openmp01 := -fopenmp
 
 $(BUILD)/tests/e2e/helpers/%: tests/e2e/helpers/%.c $(BUILD)/libselfckpt.so
 	@mkdir -p $(dir $@)
