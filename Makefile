@@ -87,8 +87,9 @@ $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libselfckpt.so.$(VERSION): $(CORE_OBJ) $(SO_ONLY_OBJ)
-	$(Q)$(CC) $(LIB_LDFLAGS) -o $@ $^ -ldl
+$(BUILD)/libselfckpt.so.$(VERSION): $(CORE_OBJ) $(SO_ONLY_OBJ) libselfckpt/exports.map
+	$(Q)$(CC) $(LIB_LDFLAGS) -Wl,--version-script=libselfckpt/exports.map \
+		-o $@ $(filter %.o,$^) -ldl
 $(BUILD)/libselfckpt.so: $(BUILD)/libselfckpt.so.$(VERSION)
 	$(Q)ln -sf libselfckpt.so.$(VERSION) $(BUILD)/libselfckpt.so.$(SOVERSION)
 	$(Q)ln -sf libselfckpt.so.$(VERSION) $@

@@ -28,10 +28,6 @@ if grep -nE '\b(printf|fprintf|puts|perror)\s*\(' libselfckpt/*.c libselfckpt/ar
 fi
 so=${1:-build}/libselfckpt.so
 if [ -f "$so" ]; then
-	# The API, and the libc functions interpose.c takes over on purpose.
-	interposed='^(sigprocmask|pthread_sigmask|sigaction|signal|sigpending|sigsuspend|sigwait|sigwaitinfo|sigtimedwait|signalfd|ppoll|pselect|epoll_pwait)$'
-	exported=$(nm -D --defined-only "$so" | awk '$2 ~ /[TDBRW]/ {print $3}' |
-		grep -v '^selfckpt_' | grep -Ev "$interposed" || true)
-	[ -n "$exported" ] && bad "exported symbols without the selfckpt_ prefix: $exported"
+	tools/exports.sh "$so" || bad "exports differ from libselfckpt/exports.map (above)"
 fi
 exit $status
