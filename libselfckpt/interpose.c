@@ -19,6 +19,11 @@
  * checkpoint fail after a timeout, with a message naming the thread and
  * the signal (docs/limitations.md).
  *
+ * usleep() is here for another reason: glibc's passes no rem to nanosleep,
+ * so a checkpoint during it could only restart the full sleep; this one
+ * passes its request as rem, and the stop handler resumes the sleep for
+ * the time that was left (threads.c, resume_call).
+ *
  * These functions may run in signal handlers: the real ones are resolved
  * once, when the library is loaded, and nothing here allocates.
  */
@@ -31,6 +36,8 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -266,4 +273,11 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 	if (!real_epoll_pwait)
 		return missing();
 	return real_epoll_pwait(epfd, ev, max, timeout, strip(mask, &copy));
+}
+
+EXPORT int usleep(useconds_t us)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+
+	return nanosleep(&ts, &ts);
 }

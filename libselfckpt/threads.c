@@ -18,12 +18,12 @@
  *
  * The handler never shows (issue 3):
  *  - SA_RESTART makes the kernel restart the system calls that honour it
- *    (futex waits in pthread_cond_wait and barriers, read, accept...);
- *    nanosleep and poll restart on their own;
+ *    (untimed futex waits in pthread_cond_wait and barriers, read,
+ *    accept...);
  *  - the calls that the kernel would restart only if no handler ran
- *    (epoll_wait, select, pause, sigsuspend...) come back with EINTR; the
- *    handler turns that back into a restart when the code shows which
- *    call was interrupted (restart_interrupted);
+ *    (sleeps, poll, epoll_wait, select, pause, sigsuspend, timed futex
+ *    waits...) come back with EINTR; the handler re-executes them when
+ *    the code shows which call was interrupted (resume_call);
  *  - the library's wrappers keep the signal out of the masks and pending
  *    sets a program reads (interpose.c).
  *
@@ -106,11 +106,33 @@ void selfckpt__sig_set_prev(const struct sck_sigaction *in)
 }
 
 /*
- * The calls the kernel restarts after a signal only if no handler ran
- * (ERESTARTNOHAND and the like): with our handler they would return EINTR
- * to a program that saw no signal.
+ * Which system calls come back with EINTR only because a handler ran, and
+ * how to resume each as if it had not (issue 3). The kernel restarts a
+ * call after a handler only for ERESTARTSYS with SA_RESTART (which the
+ * library's handler has) and ERESTARTNOINTR; it answers EINTR for
+ * ERESTARTNOHAND (pause, sigsuspend, select, poll without a timeout...)
+ * and ERESTART_RESTARTBLOCK (relative sleeps, poll and futex waits with a
+ * timeout), and rt_sigreturn then drops the kernel's restart block, so
+ * restart_syscall cannot be used either. The handler re-executes the call
+ * instead:
+ *  - untimed, or with an absolute deadline (clock_nanosleep TIMER_ABSTIME,
+ *    FUTEX_WAIT_BITSET, mq_timed*): as it was;
+ *  - with a timeout the kernel updates in place (select, pselect6, ppoll):
+ *    as it was, so it waits for what was left;
+ *  - nanosleep and relative clock_nanosleep: the kernel wrote what was
+ *    left to *rem; with rem == req (glibc's sleep, libstdc++'s sleep_for)
+ *    that is as it was, with another rem the request pointer is set to
+ *    rem (the argument register is not read again by the wrappers that
+ *    issue these calls), and with rem == NULL the full request;
+ *  - other relative timeouts the kernel does not report on (poll and
+ *    epoll_wait in milliseconds, sigtimedwait, semtimedop, FUTEX_WAIT,
+ *    io_getevents): with the full timeout again.
+ * So a resumed wait may last longer than asked by the time it had already
+ * waited (documented in docs/limitations.md), never shorter, and the
+ * program sees no EINTR it could not have seen without the library.
+ * Returns 1 and adjusts the registers when the call is to be re-executed.
  */
-static int restart_without_handler(long nr)
+static int resume_call(long nr, greg_t *g)
 {
 	switch (nr) {
 	case 34:	/* pause */
@@ -118,6 +140,7 @@ static int restart_without_handler(long nr)
 	case 23:	/* select */
 	case 270:	/* pselect6 */
 	case 271:	/* ppoll */
+	case 7:		/* poll */
 	case 232:	/* epoll_wait */
 	case 281:	/* epoll_pwait */
 	case 441:	/* epoll_pwait2 */
@@ -130,6 +153,16 @@ static int restart_without_handler(long nr)
 	case 333:	/* io_pgetevents */
 	case 242:	/* mq_timedsend */
 	case 243:	/* mq_timedreceive */
+	case 202:	/* futex: waits with a timeout (ERESTART_RESTARTBLOCK) */
+		return 1;
+	case 35:	/* nanosleep(req, rem) */
+		if (g[REG_RSI] && g[REG_RSI] != g[REG_RDI])
+			g[REG_RDI] = g[REG_RSI];
+		return 1;
+	case 230:	/* clock_nanosleep(clock, flags, req, rem) */
+		if (!(g[REG_RSI] & 1 /* TIMER_ABSTIME */) && g[REG_R10] &&
+		    g[REG_R10] != g[REG_RDX])
+			g[REG_RDX] = g[REG_R10];
 		return 1;
 	}
 	return 0;
@@ -137,24 +170,23 @@ static int restart_without_handler(long nr)
 
 /*
  * An interrupted call that the kernel answered with EINTR only because our
- * handler ran: make it restart, as it would have without us. Which call it
+ * handler ran: make it go on, as it would have without us. Which call it
  * was is read from the code before the interrupted point: a "syscall"
- * (0f 05) preceded, within 16 bytes, by "mov $nr, %eax" (b8 imm32, not
+ * (0f 05) preceded, within 18 bytes, by "mov $nr, %eax" (b8 imm32, not
  * behind a REX prefix, which would make it another register) with nr one
- * of those calls. That is how glibc's wrappers issue them. If the code
- * says nothing certain, the program sees the EINTR, which every careful
- * program handles anyway.
+ * of those calls. That is how glibc's and musl's wrappers issue them. If
+ * the code says nothing certain, the program sees the EINTR, which every
+ * careful program handles anyway.
  */
 static void restart_interrupted(ucontext_t *uc)
 {
 	greg_t *g = uc->uc_mcontext.gregs;
 	const uint8_t *ip = (const uint8_t *)(uintptr_t)g[REG_RIP];
 	uintptr_t page = ((uintptr_t)ip - 2) & ~4095UL;
-	long nr = -1;
 
 	if (g[REG_RAX] != -EINTR || ip[-2] != 0x0f || ip[-1] != 0x05)
 		return;
-	for (int back = 7; back <= 18 && nr < 0; back++) {
+	for (int back = 7; back <= 18; back++) {
 		const uint8_t *m = ip - back;	/* candidate b8, then imm32 */
 		int32_t imm;
 
@@ -163,13 +195,12 @@ static void restart_interrupted(ucontext_t *uc)
 		if (m[0] != 0xb8 || (m[-1] & 0xf0) == 0x40)
 			continue;
 		__builtin_memcpy(&imm, m + 1, 4);
-		if (restart_without_handler(imm))
-			nr = imm;
+		if (resume_call(imm, g)) {
+			g[REG_RAX] = imm;
+			g[REG_RIP] -= 2;
+			return;
+		}
 	}
-	if (nr < 0)
-		return;
-	g[REG_RAX] = nr;
-	g[REG_RIP] -= 2;
 }
 
 /* Not a checkpoint request: do what the signal did before the library. */
