@@ -193,6 +193,7 @@ $(BUILD)/tests/e2e/bin/%: tests/e2e/%.c tests/e2e/zdtm.h $(BUILD)/libselfckpt.so
 # Threaded end-to-end tests (issue 3).
 E2E_LIBS_threads01 := -lpthread
 E2E_LIBS_threads02 := -lpthread
+E2E_LIBS_threadnames01 := -lpthread
 E2E_LIBS_threads03 := -lpthread
 E2E_LIBS_threads64 := -lpthread
 E2E_LIBS_threadsig01 := -lpthread

@@ -554,6 +554,8 @@ static int take_thread(struct rd *r, struct sck_image *img,
 		return BAD("bad rseq registration");
 	if (t->t.ncpus > sizeof(t->t.affinity) * 8)
 		return BAD("bad CPU count %u", t->t.ncpus);
+	if (memchr(t->t.comm, '\0', sizeof(t->t.comm)) == NULL)
+		return BAD("thread name not terminated");
 	return 0;
 }
 

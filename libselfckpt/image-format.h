@@ -389,6 +389,8 @@ struct sck_thread {
 	uint64_t tid_field;		/* libc's copy of the tid (glibc: in its
 					 * struct pthread), updated when thread
 					 * ids change at restart; 0 if unknown */
+	char comm[16];			/* its name: PR_GET_NAME in the thread,
+					 * NUL-terminated */
 };
 
 #define SCK_THRF_MAIN 1u		/* the thread group leader */
@@ -450,7 +452,7 @@ _Static_assert(sizeof(struct sck_header) == 1032, "header");
 _Static_assert(sizeof(struct sck_process) == 1336, "process");
 _Static_assert(sizeof(struct sck_rlimits) == 256, "rlimits");
 _Static_assert(sizeof(struct sck_sigactions) == 2048, "sigactions");
-_Static_assert(sizeof(struct sck_thread) == 424, "thread");
+_Static_assert(sizeof(struct sck_thread) == 440, "thread");
 _Static_assert(sizeof(struct sck_end_meta) == 40, "end_meta");
 _Static_assert(sizeof(struct sck_page_hashes) == 16, "page_hashes");
 _Static_assert(sizeof(struct sck_commit) == 48, "commit");

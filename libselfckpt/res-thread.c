@@ -171,5 +171,8 @@ int selfckpt__thread_state(struct sck_slot *s, uint64_t sigmask,
 		t->robust_len = len;
 	}
 	collect_sched(t);
+	/* Names are per thread (pthread_setname_np, PR_SET_NAME). */
+	sys_prctl(PR_GET_NAME, (unsigned long)t->comm, 0, 0, 0);
+	t->comm[sizeof(t->comm) - 1] = '\0';
 	return 0;
 }

@@ -684,6 +684,8 @@ static int pack_threads(struct rs *s, struct rst_args *a, uint8_t *hole,
 		r->robust_len = t->robust_len;
 		r->pending = t->pending;
 		r->tid_field = t->tid_field;
+		memcpy(r->comm, t->comm, sizeof(r->comm));
+		r->comm[sizeof(r->comm) - 1] = '\0';
 		r->stack_lo = (uint64_t)(uintptr_t)(hole + p->tstacks_off +
 						    (size_t)RST_THREAD_STACK * i);
 		r->stack_size = RST_THREAD_STACK;

@@ -59,7 +59,11 @@ static const char *sig_name(int s)
 		snprintf(buf, sizeof(buf), "SIG%s", n);
 		return buf;
 	}
-	snprintf(buf, sizeof(buf), "SIGRTMIN+%d", s - SIGRTMIN);
+	/* 32 and 33 are below glibc's SIGRTMIN: it keeps them for itself. */
+	if (s >= SIGRTMIN)
+		snprintf(buf, sizeof(buf), "SIGRTMIN+%d", s - SIGRTMIN);
+	else
+		snprintf(buf, sizeof(buf), "signal %d", s);
 	return buf;
 }
 
@@ -215,12 +219,13 @@ static void print_human(const char *name, const struct sck_image *img)
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct sck_thread *th = &img->threads[i].t;
 
-		printf("  tid %d%s%s: rip %016" PRIx64 " rsp %016" PRIx64
+		printf("  tid %d%s%s \"%.16s\": rip %016" PRIx64 " rsp %016" PRIx64
 		       " fs %016" PRIx64 " sigmask %016" PRIx64 "\n"
 		       "    rseq %s%" PRIx64 " (%u bytes)  clear_child_tid %" PRIx64
 		       "  robust list %" PRIx64 "  altstack %s  xsave %u bytes\n",
 		       th->tid, (th->flags & SCK_THRF_MAIN) ? " main" : "",
-		       (th->flags & SCK_THRF_CALLER) ? " caller" : "", th->regs.rip,
+		       (th->flags & SCK_THRF_CALLER) ? " caller" : "", th->comm,
+		       th->regs.rip,
 		       th->regs.rsp, th->fs_base, th->sigmask,
 		       th->rseq_len ? "" : "none ", th->rseq_addr, th->rseq_len,
 		       th->clear_child_tid, th->robust_head,

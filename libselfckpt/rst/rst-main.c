@@ -472,6 +472,9 @@ static void thread_self(struct rst_args *a, struct rst_thread *t, long pid)
 	/* New thread ids: libc's own copy of the id follows (P3). */
 	if (t->tid_field && tid != t->tid)
 		*(volatile int32_t *)(uintptr_t)t->tid_field = (int32_t)tid;
+	/* Its own name; the main thread's is the process's (comm). */
+	if (t->comm[0])
+		sys_prctl(PR_SET_NAME, (unsigned long)t->comm, 0, 0, 0);
 	sys_prctl(PR_SET_KEEPCAPS, (unsigned long)t->sched.keepcaps, 0, 0, 0);
 	if (t->sched.mce_kill == PR_MCE_KILL_EARLY ||
 	    t->sched.mce_kill == PR_MCE_KILL_LATE)

@@ -92,6 +92,7 @@ struct rst_thread {
 	uint64_t stack_lo, stack_size;	/* its restorer stack, in the hole */
 	uint64_t args;			/* the struct rst_args */
 	struct rst_sched sched;
+	char comm[16];			/* its name, NUL-terminated */
 };
 
 #define RST_THREAD_STACK (32 << 10)
