@@ -44,7 +44,7 @@ NOLIBC_SRC := libselfckpt/writer.c libselfckpt/image-enc.c libselfckpt/log.c \
 CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-proc.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
-	libselfckpt/elf.c \
+	libselfckpt/elf.c libselfckpt/res-locks.c \
 	libselfckpt/arch/$(ARCH)/cpu.c
 CORE_ASM := libselfckpt/arch/$(ARCH)/context.S
 # Used by the selfckpt program (restart, info) and the tests, not exported.

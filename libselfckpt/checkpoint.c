@@ -299,6 +299,18 @@ static int collect(struct sck_dump *d, uint64_t app_mask)
 		if (d->slots[i].state == SCK_SLOT_STOPPED)
 			n++;
 	d->hdr->nthreads = n;
+	/*
+	 * An image for a restart with new ids must hold no lock that records
+	 * its owner's id (res-locks.c).
+	 */
+	if (selfckpt__new_ids == SCK_NEW_IDS_YES ||
+	    (selfckpt__new_ids == SCK_NEW_IDS_AUTO && !selfckpt__ns_ok())) {
+		ret = selfckpt__locks_check(d);
+		if (ret)
+			return ret;
+		d->hdr->flags |= SCK_HDR_NO_OWNED_LOCKS;
+	}
+	d->hdr->flags |= selfckpt__state.restarted;
 
 	struct sck_header *h = d->hdr;
 	struct sck_state *s = &selfckpt__state;
@@ -431,11 +443,22 @@ static void resumed(void)
 		selfckpt__threads_resumed(ri->threads);
 		if (ri->blob_len)
 			sys_munmap((void *)(uintptr_t)ri->blob_start, ri->blob_len);
-		sck_info("resumed from checkpoint %lu as pid %d%s",
+		if (ri->flags & SCK_RST_PIDNS)
+			selfckpt__state.restarted = SCK_HDR_RESTARTED_PIDNS |
+				((ri->flags & SCK_RST_USERNS) ? SCK_HDR_RESTARTED_USERNS : 0);
+		else
+			selfckpt__state.restarted = SCK_HDR_RESTARTED_NEW_IDS;
+		sck_info("resumed from checkpoint %lu as pid %d, %s",
 			 (unsigned long)selfckpt__state.last_id, ri->pid,
-			 (ri->flags & SCK_RST_PIDNS) ? " (pid namespace)" : "");
+			 (ri->flags & SCK_RST_PIDNS) ?
+			 ((ri->flags & SCK_RST_USERNS) ?
+			  "ids kept (private user and PID namespaces)" :
+			  "ids kept (private PID namespace)") :
+			 "with new process and thread ids");
 		ri->magic = 0;
 	}
+	/* Another machine, perhaps: probe again when it matters. */
+	selfckpt__ns_forget();
 	selfckpt__state.generation++;
 }
 

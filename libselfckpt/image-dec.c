@@ -253,6 +253,18 @@ static int take_header(struct rd *r, struct sck_image *img,
 		return BAD("wrong length (%llu bytes)", (unsigned long long)rec->len);
 	memcpy(&img->hdr, p, sizeof(img->hdr));
 	struct sck_header *h = &img->hdr;
+	uint32_t how = h->flags & (SCK_HDR_RESTARTED_PIDNS | SCK_HDR_RESTARTED_USERNS |
+				   SCK_HDR_RESTARTED_NEW_IDS);
+
+	/* A newer minor version may define more flags. */
+	if (img->pre.minor <= SCK_VERSION_MINOR && (h->flags & ~SCK_HDR_FLAGS))
+		return BAD("unknown header flags 0x%x", h->flags & ~SCK_HDR_FLAGS);
+	if (h->generation ? how != SCK_HDR_RESTARTED_PIDNS &&
+			    how != (SCK_HDR_RESTARTED_PIDNS | SCK_HDR_RESTARTED_USERNS) &&
+			    how != SCK_HDR_RESTARTED_NEW_IDS :
+			    how != 0)
+		return BAD("bad restart mode flags 0x%x for generation %u", how,
+			   h->generation);
 
 	if (!h->ckpt_id || h->parent_id >= h->ckpt_id)
 		return BAD("bad checkpoint ids %llu/%llu",

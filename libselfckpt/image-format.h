@@ -172,6 +172,13 @@ struct sck_header {
 };
 
 #define SCK_HDR_LENIENT 1u		/* substitutes recorded (see NOTE records) */
+#define SCK_HDR_NO_OWNED_LOCKS 2u	/* searched: no held lock records a thread
+					 * id, so new ids at restart are safe */
+/* How the process that wrote the image was itself last restarted. */
+#define SCK_HDR_RESTARTED_PIDNS 4u	/* in a private PID namespace, ids kept */
+#define SCK_HDR_RESTARTED_USERNS 8u	/* ...inside a private user namespace */
+#define SCK_HDR_RESTARTED_NEW_IDS 16u	/* with new process and thread ids */
+#define SCK_HDR_FLAGS 31u
 
 /* ---- PROCESS: per-process kernel state ------------------------------- */
 

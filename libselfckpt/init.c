@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "log.h"
@@ -50,6 +51,24 @@ __attribute__((constructor)) static void signal_from_env(void)
 
 	if (s && *s)
 		selfckpt_set_signal(atoi(s));
+}
+
+/*
+ * SELFCKPT_NEW_IDS=1: every image is for a restart with new ids; =0:
+ * never search for locks that would break then (res-locks.c). Defined
+ * here so that checkpoint.o, which reads it, brings this file and its
+ * constructors into a statically linked program.
+ */
+int selfckpt__new_ids;
+
+__attribute__((constructor)) static void new_ids_from_env(void)
+{
+	const char *s = getenv("SELFCKPT_NEW_IDS");
+
+	if (s && !strcmp(s, "1"))
+		selfckpt__new_ids = SCK_NEW_IDS_YES;
+	else if (s && !strcmp(s, "0"))
+		selfckpt__new_ids = SCK_NEW_IDS_NO;
 }
 
 __attribute__((constructor)) static void log_from_env(void)

@@ -36,6 +36,7 @@ struct sck_state {
 	struct sck_uuid lineage;
 	uint32_t generation;		/* restarts along this lineage */
 	int busy;			/* a checkpoint is running */
+	uint32_t restarted;		/* SCK_HDR_RESTARTED_* of the last restart */
 };
 
 extern struct sck_state selfckpt__state;
@@ -181,6 +182,30 @@ int selfckpt__size_up(struct sck_sizing *sz);		/* res-mem.c */
 
 /* After the capture (writer.c, libc-free). Returns 0 or -errno. */
 int selfckpt__write_image(struct sck_dump *d);
+
+/*
+ * For each range of [start, end) whose pages are present, swapped or guard
+ * pages, fn(arg, range) with its PAGE_IS_* categories, in address order;
+ * stops at and returns fn's first non-zero result (writer.c).
+ */
+struct region {
+	uint64_t start, end, cat;
+};
+int selfckpt__walk_pages(struct sck_dump *d, uint64_t start, uint64_t end,
+			 int (*fn)(void *, const struct region *), void *arg);
+
+/*
+ * Held locks that record their owner's thread id (res-locks.c): fails
+ * with -ENOTSUP and a message naming the first one, for an image that is
+ * to be restarted with new ids. ns_ok: can a restart here keep the ids
+ * (a PID namespace, with a user namespace unless root)? Cached until the
+ * next restart.
+ */
+int selfckpt__locks_check(struct sck_dump *d);
+int selfckpt__ns_ok(void);
+void selfckpt__ns_forget(void);
+enum { SCK_NEW_IDS_AUTO, SCK_NEW_IDS_YES, SCK_NEW_IDS_NO };
+extern int selfckpt__new_ids;		/* SELFCKPT_NEW_IDS: auto, 1, 0 */
 
 /* ELF helpers (elf.c). */
 int selfckpt__elf_build_id(int fd, uint8_t *out, uint32_t cap);

@@ -47,21 +47,36 @@ extern const uint8_t selfckpt__rst_blob_end[];
 extern const ptrdiff_t __rseq_offset;
 extern const unsigned int __rseq_size;
 
-void selfckpt__rs_msg(struct rs *s, const char *fmt, ...)
+static void vmsg(struct rs *s, const char *fmt, va_list ap)
 {
 	char line[1024];
-	va_list ap;
 	int n = snprintf(line, sizeof(line), "selfckpt restart: ");
 
-	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	if (write(s->log_fd, line, (size_t)n) < 0) {
 		/* Nowhere else to report it. */
 	}
+}
+
+void selfckpt__rs_note(struct rs *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(s, fmt, ap);
+	va_end(ap);
+}
+
+void selfckpt__rs_msg(struct rs *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(s, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- the image ------------------------------------------------------- */
@@ -930,6 +945,9 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 		a->flags |= RST_F_SET_TID;
 		a->rstinfo.flags |= SCK_RST_PIDNS | (geteuid() ? SCK_RST_USERNS : 0);
 		a->pidfile_dirfd = -1;	/* written from outside, with that PID */
+		if (o->verbose)
+			selfckpt__rs_note(s, "keeping every id: private %sPID namespace",
+					  geteuid() ? "user and " : "");
 		ret = selfckpt__rs_namespaces(s, s->img.hdr.pid, go);
 		if (ret >= 0)
 			return ret;
@@ -937,6 +955,20 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 		a->rstinfo.flags &= ~(uint64_t)(SCK_RST_PIDNS | SCK_RST_USERNS);
 		a->pidfile_dirfd = saved_dirfd;
 	}
+	/*
+	 * New ids. Locks that record a thread id and were held at the
+	 * checkpoint would belong to nobody now: the checkpoint refuses them
+	 * when it knows the image is for this (SCK_HDR_NO_OWNED_LOCKS, see
+	 * res-locks.c); otherwise say what was not checked.
+	 */
+	if (!(s->img.hdr.flags & SCK_HDR_NO_OWNED_LOCKS))
+		selfckpt__rs_note(s, "warning: restarting with new process and thread ids (%s); the image was not searched for held locks that record a thread id (error-checking, recursive, robust, priority-inheritance mutexes, write-locked rwlocks), which would stay locked; checkpoint with SELFCKPT_NEW_IDS=1 to have it refuse them",
+				  o->no_namespaces ? "--no-namespaces" :
+				  "user and PID namespaces unavailable");
+	else if (o->verbose)
+		selfckpt__rs_note(s, "new process and thread ids (%s)",
+				  o->no_namespaces ? "--no-namespaces" :
+				  "user and PID namespaces unavailable");
 	go(s);
 	return SCK_EX_SOFTWARE;
 }

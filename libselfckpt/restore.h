@@ -57,6 +57,9 @@ struct rs {
 };
 
 /* Print "selfckpt restart: ..." to the restart command's stderr. */
+/* A line on the launcher's stderr that is not an error. */
+void selfckpt__rs_note(struct rs *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void selfckpt__rs_msg(struct rs *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -166,16 +166,12 @@ static int feed(struct out *o, const void *p, size_t n)
 
 /* ---- finding the pages ----------------------------------------------- */
 
-struct region {
-	uint64_t start, end, cat;
-};
-
 /*
  * Call fn for each range of [start, end) whose pages are present, swapped
  * or guard pages, with their PAGE_IS_* categories, in address order.
  */
-static int walk_pages(struct sck_dump *d, uint64_t start, uint64_t end,
-		      int (*fn)(void *, const struct region *), void *arg)
+int selfckpt__walk_pages(struct sck_dump *d, uint64_t start, uint64_t end,
+			 int (*fn)(void *, const struct region *), void *arg)
 {
 	if (d->have_pagemap_scan) {
 		struct page_region *vec = d->scanbuf;
@@ -415,7 +411,7 @@ static int scan_object(struct scan *s)
 			if (r < 0)
 				return sck_fail((int)-r, "mincore failed at %lx",
 						(unsigned long)w);
-			r = walk_pages(d, w, wend, mark_region, &m);
+			r = selfckpt__walk_pages(d, w, wend, mark_region, &m);
 			if (r)
 				return (int)r;
 		}
@@ -476,7 +472,7 @@ static int scan_vma(struct sck_dump *d, uint32_t vi)
 	switch (v->scan) {
 	case SCK_SCAN_ANON:
 	case SCK_SCAN_COW:
-		ret = walk_pages(d, v->v.start, v->v.end, on_region, &s);
+		ret = selfckpt__walk_pages(d, v->v.start, v->v.end, on_region, &s);
 		break;
 	case SCK_SCAN_SHARED:
 	case SCK_SCAN_ALL:

@@ -67,6 +67,20 @@ static const char *sig_name(int s)
 	return buf;
 }
 
+/* How the process that wrote the image was itself last restarted. */
+static const char *restart_mode(const struct sck_header *h)
+{
+	if (h->generation == 0)
+		return "never (first run)";
+	if (h->flags & SCK_HDR_RESTARTED_USERNS)
+		return "ids kept (private user and PID namespaces)";
+	if (h->flags & SCK_HDR_RESTARTED_PIDNS)
+		return "ids kept (private PID namespace)";
+	if (h->flags & SCK_HDR_RESTARTED_NEW_IDS)
+		return "with new process and thread ids";
+	return "unknown";
+}
+
 static const char *perms(const struct sck_vma *v, char *b)
 {
 	b[0] = (v->prot & PROT_READ) ? 'r' : '-';
@@ -161,6 +175,10 @@ static void print_human(const char *name, const struct sck_image *img)
 	uuid_str(&h->image_uuid, u1);
 	uuid_str(&h->lineage_uuid, u2);
 	printf("image uuid    %s\nlineage       %s\n", u1, u2);
+	printf("restarted     %s\n", restart_mode(h));
+	printf("new ids       %s\n", (h->flags & SCK_HDR_NO_OWNED_LOCKS) ?
+	       "safe: searched, no held lock records a thread id" :
+	       "not checked (held locks that record a thread id would break)");
 	time_str(h->time_sec, tb, sizeof(tb));
 	printf("created       %s by pid %d (uid %u gid %u) on \"%s\"\n", tb, h->pid,
 	       h->uid, h->gid, h->hostname);
@@ -293,9 +311,15 @@ static void print_json(const struct sck_image *img)
 	       img->pre.major, img->pre.minor, img->file_len);
 	printf("\"checkpoint\":{\"id\":%" PRIu64 ",\"parent_id\":%" PRIu64
 	       ",\"generation\":%u,\"image_uuid\":\"%s\",\"parent_uuid\":\"%s\",\"lineage_uuid\":\"%s\","
-	       "\"time\":%lld,\"pid\":%d,\"uid\":%u,\"gid\":%u},\n",
+	       "\"time\":%lld,\"pid\":%d,\"uid\":%u,\"gid\":%u,\"restarted\":\"%s\","
+	       "\"new_ids_safe\":%s},\n",
 	       h->ckpt_id, h->parent_id, h->generation, u1, u2, u3,
-	       (long long)h->time_sec, h->pid, h->uid, h->gid);
+	       (long long)h->time_sec, h->pid, h->uid, h->gid,
+	       h->generation == 0 ? "never" :
+	       (h->flags & SCK_HDR_RESTARTED_USERNS) ? "userns+pidns" :
+	       (h->flags & SCK_HDR_RESTARTED_PIDNS) ? "pidns" :
+	       (h->flags & SCK_HDR_RESTARTED_NEW_IDS) ? "new_ids" : "unknown",
+	       (h->flags & SCK_HDR_NO_OWNED_LOCKS) ? "true" : "false");
 	printf("\"fingerprint\":{\"kernel_release\":");
 	json_str(h->kernel_release);
 	printf(",\"kernel_version\":");
