@@ -222,6 +222,10 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 		if (d->mem_fd >= 0)
 			sys_close(d->mem_fd);
 		drop_arena(d);
+		/* /proc/PID/mem of a thread group whose leader has exited. */
+		if (err == ESRCH)
+			return sck_fail(EOPNOTSUPP,
+					"the main thread has exited (pthread_exit in main): a process without its main thread cannot be checkpointed");
 		return sck_fail(err, "cannot open /proc/self/pagemap or /proc/self/mem: %s",
 				selfckpt__errname(err));
 	}

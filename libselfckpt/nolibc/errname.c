@@ -16,6 +16,7 @@ const char *selfckpt__errname(int err)
 	} tab[] = {
 		{ 1, "EPERM (operation not permitted)" },
 		{ 2, "ENOENT (no such file or directory)" },
+		{ 3, "ESRCH (no such process)" },
 		{ 4, "EINTR (interrupted)" },
 		{ 5, "EIO (input/output error)" },
 		{ 9, "EBADF (bad file descriptor)" },

@@ -16,13 +16,20 @@
 # (--pidfile says so too), and differs from the checkpoint's.
 #
 # Mutexes HELD ACROSS the checkpoint: their owner field holds the old
-# thread id. This script asserts today's behaviour, which is wrong (issue
-# 3 says such a restart must be refused with a clear message, or work):
-# pthread_mutex_unlock by the holder returns EPERM for an error-checking,
-# a recursive and a robust mutex, so they stay locked, and their waiters
-# stay blocked (a robust mutex whose holder exits does not become
-# EOWNERDEAD: the kernel compares the lock word with the holder's new id).
-# When that changes, this script fails and says so: update it then.
+# thread id. A checkpoint that knows its image is for new ids (here
+# SELFCKPT_NEW_IDS=1; by itself where namespaces are unavailable) searches
+# memory for such locks and refuses, naming one: checked first. An image
+# made without that search restarts with --no-namespaces after a warning
+# on stderr, and then, as the warning says, pthread_mutex_unlock by the
+# holder returns EPERM for an error-checking, a recursive and a robust
+# mutex, so they stay locked, and their waiters stay blocked (a robust
+# mutex whose holder exits does not become EOWNERDEAD: the kernel compares
+# the lock word with the holder's new id). This script asserts that too;
+# if it changes, the script fails and says so: update it then.
+#
+# Last, an image made with SELFCKPT_NEW_IDS=1 from a program that holds no
+# such lock (mem01): info says new ids are safe, and the restart with
+# --no-namespaces prints no warning and passes.
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
@@ -46,6 +53,15 @@ ok() { checks=$((checks + 1)); }
 held_today='errorcheck-unlock=EPERM recursive-unlocks=EPERM,EPERM,EPERM robust-unlock=EPERM errorcheck-waiter=blocked robust-waiter=blocked,blocked,blocked'
 held_right='errorcheck-unlock=0 recursive-unlocks=0,0,EPERM robust-unlock=0 errorcheck-waiter=0 robust-waiter=EOWNERDEAD,0,0'
 
+# ---- SELFCKPT_NEW_IDS=1: the held mutexes are refused ----------------------
+env -u SCK_READY SELFCKPT_NEW_IDS=1 SCK_NEW_IDS=1 SCK_IMAGE="$WORK/refused.img" "$prog" 2>&1 |
+	cat >refused.log
+[ "${PIPESTATUS[0]}" -ne 0 ] || die "SELFCKPT_NEW_IDS=1 with mutexes held: the checkpoint did not fail: $(cat refused.log)"
+grep -qE "holds an? (error-checking|recursive|robust|priority-inheritance) mutex at 0x[0-9a-f]+, which records its owner's thread id; this image is for a restart with new ids \(SELFCKPT_NEW_IDS=1\)" refused.log ||
+	die "SELFCKPT_NEW_IDS=1: no message naming a held mutex: $(cat refused.log)"
+[ ! -e refused.img ] || die "SELFCKPT_NEW_IDS=1: an image was left behind"
+ok
+
 # ---- the first run: checkpoint 1 ------------------------------------------
 rm -f ids.img ids.pid
 env -u SCK_READY SCK_NEW_IDS=1 SCK_IMAGE="$WORK/ids.img" "$prog" 2>&1 | cat >first.log
@@ -60,6 +76,8 @@ st=${PIPESTATUS[0]}
 [ "$st" -eq 0 ] || die "restart 1 --no-namespaces: status $st: $(cat restart1.log)"
 grep -qx 'info: checkpoint 2 written (no runner: exiting)' restart1.log ||
 	die "restart 1 --no-namespaces: no second checkpoint: $(cat restart1.log)"
+grep -q '^selfckpt restart: warning: restarting with new process and thread ids (--no-namespaces); the image was not searched for held locks' restart1.log ||
+	die "restart 1 --no-namespaces: no warning about unchecked locks: $(cat restart1.log)"
 line=$(grep '^info: pid ' restart1.log) || die "no pid line: $(cat restart1.log)"
 if [[ ! $line =~ ^info:\ pid\ ([0-9]+)\ \(was\ ([0-9]+)\)\;\ thread\ ids:\ 0\ kept,\ ([0-9]+)\ changed$ ]]; then
 	die "unexpected ids line: $line"
@@ -99,4 +117,17 @@ pid2=$(sed -n 's/^info: second generation: pid //p' restart2.log)
 	die "second generation: pid '$pid2', pid file '$(cat ids2.pid 2>/dev/null)', first restart $pid1"
 ok
 
-echo "threads-ids: new pids $pid0 -> $pid1 -> $pid2 and new thread ids; pthread_self, pthread_kill, pthread_getschedparam, join, error-checking, PI and robust mutexes work; held across (documented, wrong): $held; $checks checks ($(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s)"
+# ---- an image searched and found safe for new ids -----------------------
+env -u SCK_READY SELFCKPT_NEW_IDS=1 SCK_IMAGE="$WORK/safe.img" "$B/tests/e2e/bin/mem01" 2>&1 |
+	cat >safe-first.log
+[ "${PIPESTATUS[0]}" -eq 0 ] && [ -s safe.img ] || die "mem01 with SELFCKPT_NEW_IDS=1: $(cat safe-first.log)"
+"$sck" info safe.img | grep -qx 'new ids       safe: searched, no held lock records a thread id' ||
+	die "info does not say new ids are safe: $("$sck" info safe.img | head -12)"
+"$sck" info safe.img | grep -qx 'restarted     never (first run)' || die "info: restart mode of a first run"
+"$sck" restart --no-namespaces safe.img </dev/null >safe-restart.log 2>&1 ||
+	die "mem01 restart --no-namespaces: $(cat safe-restart.log)"
+grep -qx PASS safe-restart.log && ! grep -q warning safe-restart.log ||
+	die "mem01 restart --no-namespaces: $(cat safe-restart.log)"
+ok
+
+echo "threads-ids: held owner-recording mutexes refused with SELFCKPT_NEW_IDS=1; new pids $pid0 -> $pid1 -> $pid2 and new thread ids; pthread_self, pthread_kill, pthread_getschedparam, join, error-checking, PI and robust mutexes work; held across, in an image not searched (warned): $held; $checks checks ($(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s)"
