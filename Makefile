@@ -44,7 +44,7 @@ NOLIBC_SRC := libselfckpt/writer.c libselfckpt/image-enc.c libselfckpt/log.c \
 CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-proc.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
-	libselfckpt/elf.c libselfckpt/res-locks.c \
+	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \
 	libselfckpt/arch/$(ARCH)/cpu.c
 CORE_ASM := libselfckpt/arch/$(ARCH)/context.S
 # Used by the selfckpt program (restart, info) and the tests, not exported.
@@ -70,10 +70,11 @@ RST_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(INC) -ffreestanding -nostdlib \
 	-fvisibility=hidden -fno-asynchronous-unwind-tables -fno-jump-tables \
 	-fcf-protection=none -mgeneral-regs-only -DSCK_RESTORER
 
-TOOLS_SRC := tools/selfckpt.c tools/cmd-info.c tools/cmd-restart.c
+TOOLS_SRC := tools/selfckpt.c tools/cmd-info.c tools/cmd-restart.c \
+	tools/cmd-run.c tools/cmd-checkpoint.c
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/%.o) $(BUILD)/rst-blob.o
 
-LIBS := $(BUILD)/libselfckpt.so $(BUILD)/libselfckpt.a
+LIBS := $(BUILD)/libselfckpt.so $(BUILD)/libselfckpt.a $(BUILD)/libselfckpt-preload.so
 PROGS := $(BUILD)/selfckpt
 
 .PHONY: all
@@ -93,6 +94,12 @@ $(BUILD)/libselfckpt.so.$(VERSION): $(CORE_OBJ) $(SO_ONLY_OBJ) libselfckpt/expor
 $(BUILD)/libselfckpt.so: $(BUILD)/libselfckpt.so.$(VERSION)
 	$(Q)ln -sf libselfckpt.so.$(VERSION) $(BUILD)/libselfckpt.so.$(SOVERSION)
 	$(Q)ln -sf libselfckpt.so.$(VERSION) $@
+
+# The preload library (selfckpt run): the shared library and preload/.
+PRELOAD_OBJ := $(BUILD)/preload/preload.o
+$(BUILD)/libselfckpt-preload.so: $(CORE_OBJ) $(SO_ONLY_OBJ) $(PRELOAD_OBJ) preload/exports.map
+	$(Q)$(CC) -shared -Wl,-z,now -Wl,-z,relro -Wl,-z,noexecstack -Wl,--no-undefined \
+		-Wl,--version-script=preload/exports.map -o $@ $(filter %.o,$^) -ldl
 
 $(BUILD)/libselfckpt.a: $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -151,6 +158,7 @@ install: all
 	install -m 755 $(BUILD)/libselfckpt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libselfckpt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libselfckpt.so.$(SOVERSION)
 	ln -sf libselfckpt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libselfckpt.so
+	install -m 755 $(BUILD)/libselfckpt-preload.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/libselfckpt.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/selfckpt.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' selfckpt.pc.in \

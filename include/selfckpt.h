@@ -73,6 +73,13 @@ extern "C" {
  */
 #define SELFCKPT_NO_FORK 0x2u
 
+/*
+ * The exit status of a process that took a checkpoint and exited because
+ * it was asked to (SELFCKPT_EXIT_SIGNAL, `selfckpt checkpoint --exit`): a
+ * batch script can requeue the job when it sees it.
+ */
+#define SELFCKPT_EXIT_CHECKPOINTED 85
+
 /* Every flag this version knows. */
 #define SELFCKPT_FLAGS (SELFCKPT_NO_SYNC | SELFCKPT_NO_FORK)
 

@@ -463,6 +463,7 @@ static void resumed(void)
 	}
 	/* Another machine, perhaps: probe again when it matters. */
 	selfckpt__ns_forget();
+	selfckpt__auto_resumed();
 	selfckpt__state.generation++;
 }
 

@@ -45,7 +45,7 @@ int selfckpt_set_signal(int sig)
 	return 0;
 }
 
-__attribute__((constructor)) static void signal_from_env(void)
+__attribute__((constructor(101))) static void signal_from_env(void)
 {
 	const char *s = getenv("SELFCKPT_SIGNAL");
 
@@ -61,7 +61,7 @@ __attribute__((constructor)) static void signal_from_env(void)
  */
 int selfckpt__new_ids;
 
-__attribute__((constructor)) static void new_ids_from_env(void)
+__attribute__((constructor(101))) static void new_ids_from_env(void)
 {
 	const char *s = getenv("SELFCKPT_NEW_IDS");
 
@@ -71,7 +71,7 @@ __attribute__((constructor)) static void new_ids_from_env(void)
 		selfckpt__new_ids = SCK_NEW_IDS_NO;
 }
 
-__attribute__((constructor)) static void log_from_env(void)
+__attribute__((constructor(101))) static void log_from_env(void)
 {
 	const char *s = getenv("SELFCKPT_LOG_FD");
 	int fd = 0, level = SELFCKPT_LOG_INFO;

@@ -162,6 +162,19 @@ void selfckpt__threads_release(struct sck_dump *d);
 /* In a restarted process: wait until n other threads resumed. */
 void selfckpt__threads_resumed(uint32_t n);
 
+/* Install the reserved signal's handler now (auto.c needs it early). */
+int selfckpt__threads_install(void);
+
+/*
+ * Checkpoints the program did not ask for (auto.c): a request word from
+ * the reserved signal's handler; the library's timer (left out of the
+ * image), or -1; after a restart; a signal name or number, or -1.
+ */
+void selfckpt__auto_request(uint64_t word);
+int selfckpt__auto_timer(void);
+void selfckpt__auto_resumed(void);
+int selfckpt__sig_number(const char *s);
+
 /* The reserved signal: selfckpt__signal if set, else SIGRTMAX - 2. */
 extern int selfckpt__signal;
 int selfckpt__ckpt_signal(void);

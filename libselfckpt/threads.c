@@ -45,10 +45,12 @@
 #include "nolibc/fmt.h"
 #include "nolibc/str.h"
 #include "proc.h"
+#include "request.h"
 #include "sys.h"
 
 #define STOP_TIMEOUT_MS 10000	/* a thread that does not stop by then */
 #define SI_QUEUE_ (-1)
+#define SI_TIMER_ (-2)
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
 #endif
@@ -239,6 +241,14 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	 * late (the thread had the signal blocked until the checkpoint was
 	 * over) is dropped; anything else was the program's or someone else's.
 	 */
+	if ((si->si_code == SI_QUEUE_ || si->si_code == SI_TIMER_) &&
+	    ((uint64_t)(uintptr_t)si->si_value.sival_ptr & SCK_REQ_MAGIC_MASK) ==
+		    SCK_REQ_MAGIC) {
+		/* Asked for a checkpoint (auto.c): this thread takes it. */
+		restart_interrupted(ucv);
+		selfckpt__auto_request((uint64_t)(uintptr_t)si->si_value.sival_ptr);
+		return;
+	}
 	if (si->si_code != SI_QUEUE_ || si->si_pid != sys_getpid() ||
 	    si->si_value.sival_ptr != (void *)y) {
 		forward(sig, si, ucv);
@@ -275,7 +285,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	wake(&y->resumed);
 }
 
-static int install(void)
+int selfckpt__threads_install(void)
 {
 	struct sck_sync *y = &selfckpt__sync;
 	int sig = selfckpt__ckpt_signal();
@@ -405,7 +415,7 @@ static int explain(struct sck_dump *d, int32_t tid, int sig)
 int selfckpt__threads_stop(struct sck_dump *d)
 {
 	struct sck_sync *y = &selfckpt__sync;
-	int ret = install(), expected = 0, waited = 0;
+	int ret = selfckpt__threads_install(), expected = 0, waited = 0;
 
 	if (ret)
 		return ret;

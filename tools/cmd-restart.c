@@ -6,8 +6,11 @@
  * statuses of restore.h (documented in docs/cli.md).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "restore.h"
@@ -16,6 +19,7 @@ static void help(FILE *f)
 {
 	fprintf(f,
 		"usage: selfckpt restart [OPTIONS] IMAGE\n"
+		"       selfckpt restart [OPTIONS] DIR    (its newest image: DIR/latest)\n"
 		"       selfckpt restart [OPTIONS] -      (read the image from stdin)\n"
 		"\n"
 		"Resume the process saved in IMAGE: the program continues inside its\n"
@@ -89,6 +93,31 @@ int cmd_restart(int argc, char **argv)
 		return SCK_EX_USAGE;
 	}
 	o.image = argv[optind];
+	/* A checkpoint directory (selfckpt run): the image latest names. */
+	struct stat st;
+	static char path[PATH_MAX];
+
+	if (strcmp(o.image, "-") && stat(o.image, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char target[PATH_MAX];
+		int n = snprintf(path, sizeof(path), "%s/latest", o.image);
+		ssize_t len = n < (int)sizeof(path) ? readlink(path, target, sizeof(target) - 1) : -1;
+
+		if (len <= 0) {
+			cli_err("restart", "%s holds no complete image (no %s/latest)", o.image,
+				o.image);
+			return SCK_EX_NOINPUT;
+		}
+		target[len] = '\0';
+		if (target[0] == '/')
+			n = snprintf(path, sizeof(path), "%s", target);
+		else
+			n = snprintf(path, sizeof(path), "%s/%s", o.image, target);
+		if (n < 0 || n >= (int)sizeof(path)) {
+			cli_err("restart", "%s/latest: path too long", o.image);
+			return SCK_EX_NOINPUT;
+		}
+		o.image = path;
+	}
 	fflush(stdout);
 	return selfckpt__restart(&o);
 }

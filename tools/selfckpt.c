@@ -9,6 +9,12 @@
 #include "cli.h"
 #include "selfckpt.h"
 
+/*
+ * The library is linked into this program for restart and info; its
+ * automatic checkpoints (SELFCKPT_DIR, auto.c) must never start here.
+ */
+const int selfckpt__no_auto = 1;
+
 static int cmd_version(int argc, char **argv)
 {
 	(void)argc;
@@ -22,6 +28,8 @@ static const struct verb {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } verbs[] = {
+	{ "run", cmd_run, "run an unmodified program so that it can be checkpointed" },
+	{ "checkpoint", cmd_checkpoint, "ask a running program to checkpoint itself" },
 	{ "restart", cmd_restart, "resume a process from an image" },
 	{ "info", cmd_info, "show what an image holds (Linux-CR's ckptinfo)" },
 	{ "version", cmd_version, "print the version" },
@@ -42,7 +50,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: selfckpt COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].help);
+		fprintf(f, "  %-11s %s\n", verbs[i].name, verbs[i].help);
 	fprintf(f, "\nRun 'selfckpt COMMAND --help' for a command's options.\n"
 		   "Programs call selfckpt_checkpoint() (see selfckpt.h) to write images.\n");
 }
