@@ -269,7 +269,12 @@ $(BUILD)/bench/bench-pause: bench/bench-pause.c $(BUILD)/libselfckpt.so
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< -L$(BUILD) \
 		-lselfckpt -Wl,-rpath,$(ABS_BUILD) -lpthread
 
+$(BUILD)/bench/bench-syscalls: bench/bench-syscalls.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $<
+
 .PHONY: bench
-bench: all $(BUILD)/bench/bench-ckpt $(BUILD)/bench/bench-pause
+bench: all $(BUILD)/bench/bench-ckpt $(BUILD)/bench/bench-pause $(BUILD)/bench/bench-syscalls
 	bench/run.sh $(BUILD)
 	bench/run-pause.sh $(BUILD)
+	bench/run-preload.sh $(BUILD)

@@ -1,0 +1,32 @@
+#!/bin/bash
+# run-preload.sh [BUILD] [N] - what running under `selfckpt run` costs a
+# program's own system calls: a tight open/close loop and a read/write loop
+# on a pipe (N iterations each, default 1000000), plain and with
+# libselfckpt-preload.so loaded and active (SELFCKPT_DIR set, as selfckpt
+# run does). Runs are interleaved; medians of REPEAT (default 7); the
+# ratio is preload / plain.
+set -eu
+B=$(cd "${1:-build}" && pwd)
+N=${2:-1000000}
+REPEAT=${REPEAT:-7}
+bin=$B/bench/bench-syscalls
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/selfckpt-preload.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+done
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+echo "$N iterations, $(nproc) CPUs, medians of $REPEAT (interleaved)"
+printf '%-10s %12s %12s %8s\n' loop plain-s preload-s ratio
+for loop in openclose readwrite; do
+	declare -a a=() b=()
+	for _ in $(seq "$REPEAT"); do
+		a+=("$("$bin" "$loop" "$N" | field seconds)")
+		b+=("$("$B/selfckpt" run --dir "$work/ck" -- "$bin" "$loop" "$N" | field seconds)")
+	done
+	pa=$(printf '%s\n' "${a[@]}" | median)
+	pb=$(printf '%s\n' "${b[@]}" | median)
+	printf '%-10s %12.4f %12.4f %8.3f\n' "$loop" "$pa" "$pb" "$(awk -v a="$pa" -v b="$pb" 'BEGIN { print b / a }')"
+done
