@@ -104,6 +104,23 @@ static int load_image(struct rs *s)
 		selfckpt__rs_msg(s, "%s is a directory, not an image", name);
 		return SCK_EX_NOINPUT;
 	}
+	/*
+	 * An image is a whole program, and runs with the rights of whoever
+	 * restarts it: not one that someone else made or could have changed
+	 * (the threat model, docs/security.md), unless forced.
+	 */
+	if (S_ISREG(st.st_mode) && !s->o->force) {
+		if (st.st_uid != geteuid()) {
+			selfckpt__rs_msg(s, "%s belongs to uid %u, not to you (uid %u): refusing to run another user's image (--force to run it anyway)",
+					 name, (unsigned)st.st_uid, (unsigned)geteuid());
+			return SCK_EX_NOPERM;
+		}
+		if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+			selfckpt__rs_msg(s, "%s is writable by %s: refusing an image others could have changed (--force to run it anyway)",
+					 name, (st.st_mode & S_IWOTH) ? "everyone" : "its group");
+			return SCK_EX_NOPERM;
+		}
+	}
 	s->seekable = S_ISREG(st.st_mode);
 	ret = selfckpt__image_read_meta(s->img_fd, &s->img, s->err, sizeof(s->err));
 	if (ret) {

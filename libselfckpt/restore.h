@@ -23,6 +23,7 @@
 #define SCK_EX_UNAVAILABLE 69		/* this machine cannot run the image */
 #define SCK_EX_SOFTWARE 70		/* internal error */
 #define SCK_EX_OSERR 71			/* a system call failed */
+#define SCK_EX_NOPERM 77		/* another user's image, or writable by others */
 
 struct sck_restart_opts {
 	const char *image;		/* path, or "-" for stdin */
@@ -30,6 +31,7 @@ struct sck_restart_opts {
 	int stdio_inherit;		/* fds 0-2 always the restart command's */
 	int no_verify;			/* do not read a file image twice */
 	int no_namespaces;		/* new ids rather than a PID namespace */
+	int force;			/* run an image another user owns or can write */
 	int verbose;
 };
 

@@ -37,11 +37,14 @@ static void help(FILE *f)
 		"                    (page data is still checked while it is read)\n"
 		"  --no-namespaces   restart with new process and thread ids instead of\n"
 		"                    keeping them in private user and PID namespaces\n"
+		"  --force           run an image that another user owns or that others\n"
+		"                    can write (refused by default)\n"
 		"  -v, --verbose     more messages\n"
 		"  -h, --help        this text\n"
 		"\n"
 		"exit status before the program runs: 64 usage, 65 damaged image,\n"
-		"66 image missing, 69 this machine cannot run it, 71 system error.\n");
+		"66 image missing, 69 this machine cannot run it, 71 system error,\n"
+		"77 another user's image or one others can write (see --force).\n");
 }
 
 int cmd_restart(int argc, char **argv)
@@ -51,6 +54,7 @@ int cmd_restart(int argc, char **argv)
 		{ "stdio", required_argument, NULL, 's' },
 		{ "no-verify", no_argument, NULL, 'n' },
 		{ "no-namespaces", no_argument, NULL, 'N' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -76,6 +80,9 @@ int cmd_restart(int argc, char **argv)
 			break;
 		case 'N':
 			o.no_namespaces = 1;
+			break;
+		case 'f':
+			o.force = 1;
 			break;
 		case 'v':
 			o.verbose = 1;

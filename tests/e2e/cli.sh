@@ -89,6 +89,30 @@ st=${PIPESTATUS[0]}
 	die "unexpected output: $(cat exit-restart.log)"
 ok
 
+# ---- images others made or could change are refused (77) unless --force ---
+
+cp exit.img shared.img
+chmod 0620 shared.img
+st=0
+"$sck" restart shared.img </dev/null >shared.log 2>&1 || st=$?
+[ "$st" -eq 77 ] && grep -q "is writable by its group: refusing" shared.log ||
+	die "group-writable image: status $st: $(cat shared.log)"
+st=0
+"$sck" restart --force shared.img </dev/null >shared.log 2>&1 || st=$?
+[ "$st" -eq 42 ] || die "group-writable image with --force: status $st: $(cat shared.log)"
+if [ "$(id -u)" = 0 ]; then
+	cp exit.img other.img
+	chown 65534 other.img
+	st=0
+	"$sck" restart other.img </dev/null >other.log 2>&1 || st=$?
+	[ "$st" -eq 77 ] && grep -q "belongs to uid 65534, not to you (uid 0)" other.log ||
+		die "another user's image: status $st: $(cat other.log)"
+	st=0
+	"$sck" restart --force other.img </dev/null >other.log 2>&1 || st=$?
+	[ "$st" -eq 42 ] || die "another user's image with --force: status $st: $(cat other.log)"
+fi
+ok
+
 # ---- stdio that was a regular file -----------------------------------------
 
 # Without --stdio=inherit: reopened, and written at the checkpoint's offset
@@ -219,4 +243,4 @@ printf x >>prog-append
 touch -r mtime.ref prog-append
 changed append.img "$WORK/prog-append" "binary with a byte appended"
 
-echo "cli: pidfile ($rpid), exit status 42, stdio reopened at offsets and inherited, help, usage errors, info --json, changed binary refused with 69: $checks checks ($(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s)"
+echo "cli: pidfile ($rpid), exit status 42, stdio reopened at offsets and inherited, help, usage errors, info --json, changed binary refused with 69, others' images refused with 77: $checks checks ($(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s)"
