@@ -113,6 +113,14 @@ static void report(int fd, int32_t how, int32_t value)
  * init: PID 1 of the namespace. Mounts a /proc that shows the namespace,
  * creates the program with its old PID, then waits.
  */
+/* A mount namespace whose /proc shows the new PID namespace. */
+static void own_proc(void)
+{
+	if (unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+		mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
 static void init_main(struct rs *s, pid_t want, int pipe_w,
 		      void (*go)(struct rs *s))
 {
@@ -121,9 +129,7 @@ static void init_main(struct rs *s, pid_t want, int pipe_w,
 	int status;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (unshare(CLONE_NEWNS) == 0 &&
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
-		mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	own_proc();
 	memset(&ca, 0, sizeof(ca));
 	ca.exit_signal = SIGCHLD;
 	ca.set_tid = (uint64_t)(uintptr_t)&want;
@@ -221,10 +227,10 @@ static int write_pidfile(struct rs *s, const char *path, pid_t pid)
  * must not stay open in a process that only waits.
  */
 static __attribute__((noreturn)) void outside(struct rs *s, pid_t init,
-					      int pipe_r)
+					      int pipe_r, int init_is_prog)
 {
 	struct ending e = { 2, SCK_EX_OSERR };
-	pid_t prog = 0;
+	pid_t prog = init_is_prog ? init : 0;
 	int status;
 
 	forward_to = 0;
@@ -240,10 +246,15 @@ static __attribute__((noreturn)) void outside(struct rs *s, pid_t init,
 	forward_to = prog;
 	if (prog && s->o->pidfile)
 		write_pidfile(s, s->o->pidfile, prog);
-	while (read(pipe_r, &e, sizeof(e)) < 0 && errno == EINTR)
+	while (!init_is_prog && read(pipe_r, &e, sizeof(e)) < 0 && errno == EINTR)
 		;
 	while (waitpid(init, &status, 0) < 0 && errno == EINTR)
 		;
+	/* A program that was PID 1 is init itself: its own status. */
+	if (init_is_prog && WIFEXITED(status))
+		e = (struct ending){ 0, WEXITSTATUS(status) };
+	else if (init_is_prog && WIFSIGNALED(status))
+		e = (struct ending){ 1, WTERMSIG(status) };
 	if (e.how == 0 || e.how == 2)
 		_exit(e.value);
 	/* The program died of a signal: so do we, for the shell to see. */
@@ -290,7 +301,9 @@ int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s))
 		close(p[0]);
 		if (want == 1) {	/* the program was a PID 1 itself */
 			close(p[1]);
+			own_proc();
 			go(s);
+			_exit(SCK_EX_SOFTWARE);
 		}
 		init_main(s, want, p[1], go);
 	}
@@ -301,5 +314,5 @@ int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s))
 			close(fd);
 	if (s->helper_base > 1024)
 		syscall(SYS_close_range, 1024, ~0U, 0);
-	outside(s, init, p[0]);
+	outside(s, init, p[0], want == 1);
 }

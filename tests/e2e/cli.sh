@@ -89,6 +89,20 @@ st=${PIPESTATUS[0]}
 	die "unexpected output: $(cat exit-restart.log)"
 ok
 
+# ---- a program that was PID 1 (a container's init) is init again -----------
+
+if [ "$(id -u)" = 0 ]; then
+	unshare -pf --mount-proc "$ckptexit" "$WORK/pid1.img" 42 2>&1 | cat >pid1-first.log
+	[ "${PIPESTATUS[0]}" -eq 0 ] || die "ckptexit as PID 1: $(cat pid1-first.log)"
+	"$sck" info pid1.img | grep -q '^created .* by pid 1 ' || die "pid1.img was not made by PID 1"
+	st=0
+	"$sck" restart --pidfile "$WORK/pid1.pid" pid1.img </dev/null >pid1.log 2>&1 || st=$?
+	[ "$st" -eq 42 ] && [ "$(cat pid1.log)" = "$(printf 'resumed\nresumed')" ] ||
+		die "restart of a PID 1 image: status $st: $(cat pid1.log)"
+	[ -s pid1.pid ] || die "restart of a PID 1 image wrote no pid file"
+	ok
+fi
+
 # ---- images others made or could change are refused (77) unless --force ---
 
 cp exit.img shared.img
