@@ -245,8 +245,9 @@ void selfckpt__auto_request(uint64_t word)
 		return;		/* resumed by a restart */
 	if (word & SCK_REQ_ASKED)
 		report(seq, r);
-	else if (r < 0)
-		complain(r);	/* periodic: nobody else would know */
+	else if (r < 0 && !(r == -EBUSY && (word & SCK_REQ_TIMER)))
+		complain(r);	/* periodic: nobody else would know (a tick
+				 * during another checkpoint is simply skipped) */
 	if (r > 0 && (word & SCK_REQ_EXIT))
 		sys_exit_group(SELFCKPT_EXIT_CHECKPOINTED);
 }
