@@ -135,6 +135,14 @@ RECF_OPTIONAL = 1
 AT_SYSINFO_EHDR = 33
 FILEF_OBJECT = 1
 THRF_MAIN, THRF_CALLER = 1, 2
+# Header flags (section 7.10).
+HDR_LENIENT, HDR_NO_OWNED_LOCKS = 1, 2
+HDR_RESTARTED_PIDNS, HDR_RESTARTED_USERNS, HDR_RESTARTED_NEW_IDS = 4, 8, 16
+HDR_RESTARTED = HDR_RESTARTED_PIDNS | HDR_RESTARTED_USERNS | HDR_RESTARTED_NEW_IDS
+HDR_FLAGS = 31          # every flag this reader knows
+# The restart modes a HEADER of generation > 0 may name (section 7.10).
+RESTART_MODES = (HDR_RESTARTED_PIDNS, HDR_RESTARTED_PIDNS | HDR_RESTARTED_USERNS,
+                 HDR_RESTARTED_NEW_IDS)
 
 (HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
  PAGES, PAGE_HASHES, COMMIT, NOTE) = range(1, 15)
@@ -160,7 +168,7 @@ FD_CLOEXEC = 1
 # Fixed part of each payload, in bytes (section 6).
 SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1336, 256, 2048
 SZ_FILE, SZ_VMA, SZ_RUN, SZ_RANGE, SZ_FD = 112, 72, 32, 16, 48
-SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 424, 40, 16, 48
+SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 440, 40, 16, 48
 
 EX_DATAERR, EX_NOINPUT, EX_USAGE, EX_OSERR = 65, 66, 64, 71
 
@@ -439,6 +447,15 @@ class Reader:
                    ("hostname", 268, 65), ("machine_id", 333, 33),
                    ("boot_id", 366, 37), ("selfckpt_version", 403, 16),
                    ("cpu_vendor", 424, 16), ("cpu_model_name", 440, 64)]
+        # Flags first: unknown ones only in an image of a newer minor
+        # version, which may define more; then the restart mode, which
+        # the generation decides (section 7.10).
+        if self.minor <= VERSION_MINOR and h["flags"] & ~HDR_FLAGS:
+            raise self.bad(r, "unknown header flags 0x%x" % (h["flags"] & ~HDR_FLAGS))
+        how = h["flags"] & HDR_RESTARTED
+        if (how not in RESTART_MODES) if h["generation"] else how != 0:
+            raise self.bad(r, "bad restart mode flags 0x%x for generation %d"
+                           % (how, h["generation"]))
         if h["ckpt_id"] == 0 or h["parent_id"] >= h["ckpt_id"]:
             raise self.bad(r, "bad checkpoint ids %d/%d" % (h["ckpt_id"], h["parent_id"]))
         if h["page_size"] != PAGE:
@@ -623,6 +640,7 @@ class Reader:
         (nice, policy, priority, ioprio, keepcaps, mce_kill,
          ncpus) = struct.unpack_from("<iIIIiiI", p, 260)
         (tid_field,) = struct.unpack_from("<Q", p, 416)
+        comm = p[424:440]
         # The XSAVE area is the tail: it ends the payload.
         if (xsave_size > MAX_XSAVE or xsave_size > r.len or
                 not self.fixed_ok(r.len - xsave_size, SZ_THREAD)):
@@ -633,9 +651,11 @@ class Reader:
             raise self.bad(r, "bad rseq registration")
         if ncpus > MAX_CPUS:
             raise self.bad(r, "bad CPU count %d" % ncpus)
+        if b"\0" not in comm:
+            raise self.bad(r, "thread name not terminated")
         self.threads.append({"tid": tid, "flags": flags, "xsave_size": xsave_size,
                              "nice": nice, "policy": policy, "ncpus": ncpus,
-                             "tid_field": tid_field})
+                             "tid_field": tid_field, "comm": cstr(comm)})
 
     def threads_ok(self):
         """One MAIN thread, whose tid is HEADER.pid, one CALLER, every tid
@@ -756,6 +776,32 @@ def print_records(rd):
         print("  %5d %12d  %-11s %5x %12d" % (idx, off, rec_label(t), fl, ln))
 
 
+def restart_mode(h):
+    """How the process that wrote the image was itself last restarted, as
+    `selfckpt info` says it: (its line, its JSON value)."""
+    if h["generation"] == 0:
+        return "never (first run)", "never"
+    if h["flags"] & HDR_RESTARTED_USERNS:
+        return "ids kept (private user and PID namespaces)", "userns+pidns"
+    if h["flags"] & HDR_RESTARTED_PIDNS:
+        return "ids kept (private PID namespace)", "pidns"
+    if h["flags"] & HDR_RESTARTED_NEW_IDS:
+        return "with new process and thread ids", "new_ids"
+    return "unknown", "unknown"
+
+
+def new_ids_line(h):
+    if h["flags"] & HDR_NO_OWNED_LOCKS:
+        return "safe: searched, no held lock records a thread id"
+    return "not checked (held locks that record a thread id would break)"
+
+
+def thread_line(t):
+    """A thread as the start of its line in `selfckpt info`."""
+    return "  tid %d%s%s \"%s\"" % (t["tid"], " main" if t["flags"] & THRF_MAIN else "",
+                                   " caller" if t["flags"] & THRF_CALLER else "", t["comm"])
+
+
 def totals(rd):
     return {"regions": len(rd.vmas),
             "mapped_bytes": sum(v["end"] - v["start"] for v in rd.vmas),
@@ -791,6 +837,8 @@ def print_summary(name, rd, kind):
     print("image uuid    %s\nlineage       %s\nparent uuid   %s"
           % (uuid_str(h["image_uuid"]), uuid_str(h["lineage_uuid"]),
              uuid_str(h["parent_uuid"])))
+    print("restarted     %s" % restart_mode(h)[0])
+    print("new ids       %s" % new_ids_line(h))
     print("created by    pid %d (uid %d gid %d) on \"%s\", selfckpt %s"
           % (h["pid"], h["uid"], h["gid"], h["hostname"], h["selfckpt_version"]))
     print("kernel        %s (%s), glibc %s" % (h["kernel_release"], h["machine"],
@@ -801,6 +849,9 @@ def print_summary(name, rd, kind):
     print("process       \"%s\", cwd %s, umask %03o, brk %x-%x, oom_score_adj %d, mdwe 0x%x"
           % (rd.proc["comm"], rd.cwd, rd.proc["umask"], rd.proc["start_brk"],
              rd.proc["brk"], rd.proc["oom_score_adj"], rd.proc["mdwe"]))
+    print("threads       %d" % nth)
+    for th in rd.threads:
+        print(thread_line(th))
     for n in rd.notes:
         print("note          %s" % n)
     print("records       %d: %s" % (rd.nrecords, ", ".join(
@@ -825,7 +876,8 @@ def summary_json(rd):
                        "parent_uuid": uuid_str(h["parent_uuid"]),
                        "lineage_uuid": uuid_str(h["lineage_uuid"]),
                        "time": h["time_sec"], "pid": h["pid"], "uid": h["uid"],
-                       "gid": h["gid"]},
+                       "gid": h["gid"], "restarted": restart_mode(h)[1],
+                       "new_ids_safe": bool(h["flags"] & HDR_NO_OWNED_LOCKS)},
         "fingerprint": {"kernel_release": h["kernel_release"],
                         "kernel_version": h["kernel_version"],
                         "glibc": h["glibc_version"], "selfckpt": h["selfckpt_version"],

@@ -12,13 +12,17 @@
 #      by a restarted process, generation 1), and one of a multi-threaded
 #      process (threads.img: three threads besides the main one, one of
 #      which calls the checkpoint, so that MAIN and CALLER are two THREAD
-#      records; built here from a source written into WORK). imgcheck.py
-#      accepts each, from
+#      records, each worker named by pthread_setname_np; built here from a
+#      source written into WORK), and the small heat example checkpointed
+#      with SELFCKPT_NEW_IDS=1 (safe.img: searched for held locks, header
+#      flag NO_OWNED_LOCKS). imgcheck.py accepts each, from
 #      the file and from a pipe, and every member of its --json output
-#      (ids, uuids, counts, regions, descriptors, bytes, stored bytes, the
+#      (ids, uuids, how the writer was restarted and whether new ids are
+#      safe, counts, regions, descriptors, bytes, stored bytes, the
 #      record list and the page data's place) is in `selfckpt info --json`
-#      or `selfckpt info --records --json` with the same value; its totals
-#      line is that of `selfckpt info`.
+#      or `selfckpt info --records --json` with the same value; its
+#      "restarted", "new ids" and totals lines, and each thread's tid,
+#      roles and name, are those of `selfckpt info`.
 #   2. damaged images: cut in the preamble, inside the page data, around
 #      the trailer's records and (two images) at every record boundary, at
 #      every record's header/payload boundary and one byte before each; a
@@ -33,18 +37,26 @@
 #      none may be, the executable's file, END_META.nruns, the header's
 #      vdso list, a file on an anonymous mapping, a descriptor naming a
 #      file of another kind, thread roles and ids: two MAIN threads, no
-#      CALLER, duplicate tids...): refused by both with the same message,
-#      which names the rule. And forged images a newer minor version could
-#      write (longer fixed parts), or that move the CALLER role or reorder
-#      the THREAD records, are accepted by both and read the same; an
-#      unchanged rebuild is byte-identical to the original.
+#      CALLER, duplicate tids..., a thread name without its NUL, unknown
+#      header flags, a restart mode in the header flags that does not fit
+#      the generation: none for generation 0, exactly PIDNS, PIDNS|USERNS
+#      or NEW_IDS after a restart; and the order of those checks): refused
+#      by both with the same message, which names the rule. And forged
+#      images a newer minor version could write (longer fixed parts,
+#      header flags it defines), that move the CALLER role or reorder the
+#      THREAD records, that set each valid restart mode or NO_OWNED_LOCKS,
+#      or give a thread a name of 15 bytes or none, are accepted by both
+#      and read the same; an unchanged rebuild is byte-identical to the
+#      original.
 #   4. the restorer's share (restart from a pipe): a newer-minor image with
 #      longer trailer records restarts (the multi-threaded one too), so
 #      does one followed by extra bytes (they are the program's stdin),
 #      which a restart from the file refuses; non-zero padding in the
 #      trailer, and a 1.0 image whose PAGE_HASHES or COMMIT is longer than
 #      1.0 makes it, are refused; damage in the short last piece of page
-#      data is named with the reader's byte range.
+#      data is named with the reader's byte range. A restart with new ids
+#      (--no-namespaces) warns about locks that record a thread id unless
+#      the header has NO_OWNED_LOCKS: forged with and without it.
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a one-line summary.
 set -eu
@@ -91,6 +103,7 @@ done
 
 # Three threads besides the main one; the second of them checkpoints.
 cat >threads.c <<'EOF'
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +114,10 @@ static const char *image;
 
 static void *worker(void *arg)
 {
+	char name[16];
+
+	snprintf(name, sizeof(name), "worker-%ld", (long)arg);
+	pthread_setname_np(pthread_self(), name);
 	pthread_barrier_wait(&bar);
 	if (arg == (void *)1) {
 		long id = selfckpt_checkpoint(image, 0);
@@ -142,8 +159,10 @@ ${CC:-cc} -O2 -Wall -Wextra -Werror -I"$ROOT/include" -o threads threads.c -L"$B
 ./threads threads.img 2>&1 | cat >threads.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "the threads program failed: $(cat threads.log)"
 grep -q '^checkpointed$' threads.log || die "the threads program did not checkpoint: $(cat threads.log)"
+# Searched for held locks that record a thread id: NO_OWNED_LOCKS.
+SELFCKPT_NEW_IDS=1 heat safe --size 16 --steps 12 --checkpoint-at 6
 images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
-	files01/image.2 threads.img)
+	files01/image.2 threads.img safe.img)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -187,6 +206,19 @@ def info_json(path):
     return ref
 
 
+def human_keys(text):
+    """The lines of a summary that imgcheck.py prints as `selfckpt info`
+    does: how the writer was restarted, new ids, totals, and each thread
+    up to its name."""
+    out = []
+    for l in text.splitlines():
+        if l.startswith(("restarted ", "new ids ", "totals ")):
+            out.append(l)
+        elif l.startswith("  tid "):
+            out.append(l.split('": rip ', 1)[0] + '"' if '": rip ' in l else l)
+    return out
+
+
 def subset(a, b, path=""):
     """Where the JSON value a is not contained in b."""
     if isinstance(a, dict):
@@ -227,10 +259,10 @@ for path in images:
         fail("%s from a pipe: status %d, %s" % (path, st, "same output" if out2 == out else "other output: " + err.strip()))
     st, human, err = run(IMGCHECK + [path])
     st2, ihuman, _ = run([sck, "info", path])
-    tl = [l for l in human.splitlines() if l.startswith("totals ")]
-    itl = [l for l in ihuman.splitlines() if l.startswith("totals ")]
-    if st or not tl or tl != itl:
-        fail("%s: totals line %r, info has %r" % (path, tl, itl))
+    tl, itl = human_keys(human), human_keys(ihuman)
+    if st or len(tl) != 3 + ref["totals"]["threads"] or tl != itl:
+        fail("%s: summary lines %r, info has %r" % (path, tl, itl))
+    refs[path + " human"] = tl
 
 # The test covers what it says it covers.
 lin = refs["lineage.img"]["checkpoint"]
@@ -245,6 +277,13 @@ if not {"file-shared", "shm-anon", "memfd", "deleted"} <= kinds:
     fail("maps01's image lacks some mapping kinds: %s" % sorted(kinds))
 if refs["threads.img"]["totals"]["threads"] != 4:
     fail("threads.img has %d threads, not 4" % refs["threads.img"]["totals"]["threads"])
+names = sorted(l.rsplit(" ", 1)[-1] for l in refs.get("threads.img human", []) if l.startswith("  tid "))
+if names != ['"threads"', '"worker-0"', '"worker-1"', '"worker-2"']:
+    fail("threads.img: thread names %s" % names)
+if refs["files01/image.2"]["checkpoint"]["restarted"] not in ("pidns", "userns+pidns", "new_ids"):
+    fail("files01/image.2: restarted %r" % refs["files01/image.2"]["checkpoint"]["restarted"])
+if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
+    fail("safe.img (SELFCKPT_NEW_IDS=1) does not say new ids are safe")
 
 # ---- the two readers on one image ----------------------------------------------
 
@@ -458,6 +497,30 @@ def move_ehdr(recs):
     raise SystemExit("no AT_SYSINFO_EHDR in the auxiliary vector")
 
 
+def set_hdr(flags, generation, ckpt_id=None):
+    """HEADER.flags and HEADER.generation (and ckpt_id) set to these."""
+    def f(recs):
+        h = nth(recs, ic.HEADER)
+        setf(h, 76, "<I", lambda _: flags)
+        setf(h, 80, "<I", lambda _: generation)
+        if ckpt_id is not None:
+            setf(h, 0, "<Q", lambda _: ckpt_id)
+    return f
+
+
+def name_thread(flags, name, ncpus=None):
+    """THREAD.comm (16 bytes at 424) of the first thread whose flags are
+    exactly flags, and its ncpus if given."""
+    assert len(name) == 16
+
+    def f(recs):
+        r = thread(recs, flags)
+        r[2] = r[2][:424] + name + r[2][440:]
+        if ncpus is not None:
+            setf(r, 284, "<I", lambda _: ncpus)
+    return f
+
+
 def twice(t):
     def f(recs):
         i = recs.index(nth(recs, t))
@@ -574,6 +637,51 @@ forged = [
     (T, "THREAD records reversed", reverse_threads, {}, None),
     (T, "every record 8 bytes longer, minor 2", None,
      {"minor": 2, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
+    # A thread's name (THREAD.comm) holds its NUL; it comes after ncpus.
+    (T, "a thread name without its NUL", name_thread(0, b"worker-0-unended"), {},
+     "thread name not terminated"),
+    (T, "the MAIN thread's name without its NUL", name_thread(ic.THRF_MAIN, b"\xff" * 16), {},
+     "thread name not terminated"),
+    (M, "no NUL in the name and ncpus 1025", name_thread(3, b"a" * 16, ncpus=1025), {},
+     "bad CPU count 1025"),
+    (T, "a thread name of 15 bytes", name_thread(0, b"fifteen-bytes-x\0"), {}, None),
+    (T, "an empty thread name", name_thread(ic.THRF_CALLER, bytes(16)), {}, None),
+    (T, "a thread name with bytes after its NUL", name_thread(0, b"w\0" + b"\xa5" * 14), {}, None),
+    # Header flags (7.10): none unknown in an image of this minor version;
+    # a restart mode only after a restart, and then one of three. Checked
+    # in this order, before the checkpoint ids.
+    (M, "unknown header flag 0x20", set_hdr(0x20, 0), {}, "unknown header flags 0x20"),
+    (M, "unknown header flag 0x80000000 and NO_OWNED_LOCKS", set_hdr(0x80000002, 0), {},
+     "unknown header flags 0x80000000"),
+    (M, "unknown header flag and a bad restart mode", set_hdr(0x40 | 4, 0), {},
+     "unknown header flags 0x40"),
+    (M, "generation 0, RESTARTED_PIDNS", set_hdr(4, 0), {}, "bad restart mode flags 0x4 for generation 0"),
+    (M, "generation 0, RESTARTED_PIDNS|USERNS", set_hdr(12, 0), {},
+     "bad restart mode flags 0xc for generation 0"),
+    (M, "generation 0, RESTARTED_NEW_IDS and NO_OWNED_LOCKS", set_hdr(18, 0), {},
+     "bad restart mode flags 0x10 for generation 0"),
+    (M, "generation 1, no restart mode", set_hdr(0, 1), {}, "bad restart mode flags 0x0 for generation 1"),
+    (M, "generation 1, only NO_OWNED_LOCKS and LENIENT", set_hdr(3, 1), {},
+     "bad restart mode flags 0x0 for generation 1"),
+    (M, "generation 1, RESTARTED_USERNS alone", set_hdr(8, 1), {},
+     "bad restart mode flags 0x8 for generation 1"),
+    (M, "generation 1, RESTARTED_PIDNS|NEW_IDS", set_hdr(20, 1), {},
+     "bad restart mode flags 0x14 for generation 1"),
+    (M, "generation 2, RESTARTED_USERNS|NEW_IDS", set_hdr(24, 2), {},
+     "bad restart mode flags 0x18 for generation 2"),
+    (M, "generation 7, every restart mode", set_hdr(28, 7), {},
+     "bad restart mode flags 0x1c for generation 7"),
+    (M, "a bad restart mode and checkpoint id 0", set_hdr(4, 0, ckpt_id=0), {},
+     "bad restart mode flags 0x4 for generation 0"),
+    (M, "unknown header flag 0x20, minor 1, bad restart mode", set_hdr(0x20 | 8, 1), {"minor": 1},
+     "bad restart mode flags 0x8 for generation 1"),
+    (M, "generation 1, RESTARTED_PIDNS|USERNS", set_hdr(12, 1), {}, None),
+    (M, "generation 1, RESTARTED_PIDNS", set_hdr(4, 1), {}, None),
+    (M, "generation 2, RESTARTED_NEW_IDS and NO_OWNED_LOCKS", set_hdr(18, 2), {}, None),
+    (M, "generation 0, NO_OWNED_LOCKS", set_hdr(2, 0), {}, None),
+    (M, "generation 0, no flag", set_hdr(0, 0), {}, None),
+    (M, "generation 0, LENIENT", set_hdr(1, 0), {}, None),
+    (M, "unknown header flags, minor 1", set_hdr(0xffffffe0 | 2, 0), {"minor": 1}, None),
 ]
 
 
@@ -624,6 +732,11 @@ def check_forged(i, k):
             return "%s: %s: %s" % (path, name, "; ".join(diff[:3]))
         if ref["format"]["minor"] != opts.get("minor", 0):
             return "%s: %s: minor %r" % (path, name, ref["format"]["minor"])
+        st, human, err = run(IMGCHECK + [fpath])
+        st2, ihuman, _ = run([sck, "info", fpath])
+        if st or st2 or human_keys(human) != human_keys(ihuman):
+            return "%s: %s: summary lines %r, info has %r" % (path, name, human_keys(human),
+                                                              human_keys(ihuman))
     finally:
         os.unlink(fpath)
     return None
@@ -754,6 +867,17 @@ nrestart += 1
 if st or "restarted" not in out or "joined 3" not in out:
     fail("the multi-threaded image does not restart from a pipe (status %d): %s"
          % (st, out.strip()[-300:]))
+
+# New ids: the restart warns about locks that record a thread id unless the
+# checkpoint searched for them (NO_OWNED_LOCKS).
+for flags in (0, 2):
+    st, out, err = run([sck, "restart", "--no-namespaces", "-"], stdin=forge(small, set_hdr(flags, 0), {}))
+    nrestart += 1
+    warned = ("selfckpt restart: warning: restarting with new process and thread ids (--no-namespaces); "
+              "the image was not searched for held locks") in err
+    if st or "final: 12 steps" not in out + err or warned != (flags == 0):
+        fail("restart --no-namespaces of an image with header flags %d: status %d, %s a warning: %s"
+             % (flags, st, "with" if warned else "without", (out + err).strip()[-400:]))
 
 if problems:
     for p in problems[:30]:
