@@ -358,6 +358,21 @@ static int finish(const struct target *t, unsigned flags)
 }
 
 /* Memory a child would not see as it is (P21): write in place then. */
+/*
+ * The kernel writes the rseq area of a registered thread (cpu_id...) on
+ * its way back to user space whenever the thread moved to another CPU: in
+ * the writing thread, that would change a page between its hash and its
+ * write, and the image would be refused as damaged (P1). The writing
+ * thread unregisters for the length of the write; the image keeps the
+ * registration (THREAD.rseq_*), which the restorer makes again.
+ */
+static void rseq_quiet(const struct sck_thread *t, int quiet)
+{
+	if (t->rseq_len)
+		sys_rseq((void *)(uintptr_t)t->rseq_addr, t->rseq_len,
+			 quiet ? SELFCKPT_RSEQ_FLAG_UNREGISTER : 0, t->rseq_sig);
+}
+
 static int can_fork(const struct sck_dump *d)
 {
 	for (uint32_t i = 0; i < d->nvmas; i++)
@@ -389,6 +404,8 @@ static int write_forked(struct sck_dump *d, const struct target *t,
 		return sck_fail((int)-r, "cannot create a pipe for the writer");
 	pid = sck_syscall5(__NR_clone, 0, 0, 0, 0, 0);
 	if (pid == 0) {
+		/* A fork keeps the rseq registration: drop it before hashing. */
+		rseq_quiet(&d->slots[d->caller].t, 1);
 		sys_close(p[0]);
 		sys_close(d->pagemap_fd);
 		sys_close(d->mem_fd);
@@ -540,7 +557,9 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	if (d->nslots > 1 && !(flags & SELFCKPT_NO_FORK) && can_fork(d)) {
 		ret = write_forked(d, t, flags);
 	} else {
+		rseq_quiet(&d->slots[d->caller].t, 1);
 		ret = selfckpt__write_image(d);
+		rseq_quiet(&d->slots[d->caller].t, 0);
 		if (!ret)
 			ret = finish(t, flags);
 	}

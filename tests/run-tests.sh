@@ -9,6 +9,9 @@
 #      damaged images...);
 #   4. steps 2 and 3 again as an unprivileged user, when run as root.
 #
+# A script that exits 77 could not run on this machine (it says why on its
+# last line): reported as not run, never counted as passed.
+#
 # SELFCKPT_TESTS=pattern runs only matching tests; SELFCKPT_TEST_USER
 # (default 65534:65534) is the unprivileged user.
 set -u
@@ -31,9 +34,14 @@ done
 
 selected() { [ -z "$filter" ] || [[ "$1" == *$filter* ]]; }
 
-result() { # name status
+skip=0
+skipped=()
+result() { # name status (77: the test could not run here; not a pass)
 	if [ "$2" -eq 0 ]; then
 		pass=$((pass + 1))
+	elif [ "$2" -eq 77 ]; then
+		skip=$((skip + 1))
+		skipped+=("$1")
 	else
 		fail=$((fail + 1))
 		failed+=("$1")
@@ -87,6 +95,8 @@ e2e_round() { # label, extra runner options...
 		st=$?
 		if [ $st -eq 0 ]; then
 			echo "PASS $name ($label) $(tail -n 1 "$dir.log")"
+		elif [ $st -eq 77 ]; then
+			echo "SKIP $name ($label) $(tail -n 1 "$dir.log")"
 		else
 			echo "FAIL $name ($label, status $st)"
 			tail -n 30 "$dir.log"
@@ -103,7 +113,8 @@ else
 fi
 
 echo
-echo "== $pass passed, $fail failed"
+echo "== $pass passed, $fail failed, $skip not run here"
+[ $skip -eq 0 ] || printf '   not run here: %s\n' "${skipped[@]}"
 if [ $fail -gt 0 ]; then
 	printf '   failed: %s\n' "${failed[@]}"
 	echo "   logs: $work"
