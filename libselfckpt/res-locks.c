@@ -140,7 +140,8 @@ static int search_region(void *arg, const struct region *r)
 					(int)owner, what[0] == 'e' ? "n" : "", what,
 					(unsigned long)a,
 					selfckpt__new_ids == SCK_NEW_IDS_YES ? "SELFCKPT_NEW_IDS=1" :
-					"this machine cannot create user and PID namespaces",
+					sys_geteuid() ? "this machine cannot create user and PID namespaces" :
+					"this machine cannot create PID namespaces",
 					selfckpt__new_ids == SCK_NEW_IDS_YES ? "" :
 					", or checkpoint where user and PID namespaces are available");
 	}
@@ -213,7 +214,7 @@ int selfckpt__ns_ok(void)
 		unsigned long flags = CLONE_VM | CLONE_VFORK | CLONE_NEWPID;
 		long pid;
 
-		if (sys_getuid() != 0)
+		if (sys_geteuid() != 0)	/* as restore-ns.c decides */
 			flags |= CLONE_NEWUSER;
 		pid = clone_and_exit(flags);
 		if (pid > 0) {

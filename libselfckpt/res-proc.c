@@ -196,7 +196,14 @@ static void collect_prctl(struct sck_dump *d, struct sck_process *p)
 {
 	int v = 0;
 
-	sys_prctl(PR_GET_NAME, (unsigned long)p->comm, 0, 0, 0);
+	/* The process name is the main thread's (PR_GET_NAME is this one's). */
+	long n = selfckpt__read_file(-100, "/proc/self/comm", p->comm, sizeof(p->comm));
+
+	if (n > 0 && p->comm[n - 1] == '\n')
+		p->comm[n - 1] = '\0';
+	else
+		sys_prctl(PR_GET_NAME, (unsigned long)p->comm, 0, 0, 0);
+	p->comm[sizeof(p->comm) - 1] = '\0';
 	p->dumpable = d->app_dumpable;	/* the checkpoint may have changed it */
 	if (sys_prctl(PR_GET_PDEATHSIG, (unsigned long)&v, 0, 0, 0) == 0)
 		p->pdeathsig = v;

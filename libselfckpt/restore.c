@@ -981,11 +981,13 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	if (!(s->img.hdr.flags & SCK_HDR_NO_OWNED_LOCKS))
 		selfckpt__rs_note(s, "warning: restarting with new process and thread ids (%s); the image was not searched for held locks that record a thread id (error-checking, recursive, robust, priority-inheritance mutexes, write-locked rwlocks), which would stay locked; checkpoint with SELFCKPT_NEW_IDS=1 to have it refuse them",
 				  o->no_namespaces ? "--no-namespaces" :
-				  "user and PID namespaces unavailable");
+				  geteuid() ? "user and PID namespaces unavailable" :
+				  "PID namespaces unavailable");
 	else if (o->verbose)
 		selfckpt__rs_note(s, "new process and thread ids (%s)",
 				  o->no_namespaces ? "--no-namespaces" :
-				  "user and PID namespaces unavailable");
+				  geteuid() ? "user and PID namespaces unavailable" :
+				  "PID namespaces unavailable");
 	go(s);
 	return SCK_EX_SOFTWARE;
 }

@@ -240,6 +240,11 @@ static inline long sys_getuid(void)
 	return sck_syscall0(__NR_getuid);
 }
 
+static inline long sys_geteuid(void)
+{
+	return sck_syscall0(__NR_geteuid);
+}
+
 static inline long sys_tgkill(int tgid, int tid, int sig)
 {
 	return sck_syscall3(__NR_tgkill, tgid, tid, sig);
