@@ -213,6 +213,12 @@ $(BUILD)/tests/e2e/helpers/%: tests/e2e/helpers/%.c $(BUILD)/libselfckpt.so
 	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -o $@ $< \
 		$(HELPER_LIBS_$*) -L$(BUILD) -lselfckpt -Wl,-rpath,$(ABS_BUILD)
 
+# Helpers named run-*: programs the tests run under `selfckpt run`,
+# unmodified, so built without the library (the preload brings it).
+$(BUILD)/tests/e2e/helpers/run-%: tests/e2e/helpers/run-%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -o $@ $< -lpthread
+
 # The image editor of incompat.sh uses the codec and xxh64 from inside.
 HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a
 $(BUILD)/tests/e2e/helpers/imgedit: $(BUILD)/libselfckpt-internal.a

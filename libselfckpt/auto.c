@@ -28,6 +28,7 @@
  */
 #define LOG_PREFIX "auto: "
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -238,8 +239,15 @@ void selfckpt__auto_request(uint64_t word)
 	unsigned seq = (unsigned)(word & SCK_REQ_SEQ_MASK);
 	long r;
 
-	if (!au.on)
-		return;		/* not configured: nowhere to write */
+	if (!au.on) {
+		/* A child of the started process (fork): it answers, no image. */
+		if ((word & SCK_REQ_ASKED) && au.dir[0]) {
+			selfckpt__set_error("process %ld is not the process 'selfckpt run' started but a child of it: process trees are not supported yet",
+					    sys_getpid());
+			report(seq, -EOPNOTSUPP);
+		}
+		return;
+	}
 	r = dir_checkpoint();
 	if (r == 0)
 		return;		/* resumed by a restart */
@@ -258,12 +266,14 @@ static void on_exit_signal(int sig, siginfo_t *si, void *uc)
 
 	(void)si;
 	(void)uc;
-	r = dir_checkpoint();
-	if (r == 0)
-		return;
-	if (r > 0)
-		sys_exit_group(SELFCKPT_EXIT_CHECKPOINTED);
-	complain(r);
+	if (au.on) {	/* not in a child of the started process */
+		r = dir_checkpoint();
+		if (r == 0)
+			return;
+		if (r > 0)
+			sys_exit_group(SELFCKPT_EXIT_CHECKPOINTED);
+		complain(r);
+	}
 	/* What the signal would have done without the library. */
 	struct sck_sigaction dfl = { 0, 0, 0, 0 };
 	uint64_t unblock = 1ULL << (sig - 1);
@@ -388,6 +398,18 @@ __attribute__((constructor(102))) static void auto_from_env(void)
 		return;
 	}
 	strcpy(au.dir, dir);
+	/* Ids go on from the directory's newest image (after an exec too). */
+	DIR *dd = opendir(au.dir);
+
+	if (dd) {
+		struct dirent *e;
+		uint64_t id;
+
+		while ((e = readdir(dd)))
+			if (image_id(e->d_name, &id) && id > selfckpt__state.last_id)
+				selfckpt__state.last_id = id;
+		closedir(dd);
+	}
 	au.keep = env_uint("SELFCKPT_KEEP");
 	au.interval = env_uint("SELFCKPT_INTERVAL");
 	sig = selfckpt__sig_number(getenv("SELFCKPT_EXIT_SIGNAL"));

@@ -135,6 +135,29 @@ static int ended(int pid)
 	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
 }
 
+/* PID as the process sees itself (the last NSpid: a restarted process). */
+static int inner_pid(int pid)
+{
+	char path[64], line[256];
+	int inner = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *last = strrchr(line, '\t');
+
+			if (last)
+				inner = atoi(last + 1);
+			break;
+		}
+	fclose(f);
+	return inner > 0 ? inner : pid;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -148,7 +171,7 @@ static int wait_result(int pid, const char *dir, unsigned seq, double timeout)
 	char name[PATH_MAX], line[2048];
 	double end = now() + timeout;
 
-	if (snprintf(name, sizeof(name), "%s/.result-%d-%u", dir, pid, seq) >=
+	if (snprintf(name, sizeof(name), "%s/.result-%d-%u", dir, inner_pid(pid), seq) >=
 	    (int)sizeof(name)) {
 		cli_err("checkpoint", "%s: path too long", dir);
 		return SCK_EX_USAGE;
