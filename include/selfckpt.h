@@ -20,7 +20,8 @@
  *   ----------   ------------------------------------------------------------
  *   EINVAL       bad argument: NULL or empty path, unknown flag
  *   ENOTSUP      the process holds something that cannot be restored (a
- *                socket, a thread, a device mapping...); the message names it
+ *                socket, an inner pipe, a child process, a device mapping...);
+ *                the message names it
  *   EBUSY        a checkpoint is already running in this process
  *   ENOSYS       the kernel lacks a facility the checkpoint needs
  *   ENOMEM       no memory for the checkpoint's own bookkeeping
@@ -160,11 +161,14 @@ SELFCKPT_API unsigned selfckpt_generation(void);
 
 /**
  * Choose the signal with which the library stops the other threads of a
- * multi-threaded process during a checkpoint (default SIGRTMAX - 2). The
- * shared library keeps it out of the program's way: it cannot be blocked,
- * waited for or given a handler by the program, and never shows in a mask
- * or a pending set the program reads. Set it before the first checkpoint
- * if the program itself uses that signal. The environment variable
+ * multi-threaded process during a checkpoint, and with which `selfckpt
+ * checkpoint PID` asks for one (default SIGRTMAX - 2). The shared library
+ * keeps it out of the program's way: the program cannot block it nor wait
+ * for it, and it never shows in a mask or a pending set the program
+ * reads. A handler the program installs for it is kept and called for
+ * the signals of other senders, with every signal blocked and on the
+ * thread's ordinary stack, whatever flags it asked for. Set it before the
+ * first checkpoint if the program itself uses that signal; the variable
  * SELFCKPT_SIGNAL=<number> does the same at load time.
  *
  * @param sig  a real-time signal, SIGRTMIN to SIGRTMAX.
