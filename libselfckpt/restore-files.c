@@ -333,6 +333,19 @@ static int open_one(struct rs *s, const struct sck_fd *r)
 			selfckpt__rs_msg(s,
 					 "warning: %s (fd %d) is shorter than at the checkpoint",
 					 f->path, r->fd);
+		/*
+		 * --truncate-outputs: what the killed process wrote after the
+		 * checkpoint goes, so that nothing is there twice (O_APPEND)
+		 * or left over past the end of what the restarted run writes.
+		 */
+		else if (s->o->truncate_outputs && (uint64_t)st.st_size > r->size_at_ckpt &&
+			 ftruncate(fd, (off_t)r->size_at_ckpt) < 0) {
+			selfckpt__rs_msg(s, "cannot truncate %s (fd %d) back to %llu bytes: %s",
+					 f->path, r->fd, (unsigned long long)r->size_at_ckpt,
+					 strerror(errno));
+			close(fd);
+			return -1;
+		}
 	}
 	return fd;
 }

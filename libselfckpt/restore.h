@@ -32,6 +32,8 @@ struct sck_restart_opts {
 	int no_verify;			/* do not read a file image twice */
 	int no_namespaces;		/* new ids rather than a PID namespace */
 	int force;			/* run an image another user owns or can write */
+	int truncate_outputs;		/* files open for writing: back to their
+					 * size at the checkpoint */
 	int verbose;
 };
 

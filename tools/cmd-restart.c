@@ -39,6 +39,9 @@ static void help(FILE *f)
 		"                    keeping them in private user and PID namespaces\n"
 		"  --force           run an image that another user owns or that others\n"
 		"                    can write (refused by default)\n"
+		"  --truncate-outputs  files the process had open for writing are cut\n"
+		"                    back to their size at the checkpoint, so that output\n"
+		"                    written after it by the killed process is not kept\n"
 		"  -v, --verbose     more messages\n"
 		"  -h, --help        this text\n"
 		"\n"
@@ -55,6 +58,7 @@ int cmd_restart(int argc, char **argv)
 		{ "no-verify", no_argument, NULL, 'n' },
 		{ "no-namespaces", no_argument, NULL, 'N' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "truncate-outputs", no_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -83,6 +87,9 @@ int cmd_restart(int argc, char **argv)
 			break;
 		case 'f':
 			o.force = 1;
+			break;
+		case 't':
+			o.truncate_outputs = 1;
 			break;
 		case 'v':
 			o.verbose = 1;

@@ -145,6 +145,19 @@ expect=$(printf 'before\nresumed\nXXXXXXXXXXXX')
 	die "the restart command's own stdio was used: $(cat file-restart.out file-restart.err)"
 ok
 
+# --truncate-outputs: cut back to the checkpoint's size first, so nothing
+# of the killed process's later output is left; with O_APPEND (>>) too,
+# where it would otherwise come before the restarted run's.
+"$ckptexit" "$WORK/trunc.img" 42 >trunc.out 2>>trunc.err
+st=0
+"$sck" restart --truncate-outputs trunc.img </dev/null >/dev/null 2>trunc-restart.err || st=$?
+[ $st -eq 42 ] || die "restart --truncate-outputs exited with $st: $(cat trunc-restart.err)"
+[ "$(cat trunc.out)" = "$(printf 'before\nresumed')" ] ||
+	die "--truncate-outputs: stdout file: $(cat trunc.out)"
+[ "$(cat trunc.err)" = "$(printf 'before\nresumed')" ] ||
+	die "--truncate-outputs: appended stderr file: $(cat trunc.err)"
+ok
+
 # With --stdio=inherit: the restart command's, the files untouched.
 "$ckptexit" "$WORK/inherit.img" 42 >inherit.out 2>inherit.err
 "$sck" restart --stdio=inherit inherit.img </dev/null 2>inherit-restart.err |
@@ -257,4 +270,4 @@ printf x >>prog-append
 touch -r mtime.ref prog-append
 changed append.img "$WORK/prog-append" "binary with a byte appended"
 
-echo "cli: pidfile ($rpid), exit status 42, stdio reopened at offsets and inherited, help, usage errors, info --json, changed binary refused with 69, others' images refused with 77: $checks checks ($(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s)"
+echo "cli: pidfile ($rpid), exit status 42, stdio reopened at offsets and inherited, help, usage errors, info --json, changed binary refused with 69, others' images refused with 77, --truncate-outputs: $checks checks ($(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s)"
