@@ -71,7 +71,7 @@ RST_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(INC) -ffreestanding -nostdlib \
 	-fcf-protection=none -mgeneral-regs-only -DSCK_RESTORER
 
 TOOLS_SRC := tools/selfckpt.c tools/cmd-info.c tools/cmd-restart.c \
-	tools/cmd-run.c tools/cmd-checkpoint.c
+	tools/cmd-run.c tools/cmd-checkpoint.c tools/cmd-verify.c tools/cmd-check.c
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/%.o) $(BUILD)/rst-blob.o
 
 LIBS := $(BUILD)/libselfckpt.so $(BUILD)/libselfckpt.a $(BUILD)/libselfckpt-preload.so

@@ -11,6 +11,8 @@ int cmd_restart(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* A signal name (USR1, SIGTERM) or number; -1 if neither (auto.c). */
 int selfckpt__sig_number(const char *s);

@@ -32,6 +32,8 @@ static const struct verb {
 	{ "checkpoint", cmd_checkpoint, "ask a running program to checkpoint itself" },
 	{ "restart", cmd_restart, "resume a process from an image" },
 	{ "info", cmd_info, "show what an image holds (Linux-CR's ckptinfo)" },
+	{ "verify", cmd_verify, "check an image completely, and that this machine can run it" },
+	{ "check", cmd_check, "report the kernel facilities the library relies on (as criu check)" },
 	{ "version", cmd_version, "print the version" },
 };
 
