@@ -5,7 +5,9 @@
 set -eu
 need="gcc make libc6-dev binutils"
 case "${1:-build}" in
-test) need="$need libcmocka-dev libxxhash-dev pkg-config util-linux" ;;
+test) need="$need libcmocka-dev libxxhash-dev pkg-config util-linux"
+	# Real programs run under selfckpt run: tests/e2e/realprogs.sh
+	need="$need python3 perl mawk gawk bc sqlite3 tcl zstd coreutils" ;;
 demo) need="$need" ;;
 esac
 missing=""
