@@ -18,11 +18,7 @@
 #  2. full before the checkpoint: a file fills the tmpfs to the last byte,
 #     the checkpoint fails with ENOSPC; once the file is removed, the next
 #     checkpoint to the same path succeeds (no space was leaked);
-#  3. no inode left (nr_inodes): the temporary file cannot be created;
-#  4. `selfckpt run --dir D` on a tmpfs that fills up: `selfckpt checkpoint
-#     --wait` says the checkpoint failed (status 1, naming ENOSPC) instead
-#     of waiting, latest still names the previous image, the program goes
-#     on and ends with the output of an uninterrupted run.
+#  3. no inode left (nr_inodes): the temporary file cannot be created.
 # After each, `selfckpt info` says the image at the path is complete and
 # `selfckpt restart` from it ends with the same DONE line as the program.
 #
