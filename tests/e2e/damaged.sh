@@ -138,7 +138,8 @@ both() { # STATUS WHAT [GREP] IMAGE: info and restart
 both 65 "an empty file" "empty" empty.img
 head -c 65536 /dev/zero >zeros.img
 both 65 "a file of zeros" "not a selfckpt image" zeros.img
-both 65 "/etc/passwd" "not a selfckpt image" /etc/passwd
+cp /etc/passwd passwd.img # a copy: an image that is not ours is refused first (77)
+both 65 "a text file (/etc/passwd)" "not a selfckpt image" passwd.img
 cp heat.img version.img
 printf '\002' | dd of=version.img bs=1 seek=8 conv=notrunc status=none
 both 65 "major version 2" "version 2" version.img
