@@ -60,6 +60,45 @@ SO_ONLY_OBJ := $(SO_ONLY_SRC:%.c=$(BUILD)/%.o)
 NOLIBC_OBJ := $(NOLIBC_SRC:%.c=$(BUILD)/%.o)
 TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
 
+# ---- sanitizers (SANITIZE=1; docs/sanitizers.md) ----
+# The selfckpt program, the unit tests and the library code they link (a
+# second copy of the objects, in $(BUILD)/asan/) get AddressSanitizer and
+# UBSan. The libraries that checkpointed programs load get UBSan in trap
+# mode, which needs no runtime: no shadow memory to save, nothing that the
+# restorer would unmap. Where code runs freestanding (rst/, and NOLIBC_SRC
+# in the libraries) it gets neither. A build directory keeps the setting
+# it was first built with (the tests run make on it again, without
+# SANITIZE): use one of its own.
+SAN_MARK := $(wildcard $(BUILD)/.sanitize)
+SANITIZE ?= $(if $(SAN_MARK),1,0)
+SAN_PROG :=
+INTERNAL_OBJ := $(CORE_OBJ) $(TOOL_LIB_OBJ)
+ifeq ($(SANITIZE),0)
+ifneq ($(SAN_MARK),)
+$(error $(BUILD) is a SANITIZE=1 build: use another BUILD)
+endif
+else
+ifeq ($(SAN_MARK)$(wildcard $(BUILD)/libselfckpt),$(BUILD)/libselfckpt)
+$(error $(BUILD) is built without SANITIZE: use another BUILD, e.g. BUILD=$(BUILD)-san)
+endif
+$(shell mkdir -p $(BUILD) && touch $(BUILD)/.sanitize)
+SAN_PROG := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+SAN_LIB ?= -fsanitize=undefined -fsanitize-undefined-trap-on-error
+SAN_LIB_OBJ := $(filter-out $(NOLIBC_OBJ),$(CORE_OBJ) $(SO_ONLY_OBJ)) \
+	$(BUILD)/preload/preload.o
+$(SAN_LIB_OBJ): LIB_CFLAGS += $(SAN_LIB)
+# The program does not checkpoint itself: in it, the freestanding C files
+# are ordinary code, and sanitized too (not in the libraries).
+INTERNAL_OBJ := $(CORE_ASM:%.S=$(BUILD)/%.o) \
+	$(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRC) $(TOOL_LIB_SRC))
+# (-Wclobbered: instrumented, the handlers that take a checkpoint with
+# selfckpt__ctx_save keep variables in memory that GCC then warns about.)
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LIB_CFLAGS) $(SAN_PROG) -Wno-clobbered -MMD -MP -c $< -o $@
+endif
+
 # ---- the restorer blob (freestanding, position-independent) ----
 RST_SRC := libselfckpt/rst/rst-main.c libselfckpt/rst/rst-lib.c \
 	libselfckpt/nolibc/xxh64.c libselfckpt/nolibc/fmt.c
@@ -105,7 +144,7 @@ $(BUILD)/libselfckpt.a: $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # Internal archive for the program and the tests: everything.
-$(BUILD)/libselfckpt-internal.a: $(CORE_OBJ) $(TOOL_LIB_OBJ)
+$(BUILD)/libselfckpt-internal.a: $(INTERNAL_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/rst-obj/%.o: %.c
@@ -125,11 +164,11 @@ $(BUILD)/rst-blob.o: tools/rst-blob.S $(BUILD)/rst.bin
 	$(Q)$(CC) -c -DRST_BIN='"$(BUILD)/rst.bin"' $< -o $@
 
 $(BUILD)/selfckpt: $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a
-	$(Q)$(CC) -o $@ $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a -Wl,-z,now
+	$(Q)$(CC) $(SAN_PROG) -o $@ $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a -Wl,-z,now
 
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_BASE) -Itools -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_BASE) $(SAN_PROG) -Itools -MMD -MP -c $< -o $@
 
 # The freestanding checkpoint code may call nothing of libc but the
 # stateless memory functions that the compiler emits for copies.
@@ -189,7 +228,7 @@ ABS_BUILD := $(abspath $(BUILD))
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libselfckpt-internal.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -Itests/unit -o $@ $< \
+	$(Q)$(CC) $(CFLAGS_BASE) $(SAN_PROG) -Wno-missing-prototypes -Itests/unit -o $@ $< \
 		$(BUILD)/libselfckpt-internal.a -lcmocka -lxxhash
 
 # End-to-end tests link the shared library, as most programs would.
@@ -220,7 +259,7 @@ $(BUILD)/tests/e2e/helpers/run-%: tests/e2e/helpers/run-%.c
 	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -o $@ $< -lpthread
 
 # The image editor of incompat.sh uses the codec and xxh64 from inside.
-HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a
+HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a $(SAN_PROG)
 $(BUILD)/tests/e2e/helpers/imgedit: $(BUILD)/libselfckpt-internal.a
 
 $(BUILD)/tests/runner: tests/e2e/runner.c
@@ -236,9 +275,17 @@ deps-test:
 test: deps-test
 	$(MAKE) tests
 	$(MAKE) lint
+	$(MAKE) fuzz-short
 	tests/run-tests.sh $(BUILD)
 
 check: test
+
+# The same suite again, built with SANITIZE=1 in a directory of its own.
+SAN_BUILD ?= $(BUILD)-san
+.PHONY: test-sanitize
+test-sanitize:
+	$(MAKE) BUILD=$(SAN_BUILD) SANITIZE=1 tests
+	tests/run-sanitized.sh $(SAN_BUILD)
 
 # ---- examples and the demo ----------------------------------------------
 
@@ -284,3 +331,48 @@ bench: all $(BUILD)/bench/bench-ckpt $(BUILD)/bench/bench-pause $(BUILD)/bench/b
 	bench/run.sh $(BUILD)
 	bench/run-pause.sh $(BUILD)
 	bench/run-preload.sh $(BUILD)
+
+# ---- fuzzing the image reader (issue 6, hostile images) ------------------
+# docs/fuzzing.md. A libFuzzer harness for the reader that `info` and
+# `restart` use (tests/fuzz/), built with clang, AddressSanitizer and UBSan
+# in $(BUILD)/fuzz, apart from everything else.
+#   make fuzz-build   the harness, and imgtool for the corpus
+#   make fuzz-short   about a minute, part of `make test`; fails on any finding
+#   make fuzz-long    FUZZ_HOURS hours (default 4) on every CPU
+# FUZZ_IMAGE_DEC=FILE builds the harness with another copy of the reader
+# (with BUILD=elsewhere: to check that the fuzzer finds a planted bug).
+FUZZ_CC ?= clang
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_IMAGE_DEC ?= libselfckpt/image-dec.c
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra $(INC) \
+	-Itools -D_GNU_SOURCE -fno-strict-aliasing -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+# The reader, `info` and the harness get the fuzzer's coverage feedback;
+# the mutator does not (only the reader's coverage should guide).
+FUZZ_SRC := $(FUZZ_IMAGE_DEC) libselfckpt/nolibc/xxh64.c tools/cmd-info.c \
+	tests/fuzz/fuzz_image.c
+FUZZ_MUT_SRC := tests/fuzz/mutator.c tests/fuzz/imgmut.c
+FUZZ_HDR := $(wildcard libselfckpt/*.h libselfckpt/nolibc/*.h tools/*.h tests/fuzz/*.h)
+
+.PHONY: fuzz-build fuzz-short fuzz-long
+fuzz-build: $(FUZZ_DIR)/fuzz-image $(FUZZ_DIR)/imgtool
+
+$(FUZZ_DIR)/fuzz-image: $(FUZZ_SRC) $(FUZZ_MUT_SRC) $(FUZZ_HDR)
+	@mkdir -p $(FUZZ_DIR)/mut
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/mutator.c -o $(FUZZ_DIR)/mut/mutator.o
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c tests/fuzz/imgmut.c -o $(FUZZ_DIR)/mut/imgmut.o
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(FUZZ_SRC) \
+		$(FUZZ_DIR)/mut/mutator.o $(FUZZ_DIR)/mut/imgmut.o
+
+$(FUZZ_DIR)/imgtool: tests/fuzz/imgtool.c tests/fuzz/imgmut.c $(FUZZ_HDR) \
+		libselfckpt/nolibc/xxh64.c
+	@mkdir -p $(FUZZ_DIR)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/imgtool.c tests/fuzz/imgmut.c \
+		libselfckpt/nolibc/xxh64.c
+
+fuzz-short: fuzz-build
+	tests/fuzz/run.sh short $(FUZZ_DIR)
+
+fuzz-long: fuzz-build
+	tests/fuzz/run.sh long $(FUZZ_DIR)
+# ---- end of fuzzing ---------------------------------------------------------

@@ -148,16 +148,18 @@ static int read_payload(struct rd *r, const struct sck_rec *rec,
 			uint64_t rec_off, uint8_t **out)
 {
 	char what[64];
-	uint64_t total = rec->len + sck_pad8(rec->len);
+	uint64_t total;
 	uint8_t *p;
 	int ret;
 
-	if (rec->len > max_len(rec->type))
+	/* No length may make the padded total wrap (fuzzing found one). */
+	if (rec->len > max_len(rec->type) || rec->len > UINT64_MAX - 8)
 		return fail(r, -EBADMSG,
 			    "image is damaged: %s record at byte %llu claims %llu bytes",
 			    selfckpt__rec_type_name(rec->type),
 			    (unsigned long long)rec_off,
 			    (unsigned long long)rec->len);
+	total = rec->len + sck_pad8(rec->len);
 	p = malloc(total ? total : 1);
 	if (!p)
 		return fail(r, -ENOMEM, "out of memory reading the image");
@@ -737,6 +739,15 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 			img->data_off = r->off;
 			return 0;
 		}
+		/*
+		 * These two belong after the page data, where verify_data
+		 * checks their length exactly: refused here before their
+		 * payload is read (a huge claimed length must not be
+		 * allocated), whatever their flags say (OPTIONAL has no
+		 * effect on known types, image-format.md 4.4).
+		 */
+		if (rec->type == SCK_REC_PAGE_HASHES || rec->type == SCK_REC_COMMIT)
+			return BAD("comes before the page data");
 		ret = read_payload(r, rec, off, &p);
 		if (ret)
 			return ret;

@@ -61,6 +61,12 @@ static int (*real_epoll_pwait)(int, struct epoll_event *, int, int,
 			       const sigset_t *);
 
 #define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
+/*
+ * Called before the constructor below (by a sanitizer's runtime, which
+ * starts before every constructor, or by the constructor of a library
+ * that runs before ours): resolve then.
+ */
+#define REAL(name) (real_##name ? real_##name : RESOLVE(name))
 
 __attribute__((constructor)) static void resolve(void)
 {
@@ -105,7 +111,7 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	sigset_t copy;
 	int r;
 
-	if (!real_sigprocmask)
+	if (!REAL(sigprocmask))
 		return missing();
 	r = real_sigprocmask(how, how == SIG_UNBLOCK ? set : strip(set, &copy), old);
 	if (r == 0)
@@ -118,7 +124,7 @@ EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 	sigset_t copy;
 	int r;
 
-	if (!real_pthread_sigmask)
+	if (!REAL(pthread_sigmask))
 		return ENOSYS;
 	r = real_pthread_sigmask(how, how == SIG_UNBLOCK ? set : strip(set, &copy),
 				 old);
@@ -148,7 +154,7 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 {
 	struct sigaction copy;
 
-	if (!real_sigaction)
+	if (!REAL(sigaction))
 		return missing();
 	if (sig == selfckpt__ckpt_signal() && selfckpt__sig_installed()) {
 		struct sck_sigaction k;
@@ -191,7 +197,7 @@ EXPORT int sigpending(sigset_t *set)
 {
 	int r;
 
-	if (!real_sigpending)
+	if (!REAL(sigpending))
 		return missing();
 	r = real_sigpending(set);
 	if (r == 0)
@@ -203,7 +209,7 @@ EXPORT int sigsuspend(const sigset_t *mask)
 {
 	sigset_t copy;
 
-	if (!real_sigsuspend)
+	if (!REAL(sigsuspend))
 		return missing();
 	return real_sigsuspend(strip(mask, &copy));
 }
@@ -212,7 +218,7 @@ EXPORT int sigwait(const sigset_t *set, int *sig)
 {
 	sigset_t copy;
 
-	if (!real_sigwait)
+	if (!REAL(sigwait))
 		return ENOSYS;
 	return real_sigwait(strip(set, &copy), sig);
 }
@@ -221,7 +227,7 @@ EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
 	sigset_t copy;
 
-	if (!real_sigwaitinfo)
+	if (!REAL(sigwaitinfo))
 		return missing();
 	return real_sigwaitinfo(strip(set, &copy), info);
 }
@@ -231,7 +237,7 @@ EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 {
 	sigset_t copy;
 
-	if (!real_sigtimedwait)
+	if (!REAL(sigtimedwait))
 		return missing();
 	return real_sigtimedwait(strip(set, &copy), info, timeout);
 }
@@ -240,7 +246,7 @@ EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
 {
 	sigset_t copy;
 
-	if (!real_signalfd)
+	if (!REAL(signalfd))
 		return missing();
 	return real_signalfd(fd, strip(mask, &copy), flags);
 }
@@ -250,7 +256,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 {
 	sigset_t copy;
 
-	if (!real_ppoll)
+	if (!REAL(ppoll))
 		return missing();
 	return real_ppoll(fds, n, ts, strip(mask, &copy));
 }
@@ -260,7 +266,7 @@ EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
 {
 	sigset_t copy;
 
-	if (!real_pselect)
+	if (!REAL(pselect))
 		return missing();
 	return real_pselect(n, r, w, e, ts, strip(mask, &copy));
 }
@@ -270,7 +276,7 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 {
 	sigset_t copy;
 
-	if (!real_epoll_pwait)
+	if (!REAL(epoll_pwait))
 		return missing();
 	return real_epoll_pwait(epfd, ev, max, timeout, strip(mask, &copy));
 }

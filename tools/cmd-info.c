@@ -67,6 +67,43 @@ static const char *sig_name(int s)
 	return buf;
 }
 
+/*
+ * A string from the image made safe for a terminal: the image may come
+ * from anyone, and its paths and names could hold escape sequences.
+ * Control bytes become \xHH (and a backslash \\); other bytes, UTF-8
+ * included, are printed as they are. A few buffers in turn, so that one
+ * printf can show several strings.
+ */
+static const char *vis(const char *s)
+{
+	static char bufs[4][4 * 4096 + 1];
+	static unsigned next;
+	char *b = bufs[next++ % 4], *o = b;
+
+	for (; *s && o < b + sizeof(bufs[0]) - 5; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			o += c == '\\' ? sprintf(o, "\\\\") : sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	*o = 0;
+	return b;
+}
+
+/* A 16-byte name field, which need not be terminated (PROCESS.comm). */
+static const char *comm16(const char c[16])
+{
+	static char b[4][17];
+	static unsigned next;
+	char *o = b[next++ % 4];
+
+	memcpy(o, c, 16);
+	o[16] = 0;
+	return o;
+}
+
 /* How the process that wrote the image was itself last restarted. */
 static const char *restart_mode(const struct sck_header *h)
 {
@@ -181,26 +218,26 @@ static void print_human(const char *name, const struct sck_image *img)
 	       "not checked (held locks that record a thread id would break)");
 	time_str(h->time_sec, tb, sizeof(tb));
 	printf("created       %s by pid %d (uid %u gid %u) on \"%s\"\n", tb, h->pid,
-	       h->uid, h->gid, h->hostname);
-	printf("kernel        %s %s (%s)\n", h->kernel_release, h->kernel_version,
-	       h->machine);
-	printf("glibc         %s\n", h->glibc_version[0] ? h->glibc_version : "-");
-	printf("written by    selfckpt %s\n", h->selfckpt_version);
-	printf("machine id    %s\n", h->machine_id[0] ? h->machine_id : "-");
+	       h->uid, h->gid, vis(h->hostname));
+	printf("kernel        %s %s (%s)\n", vis(h->kernel_release),
+	       vis(h->kernel_version), vis(h->machine));
+	printf("glibc         %s\n", h->glibc_version[0] ? vis(h->glibc_version) : "-");
+	printf("written by    selfckpt %s\n", vis(h->selfckpt_version));
+	printf("machine id    %s\n", h->machine_id[0] ? vis(h->machine_id) : "-");
 	printf("cpu           %s (family %u model %u), xcr0 0x%" PRIx64
 	       ", xsave %u bytes for features 0x%" PRIx64 "\n",
-	       h->cpu.model_name, h->cpu.family, h->cpu.model, h->cpu.xcr0,
+	       vis(h->cpu.model_name), h->cpu.family, h->cpu.model, h->cpu.xcr0,
 	       h->cpu.xsave_size, h->cpu.xfeatures);
 	printf("vdso layout  ");
 	for (uint32_t i = 0; i < h->nspecial; i++)
 		printf(" %s %" PRIx64 "-%" PRIx64, selfckpt__vma_kind_name(h->special[i].kind),
 		       h->special[i].start, h->special[i].end);
-	printf("\nprocess       \"%.16s\", cwd %s, umask %03o, brk %" PRIx64 "-%" PRIx64
+	printf("\nprocess       \"%s\", cwd %s, umask %03o, brk %" PRIx64 "-%" PRIx64
 	       ", %u thread%s\n",
-	       img->proc.comm, img->cwd, img->proc.umask, img->proc.start_brk,
+	       vis(comm16(img->proc.comm)), vis(img->cwd), img->proc.umask, img->proc.start_brk,
 	       img->proc.brk, img->nthreads, img->nthreads == 1 ? "" : "s");
 	for (uint32_t i = 0; i < img->nnotes; i++)
-		printf("note          %s\n", img->notes[i]);
+		printf("note          %s\n", vis(img->notes[i]));
 
 	printf("\nmemory regions (%u)\n", img->nvmas);
 	printf("  %-33s %-11s %-4s %10s %6s  %s\n", "RANGE", "KIND", "PERM", "STORED",
@@ -211,7 +248,7 @@ static void print_human(const char *name, const struct sck_image *img)
 		human_size(v->v.npages_stored * SCK_PAGE_SIZE, sz, sizeof(sz));
 		printf("  %016" PRIx64 "-%016" PRIx64 " %-11s %-4s %10s %6u  %s%s\n",
 		       v->v.start, v->v.end, selfckpt__vma_kind_name(v->v.kind),
-		       perms(&v->v, p), sz, v->v.nruns, v->name,
+		       perms(&v->v, p), sz, v->v.nruns, vis(v->name),
 		       v->v.nguards ? " (guard pages)" : "");
 	}
 
@@ -227,7 +264,7 @@ static void print_human(const char *name, const struct sck_image *img)
 		printf("  %-4d %-6s %-26s %10lld  %s", f->fd,
 		       selfckpt__fd_kind_name(f->kind),
 		       f->kind == SCK_FD_STDIO ? "-" : fl, (long long)f->pos,
-		       fd_desc(img, f));
+		       vis(fd_desc(img, f)));
 		if (f->share_with)
 			printf(" (shared with fd %u)", f->share_with - 1);
 		printf("\n");
@@ -237,12 +274,12 @@ static void print_human(const char *name, const struct sck_image *img)
 	for (uint32_t i = 0; i < img->nthreads; i++) {
 		const struct sck_thread *th = &img->threads[i].t;
 
-		printf("  tid %d%s%s \"%.16s\": rip %016" PRIx64 " rsp %016" PRIx64
+		printf("  tid %d%s%s \"%s\": rip %016" PRIx64 " rsp %016" PRIx64
 		       " fs %016" PRIx64 " sigmask %016" PRIx64 "\n"
 		       "    rseq %s%" PRIx64 " (%u bytes)  clear_child_tid %" PRIx64
 		       "  robust list %" PRIx64 "  altstack %s  xsave %u bytes\n",
 		       th->tid, (th->flags & SCK_THRF_MAIN) ? " main" : "",
-		       (th->flags & SCK_THRF_CALLER) ? " caller" : "", th->comm,
+		       (th->flags & SCK_THRF_CALLER) ? " caller" : "", vis(comm16(th->comm)),
 		       th->regs.rip,
 		       th->regs.rsp, th->fs_base, th->sigmask,
 		       th->rseq_len ? "" : "none ", th->rseq_addr, th->rseq_len,
@@ -280,18 +317,57 @@ static void print_human(const char *name, const struct sck_image *img)
 	       img->nthreads == 1 ? "" : "s");
 }
 
-static void json_str(const char *s)
+/*
+ * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0.
+ */
+static int utf8_len(const unsigned char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	unsigned char c = s[0];
+	int n, i;
+	uint32_t cp;
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;	/* also stops at the terminating NUL */
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/*
+ * A JSON string (RFC 8259 wants UTF-8). Paths and names are bytes on
+ * Linux: a byte that is not part of well-formed UTF-8 is written as
+ * \u00XX, i.e. read as Latin-1 (docs/cli.md, "info --json").
+ */
+static void json_str(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	putchar('"');
+	while (*s) {
+		int n = utf8_len(s);
+
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if (*s < 0x20 || *s == 0x7f || !n)
+			printf("\\u%04x", *s);
 		else
-			putchar(c);
+			fwrite(s, 1, (size_t)n, stdout);
+		s += n ? n : 1;
 	}
 	putchar('"');
 }

@@ -318,7 +318,7 @@ class Reader:
 
     def read_payload(self, r):
         limit = self.max_len(r.type)
-        if limit is not None and r.len > limit:
+        if (limit is not None and r.len > limit) or r.len > 2**64 - 9:
             raise ImageError(EX_DATAERR,
                              "image is damaged: %s record at byte %d claims %d bytes"
                              % (rec_name(r.type), r.off, r.len))
@@ -387,6 +387,8 @@ class Reader:
                     raise self.bad(r, "payload hash must be 0")
                 self.data_off = self.off
                 return
+            if r.type in (PAGE_HASHES, COMMIT):
+                raise self.bad(r, "comes before the page data")
             p = self.read_payload(r)
             if self.end is not None and r.type != PAD:
                 raise self.bad(r, "only PAD may follow END_META")

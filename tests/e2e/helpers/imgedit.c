@@ -833,5 +833,8 @@ int main(int argc, char **argv)
 	/* The restart's own reader must accept it: only semantics differ. */
 	if (!page_size_edit && library_reads(argv[2], err, sizeof(err)))
 		die("internal error: the edited image does not read back: %s", err);
+	free(orig);
+	free(m.recs);
+	free(m.b);
 	return 0;
 }

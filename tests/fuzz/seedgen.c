@@ -1,0 +1,215 @@
+/*
+ * seedgen - a small statically linked program that checkpoints itself, to
+ * make the fuzzer's seed images (tests/fuzz/mkcorpus.sh). Static, with
+ * little memory, so that an image is tens of KiB and most of its bytes are
+ * records rather than page data.
+ *
+ *   seedgen IMAGE plain|threads|files [IMAGE2]
+ *
+ * plain    nothing but what any process has;
+ * threads  three threads with names, the checkpoint called from one that
+ *          is not the main thread, the others blocked;
+ * files    descriptors (a file at an offset, O_APPEND, a dup, a directory,
+ *          /dev/null, close-on-exec) and mappings of every kind the
+ *          format has (private and shared file, memfd, shared anonymous,
+ *          deleted file, PROT_NONE, guard pages, a named region), signal
+ *          handlers, a blocked signal, an alternate stack, an rlimit.
+ *
+ * With IMAGE2, the restarted process checkpoints again into IMAGE2 (an
+ * image of generation 1, with the header's restart flags set).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "selfckpt.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+static const char *image, *image2;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "seedgen: %s: %s (%s)\n", what, strerror(errno),
+		selfckpt_last_error() ? selfckpt_last_error() : "");
+	_exit(1);
+}
+
+static void checkpoint(void)
+{
+	for (;;) {
+		long r = selfckpt_checkpoint(image, SELFCKPT_NO_SYNC);
+
+		if (r < 0)
+			die("checkpoint");
+		if (r > 0 || !image2)
+			_exit(0);
+		/* Restarted, with another image to write. */
+		image = image2;
+		image2 = NULL;
+	}
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static void *blocked(void *arg)
+{
+	pthread_barrier_t *b = arg;
+
+	pthread_setname_np(pthread_self(), "seed-waiter");
+	pthread_barrier_wait(b);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void *caller(void *arg)
+{
+	pthread_barrier_t *b = arg;
+
+	pthread_setname_np(pthread_self(), "seed-caller");
+	pthread_barrier_wait(b);
+	checkpoint();
+	return NULL;
+}
+
+static void threads(void)
+{
+	static pthread_barrier_t b;
+	pthread_t t1, t2;
+
+	pthread_barrier_init(&b, NULL, 3);
+	if (pthread_create(&t1, NULL, blocked, &b) ||
+	    pthread_create(&t2, NULL, caller, &b))
+		die("pthread_create");
+	pthread_barrier_wait(&b);
+	pthread_join(t2, NULL);
+}
+
+static int make_file(const char *name, size_t size)
+{
+	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char c = 'x';
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 || pwrite(fd, &c, 1, 0) != 1)
+		die(name);
+	return fd;
+}
+
+static void files(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	int fd, a, m;
+	char *p;
+
+	/* Descriptors. */
+	fd = open("data.txt", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, "hello, fuzzer\n", 14) != 14 || lseek(fd, 5, SEEK_SET) != 5)
+		die("data.txt");
+	if (dup(fd) < 0)
+		die("dup");
+	a = open("log.txt", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (a < 0 || write(a, "x\n", 2) != 2)
+		die("log.txt");
+	if (open(".", O_RDONLY | O_DIRECTORY) < 0 || open("/dev/null", O_RDWR) < 0)
+		die("open");
+
+	/* Mappings. */
+	m = make_file("priv.dat", 2 * (size_t)pg);
+	p = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, m, 0);
+	if (p == MAP_FAILED)
+		die("mmap private");
+	p[0] = 'P';
+	p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	if (p == MAP_FAILED)
+		die("mmap shared");
+	p[1] = 'S';
+	close(m);
+	m = memfd_create("seed-memfd", MFD_CLOEXEC);
+	if (m < 0 || ftruncate(m, pg) < 0)
+		die("memfd");
+	p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	if (p == MAP_FAILED)
+		die("mmap memfd");
+	p[0] = 'M';
+	close(m);
+	p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap shared anonymous");
+	p[0] = 'A';
+	m = make_file("gone.dat", (size_t)pg);
+	p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	if (p == MAP_FAILED || unlink("gone.dat"))
+		die("mmap deleted");
+	p[2] = 'D';
+	close(m);
+	if (mmap(NULL, (size_t)pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+		die("mmap PROT_NONE");
+	p = mmap(NULL, 4 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap anonymous");
+	p[0] = 1;
+	p[3 * pg] = 2;
+	(void)madvise(p + pg, (size_t)pg, MADV_GUARD_INSTALL);	/* newer kernels */
+	(void)prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, 4 * (unsigned long)pg,
+		    (unsigned long)"seed-named");
+
+	/* Signals and limits. */
+	struct sigaction sa;
+	stack_t ss = { .ss_sp = malloc(1 << 16), .ss_size = 1 << 16 };
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART | SA_ONSTACK;
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	if (sigaction(SIGUSR1, &sa, NULL) || signal(SIGPIPE, SIG_IGN) == SIG_ERR ||
+	    sigaltstack(&ss, NULL))
+		die("signals");
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	struct rlimit rl = { 0, RLIM_INFINITY };
+
+	setrlimit(RLIMIT_CORE, &rl);
+	umask(027);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3 || argc > 4) {
+		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files [IMAGE2]\n");
+		return 2;
+	}
+	image = argv[1];
+	image2 = argc > 3 ? argv[3] : NULL;
+	if (!strcmp(argv[2], "threads")) {
+		threads();
+	} else {
+		if (!strcmp(argv[2], "files"))
+			files();
+		else if (strcmp(argv[2], "plain"))
+			return 2;
+		checkpoint();
+	}
+	return 1;
+}
