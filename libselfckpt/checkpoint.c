@@ -28,6 +28,7 @@
 #include "log.h"
 #include "nolibc/fmt.h"
 #include "nolibc/str.h"
+#include "objects.h"
 #include "sys.h"
 
 struct sck_state selfckpt__state;
@@ -75,6 +76,7 @@ static long count_fds(void)
 struct plan {
 	uint64_t vmas, files, fds, runs, guards, meta, smaps, chunks, total;
 	uint64_t threads;
+	uint64_t objdata;		/* bytes queued in pipes... at most */
 };
 
 static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
@@ -100,12 +102,15 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 	p->guards = p->vmas + 4096;
 	p->chunks = sz.pages / (SCK_CHUNK_SIZE / SCK_PAGE_SIZE) + 2;
 	p->smaps = sz.maps_bytes;
+	p->objdata = selfckpt__obj_plan();
 	p->meta = (64 << 10) + p->files * (sizeof(struct sck_rec) +
 					   sizeof(struct sck_file) + 512) +
 		  p->vmas * (sizeof(struct sck_rec) + sizeof(struct sck_vma) + 512) +
 		  p->runs * sizeof(struct sck_run) +
 		  p->guards * sizeof(struct sck_range) +
 		  p->fds * (sizeof(struct sck_rec) + sizeof(struct sck_fd)) +
+		  p->fds * (sizeof(struct sck_rec) + sizeof(struct sck_obj) + 256) +
+		  p->objdata +
 		  p->threads * (sizeof(struct sck_rec) + sizeof(struct sck_thread) +
 				cpu->xsave_size + 8) +
 		  2 * SCK_PAGE_SIZE;
@@ -114,7 +119,9 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 		   p->vmas * sizeof(struct sck_dump_vma) +
 		   p->runs * sizeof(struct sck_run) +
 		   p->guards * sizeof(struct sck_range) +
-		   p->fds * (SCK_MAX_PATH + 512) + p->chunks * 16 +
+		   p->fds * (sizeof(struct sck_fdx) + sizeof(struct sck_fd) +
+			     sizeof(struct sck_dump_obj) + 64) +
+		   p->objdata + p->chunks * 16 +
 		   p->threads * (sizeof(struct sck_slot) + cpu->xsave_size + 64 +
 				 64 + SCK_SLOT_PROCBUF + 64);
 	return 0;
@@ -157,6 +164,7 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	d->out_fd = t->fd;
 	d->pagemap_fd = d->mem_fd = -1;
 	d->files_cap = (uint32_t)p.files;
+	d->objs_cap = (uint32_t)p.fds;
 	d->file_hash_cap = (uint32_t)next_pow2(p.files * 2 + 2);
 	d->vmas_cap = (uint32_t)p.vmas;
 	d->runs_cap = p.runs;
@@ -170,6 +178,7 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 
 	if (!TAKE(metabuf, p.meta, 4096) || !TAKE(d->files, p.files, 8) ||
 	    !TAKE(d->file_hash, d->file_hash_cap, 8) ||
+	    !TAKE(d->objs, p.fds, 8) ||
 	    !TAKE(d->vmas, p.vmas, 8) || !TAKE(d->runs, p.runs, 8) ||
 	    !TAKE(d->guards, p.guards, 8) ||
 	    !TAKE(d->chunk_hash, p.chunks, 8) ||

@@ -12,6 +12,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ const char *selfckpt__rec_type_name(uint32_t type)
 		"?",	      "HEADER",	  "PROCESS",	 "RLIMITS",
 		"SIGACTIONS", "FILE",	  "VMA",	 "FD",
 		"THREAD",     "END_META", "PAD",	 "PAGES",
-		"PAGE_HASHES", "COMMIT",  "NOTE",
+		"PAGE_HASHES", "COMMIT",  "NOTE",	 "OBJ",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
@@ -98,7 +99,14 @@ const char *selfckpt__vma_kind_name(uint32_t kind)
 const char *selfckpt__fd_kind_name(uint32_t kind)
 {
 	static const char *const names[] = { "?", "file", "dir", "dev",
-					     "stdio" };
+					     "stdio", "object" };
+
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}
+
+const char *selfckpt__obj_kind_name(uint32_t kind)
+{
+	static const char *const names[] = { "?", "pipe", "eventfd" };
 
 	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
 }
@@ -340,7 +348,7 @@ static int take_file(struct rd *r, struct sck_image *img,
 		return BAD("bad path length %u", f->f.path_len);
 	if (f->f.build_id_len > sizeof(f->f.build_id))
 		return BAD("bad build-id length");
-	if (f->f.kind < SCK_FILE_REG || f->f.kind > SCK_FILE_CHR)
+	if (f->f.kind < SCK_FILE_REG || f->f.kind > SCK_FILE_FIFO)
 		return BAD("bad file kind %u", f->f.kind);
 	if (f->f.flags & ~SCK_FILEF_OBJECT)
 		return BAD("unknown file flags %x", f->f.flags);
@@ -480,6 +488,101 @@ static int take_vma(struct rd *r, struct sck_image *img,
 	return 0;
 }
 
+/*
+ * OBJ: a kernel object. The kind's state must have the size this reader
+ * knows (or more, from a newer minor version) and sensible values; data
+ * only where the kind has any.
+ */
+static int take_obj(struct rd *r, struct sck_image *img,
+		    const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_img_obj *o;
+	struct sck_obj h;
+	size_t known;
+
+	if (rec->len < sizeof(h))
+		return BAD("too short");
+	memcpy(&h, p, sizeof(h));
+	if (img->nobjs >= SCK_MAX_FDS)
+		return BAD("too many objects");
+	if (h.id != img->nobjs + 1)
+		return BAD("object id %u out of sequence", h.id);
+	switch (h.kind) {
+	case SCK_OBJ_PIPE:
+		known = sizeof(struct sck_obj_pipe);
+		break;
+	case SCK_OBJ_EVENTFD:
+		known = sizeof(struct sck_obj_eventfd);
+		break;
+	default:
+		return BAD("object %u has unknown kind %u", h.id, h.kind);
+	}
+	if (h.state_len > SCK_MAX_FIXED || h.data_len > SCK_MAX_OBJ_DATA ||
+	    rec->len - sizeof(h) < h.state_len ||
+	    rec->len - sizeof(h) - h.state_len != h.data_len ||
+	    !fixed_ok(img, sizeof(h) + h.state_len, sizeof(h) + known))
+		return BAD("object %u: wrong length", h.id);
+	o = grow(img->objs, img->nobjs, sizeof(*img->objs));
+	if (!o)
+		return -ENOMEM;
+	img->objs = o;
+	o = &img->objs[img->nobjs];
+	memset(o, 0, sizeof(*o));
+	o->o = h;
+	/* Zero-filled to the size known here, whatever the image's. */
+	o->state = calloc(1, known > h.state_len ? known : h.state_len);
+	o->data = malloc(h.data_len ? h.data_len : 1);
+	img->nobjs++;		/* freed by selfckpt__image_free() from here */
+	if (!o->state || !o->data)
+		return -ENOMEM;
+	memcpy(o->state, p + sizeof(h), h.state_len);
+	memcpy(o->data, p + sizeof(h) + h.state_len, h.data_len);
+	if (h.file_id && h.kind != SCK_OBJ_PIPE)
+		return BAD("object %u: a %s has no path", h.id,
+			   selfckpt__obj_kind_name(h.kind));
+	if (h.file_id > img->nfiles ||
+	    (h.file_id && img->files[h.file_id - 1].f.kind != SCK_FILE_FIFO))
+		return BAD("object %u refers to a file that is not a FIFO", h.id);
+	switch (h.kind) {
+	case SCK_OBJ_PIPE: {
+		const struct sck_obj_pipe *pp = (const void *)o->state;
+
+		/* Linux: a power of two of pages, at most 2 GiB (fs/pipe.c). */
+		if (pp->capacity < SCK_PAGE_SIZE || pp->capacity > (1U << 31) ||
+		    (pp->capacity & (pp->capacity - 1)))
+			return BAD("object %u: pipe size %u", h.id, pp->capacity);
+		if (h.data_len > pp->capacity)
+			return BAD("object %u: %llu bytes queued in a pipe of %u", h.id,
+				   (unsigned long long)h.data_len, pp->capacity);
+		break;
+	}
+	case SCK_OBJ_EVENTFD: {
+		const struct sck_obj_eventfd *e = (const void *)o->state;
+
+		if (e->count == UINT64_MAX || e->semaphore > 1 || h.data_len)
+			return BAD("object %u: bad eventfd state", h.id);
+		break;
+	}
+	}
+	return 0;
+}
+
+/* Can descriptor f be a descriptor of its object? 0 if so. */
+static int check_obj_fd(const struct sck_image *img, const struct sck_fd *f)
+{
+	const struct sck_img_obj *o = &img->objs[f->obj_id - 1];
+	uint32_t acc = f->open_flags & O_ACCMODE;
+
+	switch (o->o.kind) {
+	case SCK_OBJ_PIPE:
+		/* O_RDWR: a FIFO, or an anonymous pipe reopened via /proc */
+		return acc == 3 || (f->open_flags & (O_PATH | O_DIRECT)) != 0;
+	case SCK_OBJ_EVENTFD:
+		return acc != O_RDWR;
+	}
+	return 1;
+}
+
 static int take_fd(struct rd *r, struct sck_image *img,
 		   const struct sck_rec *rec, uint64_t off, const uint8_t *p)
 {
@@ -506,15 +609,28 @@ static int take_fd(struct rd *r, struct sck_image *img,
 	 */
 	if ((uint32_t)f->fd >= SCK_MAX_FDS)
 		return BAD("fd %d out of range (0-%u)", f->fd, SCK_MAX_FDS - 1);
-	if (f->kind < SCK_FD_FILE || f->kind > SCK_FD_STDIO)
+	if (f->kind < SCK_FD_FILE || f->kind > SCK_FD_OBJ)
 		return BAD("fd %d has bad kind %u", f->fd, f->kind);
 	if (f->kind == SCK_FD_STDIO && f->fd > 2)
 		return BAD("fd %d cannot be stdio", f->fd);
-	if (f->kind != SCK_FD_STDIO && (!f->file_id || f->file_id > img->nfiles))
+	if (f->kind == SCK_FD_OBJ) {
+		if (f->file_id)
+			return BAD("fd %d is an object but refers to a file", f->fd);
+		if (!f->obj_id || f->obj_id > img->nobjs)
+			return BAD("fd %d refers to unknown object %u", f->fd, f->obj_id);
+		if (check_obj_fd(img, f))
+			return BAD("fd %d cannot be an end of %s object %u", f->fd,
+				   selfckpt__obj_kind_name(img->objs[f->obj_id - 1].o.kind),
+				   f->obj_id);
+	} else if (f->obj_id) {
+		return BAD("fd %d refers to an object but is not one", f->fd);
+	}
+	if (f->kind != SCK_FD_STDIO && f->kind != SCK_FD_OBJ &&
+	    (!f->file_id || f->file_id > img->nfiles))
 		return BAD("fd %d refers to unknown file %u", f->fd, f->file_id);
 	if (f->kind == SCK_FD_STDIO && f->file_id)
 		return BAD("fd %d is stdio but refers to a file", f->fd);
-	if (f->kind != SCK_FD_STDIO) {
+	if (f->kind != SCK_FD_STDIO && f->kind != SCK_FD_OBJ) {
 		/* The file must be of the descriptor's kind, reachable by path. */
 		const struct sck_file *ff = &img->files[f->file_id - 1].f;
 		uint32_t want = f->kind == SCK_FD_FILE ? SCK_FILE_REG :
@@ -530,7 +646,8 @@ static int take_fd(struct rd *r, struct sck_image *img,
 
 		for (uint32_t i = 0; i + 1 < img->nfds; i++)
 			if ((uint32_t)img->fds[i].fd == other &&
-			    img->fds[i].kind == f->kind)
+			    img->fds[i].kind == f->kind &&
+			    img->fds[i].obj_id == f->obj_id)
 				found = 1;
 		if (!found)
 			return BAD("fd %d shares with unknown fd %u", f->fd, other);
@@ -788,6 +905,9 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 		case SCK_REC_FD:
 			ret = take_fd(r, img, rec, off, p);
 			break;
+		case SCK_REC_OBJ:
+			ret = take_obj(r, img, rec, off, p);
+			break;
 		case SCK_REC_THREAD:
 			ret = take_thread(r, img, rec, off, p);
 			break;
@@ -971,6 +1091,11 @@ void selfckpt__image_free(struct sck_image *img)
 	}
 	free(img->vmas);
 	free(img->fds);
+	for (uint32_t i = 0; i < img->nobjs; i++) {
+		free(img->objs[i].state);
+		free(img->objs[i].data);
+	}
+	free(img->objs);
 	for (uint32_t i = 0; i < img->nthreads; i++)
 		free(img->threads[i].xsave);
 	free(img->threads);

@@ -91,6 +91,13 @@ struct sck_img_thread {
 	uint8_t *xsave;
 };
 
+struct sck_img_obj {
+	struct sck_obj o;
+	uint8_t *state;			/* o.state_len bytes (at least the
+					 * kind's struct, zero-filled) */
+	uint8_t *data;			/* o.data_len bytes */
+};
+
 struct sck_image {
 	struct sck_preamble pre;
 	struct sck_header hdr;
@@ -104,6 +111,8 @@ struct sck_image {
 	uint32_t nvmas;
 	struct sck_fd *fds;
 	uint32_t nfds;
+	struct sck_img_obj *objs;	/* objs[i].o.id == i + 1 */
+	uint32_t nobjs;
 	struct sck_img_thread *threads;
 	uint32_t nthreads;
 	char **notes;
@@ -163,6 +172,7 @@ void selfckpt__image_free(struct sck_image *img);
 /* Names for messages and `selfckpt info`. */
 const char *selfckpt__vma_kind_name(uint32_t kind);
 const char *selfckpt__fd_kind_name(uint32_t kind);
+const char *selfckpt__obj_kind_name(uint32_t kind);
 const char *selfckpt__rec_type_name(uint32_t type);
 
 #endif

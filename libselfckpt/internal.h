@@ -101,6 +101,8 @@ struct sck_dump {
 
 	struct sck_dump_file *files;
 	uint32_t nfiles, files_cap;
+	struct sck_dump_obj *objs;	/* objects.h */
+	uint32_t nobjs, objs_cap;
 	uint32_t *file_hash;		/* open addressing by (dev, ino) */
 	uint32_t file_hash_cap;
 

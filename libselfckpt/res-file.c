@@ -29,6 +29,7 @@
 #include "log.h"
 #include "nolibc/fmt.h"
 #include "nolibc/str.h"
+#include "objects.h"
 #include "proc.h"
 #include "sys.h"
 
@@ -85,13 +86,6 @@ int selfckpt__fd_excluded(const struct sck_dump *d, int fd)
 	return 0;
 }
 
-struct fd_info {
-	int fd;
-	char target[SCK_MAX_PATH + 1];
-	struct stat st;
-	struct sck_fdinfo fi;
-};
-
 /* The character devices any process can reopen with the same meaning. */
 static int plain_device(dev_t rdev)
 {
@@ -116,7 +110,7 @@ static int is_tty(dev_t rdev)
 }
 
 /* Is there another descriptor on the same pipe, used the other way? */
-static int inner_pipe(const struct fd_info *all, int n, const struct fd_info *p)
+static int inner_pipe(const struct sck_fdx *all, int n, const struct sck_fdx *p)
 {
 	uint32_t mode = p->fi.flags & O_ACCMODE;
 
@@ -129,7 +123,7 @@ static int inner_pipe(const struct fd_info *all, int n, const struct fd_info *p)
 	return 0;
 }
 
-static int add_fd_file(struct sck_dump *d, const struct fd_info *x,
+static int add_fd_file(struct sck_dump *d, const struct sck_fdx *x,
 		       uint32_t kind)
 {
 	struct sck_file f = { 0 };
@@ -147,7 +141,7 @@ static int add_fd_file(struct sck_dump *d, const struct fd_info *x,
 	return selfckpt__file_add(d, &f, x->target);
 }
 
-static int unsupported(const struct fd_info *x, const char *what)
+static int unsupported(const struct sck_fdx *x, const char *what)
 {
 	return sck_fail(EOPNOTSUPP, "fd %d is %s (%s): not supported yet", x->fd,
 			what, x->target);
@@ -161,7 +155,7 @@ static int unsupported(const struct fd_info *x, const char *what)
  * /proc/<pid> and only on the file system mounted at /proc count; global
  * files such as /proc/meminfo reopen fine.
  */
-static int own_proc_entry(const struct fd_info *x)
+static int own_proc_entry(const struct sck_fdx *x)
 {
 	char prefix[32];
 	struct stat proc;
@@ -175,8 +169,8 @@ static int own_proc_entry(const struct fd_info *x)
 }
 
 /* Decide what one descriptor is and fill its FD record. */
-static int classify_fd(struct sck_dump *d, const struct fd_info *all, int n,
-		       const struct fd_info *x, struct sck_fd *r)
+static int classify_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
+		       const struct sck_fdx *x, struct sck_fd *r)
 {
 	mode_t m = x->st.st_mode;
 	int stdio = x->fd <= 2;
@@ -187,6 +181,10 @@ static int classify_fd(struct sck_dump *d, const struct fd_info *all, int n,
 	r->fd_flags = (x->fi.flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
 	r->pos = x->fi.pos;
 
+	/* Pipes, eventfds... (res-obj.c) */
+	id = selfckpt__obj_fd(d, all, n, x, r);
+	if (id)
+		return id < 0 ? id : 0;
 	if (sck_starts_with(x->target, "anon_inode:")) {
 		char what[96];
 
@@ -254,7 +252,7 @@ static int classify_fd(struct sck_dump *d, const struct fd_info *all, int n,
 }
 
 /* Does fd share its open file description with an earlier descriptor? */
-static int find_share(const struct sck_fd *recs, const struct fd_info *all,
+static int find_share(const struct sck_fd *recs, const struct sck_fdx *all,
 		      int i, int *warned)
 {
 	long pid = sys_getpid();
@@ -284,7 +282,7 @@ static int find_share(const struct sck_fd *recs, const struct fd_info *all,
 	return 0;
 }
 
-static int gather(struct sck_dump *d, int dirfd, struct fd_info *all, int cap)
+static int gather(struct sck_dump *d, int dirfd, struct sck_fdx *all, int cap)
 {
 	char buf[4096];
 	int n = 0;
@@ -319,9 +317,9 @@ static int gather(struct sck_dump *d, int dirfd, struct fd_info *all, int cap)
 	return n;
 }
 
-static int describe(int dirfd, struct fd_info *x)
+static int describe(int dirfd, struct sck_fdx *x)
 {
-	char name[32], info[512];
+	char name[32];
 	long len;
 
 	selfckpt__fmt(name, sizeof(name), "%d", x->fd);
@@ -332,12 +330,12 @@ static int describe(int dirfd, struct fd_info *x)
 	if (sys_fstat(x->fd, &x->st) < 0)
 		return sck_fail(EAGAIN, "fd %d closed during the checkpoint", x->fd);
 	selfckpt__fmt(name, sizeof(name), "/proc/self/fdinfo/%d", x->fd);
-	len = selfckpt__read_file(-100, name, info, sizeof(info));
+	len = selfckpt__read_file(-100, name, x->info, sizeof(x->info));
 	if (len == -7) {	/* E2BIG: many lock or epoll lines; keep the start */
 		len = 0;
-		info[0] = '\0';
+		x->info[sizeof(x->info) - 1] = '\0';
 	}
-	if (len < 0 || selfckpt__parse_fdinfo(info, &x->fi))
+	if (len < 0 || selfckpt__parse_fdinfo(x->info, &x->fi))
 		return sck_fail(EAGAIN, "cannot read /proc/self/fdinfo/%d", x->fd);
 	return 0;
 }
@@ -346,8 +344,8 @@ int selfckpt__fd_collect(struct sck_dump *d)
 {
 	long dirfd = sys_openat(-100, "/proc/self/fd",
 				O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	int cap = (int)(d->files_cap / 2), n, ret = 0, warned = 0;
-	struct fd_info *all;
+	int cap = (int)d->objs_cap, n, ret = 0, warned = 0;	/* fds + 16 */
+	struct sck_fdx *all;
 	struct sck_fd *recs;
 
 	if (dirfd < 0)

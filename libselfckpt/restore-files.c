@@ -395,7 +395,7 @@ int selfckpt__rs_place_fds(struct rs *s)
 		}
 		if (stand_in)
 			*stand_in = r->fd;
-		fd = open_one(s, r);
+		fd = r->kind == SCK_FD_OBJ ? selfckpt__rs_obj_fd(s, r) : open_one(s, r);
 		if (fd < 0) {
 			free(is_image_fd);
 			return -1;
@@ -415,6 +415,7 @@ int selfckpt__rs_place_fds(struct rs *s)
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 		}
 	}
+	selfckpt__rs_objects_done(s);
 	/* Descriptors the launcher inherited that the image does not have. */
 	for (int fd = 0; fd < s->helper_base; fd++) {
 		if (is_image_fd[fd])

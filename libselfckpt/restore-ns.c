@@ -146,6 +146,19 @@ static void init_main(struct rs *s, pid_t want, int pipe_w,
 		report(pipe_w, 2, SCK_EX_OSERR);
 		_exit(SCK_EX_OSERR);
 	}
+	/*
+	 * init holds nothing of the program's: a pipe end or a socket kept
+	 * open here would keep its peer from seeing end-of-file, a lock
+	 * would stay held. Only the report pipe and the log remain.
+	 */
+	int keep_lo = pipe_w < s->log_fd ? pipe_w : s->log_fd;
+	int keep_hi = pipe_w < s->log_fd ? s->log_fd : pipe_w;
+
+	if (keep_lo > 0)
+		syscall(SYS_close_range, 0, keep_lo - 1, 0);
+	if (keep_hi > keep_lo + 1)
+		syscall(SYS_close_range, keep_lo + 1, keep_hi - 1, 0);
+	syscall(SYS_close_range, keep_hi + 1, ~0U, 0);
 	forward_to = child;
 	forward_signals();
 	for (;;) {

@@ -869,7 +869,8 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 		s->log_fd = 2;
 	if (selfckpt__rs_move_fd_up(s, &s->img_fd))
 		return SCK_EX_OSERR;
-	if (selfckpt__rs_open_files(s) || prepare_exe(s))
+	if (selfckpt__rs_open_files(s) || prepare_exe(s) ||
+	    selfckpt__rs_make_objects(s))
 		return SCK_EX_UNAVAILABLE;
 
 	size_plan(s, &p, &cpu, &now);

@@ -57,6 +57,7 @@ struct rs {
 	int pidfile_dirfd;
 	int helper_base;		/* helper fds live at or above it */
 	struct rs_file *files;		/* [img.nfiles], index id - 1 */
+	struct rs_obj *objs;		/* [img.nobjs]: restore-objs.c */
 	char err[512];
 };
 
@@ -74,6 +75,15 @@ int selfckpt__restart(const struct sck_restart_opts *o);
 int selfckpt__rs_open_files(struct rs *s);
 int selfckpt__rs_place_fds(struct rs *s);
 int selfckpt__rs_move_fd_up(struct rs *s, int *fd);
+
+/*
+ * restore-objs.c: make every OBJ of the image (above helper_base); a new
+ * descriptor on the object of FD record r, with r's status flags (the
+ * caller places it); close what is left once all are placed.
+ */
+int selfckpt__rs_make_objects(struct rs *s);
+int selfckpt__rs_obj_fd(struct rs *s, const struct sck_fd *r);
+void selfckpt__rs_objects_done(struct rs *s);
 
 /*
  * restore-ns.c: continue the restart in new user and PID namespaces, with

@@ -125,6 +125,17 @@ static inline long sys_getdents64(int fd, void *buf, size_t n)
 	return sck_syscall3(__NR_getdents64, fd, (long)buf, (long)n);
 }
 
+static inline long sys_pipe2(int *fds, int flags)
+{
+	return sck_syscall2(__NR_pipe2, (long)fds, flags);
+}
+
+/* Copy up to n bytes queued in pipe in into pipe out, consuming none. */
+static inline long sys_tee(int in, int out, size_t n, unsigned int flags)
+{
+	return sck_syscall4(__NR_tee, in, out, (long)n, flags);
+}
+
 static inline long sys_ioctl(int fd, unsigned long req, void *arg)
 {
 	return sck_syscall3(__NR_ioctl, fd, (long)req, (long)arg);

@@ -162,6 +162,40 @@ static void time_str(int64_t sec, char *b, size_t n)
 		snprintf(b, n, "%lld", (long long)sec);
 }
 
+/* What an object is, for the descriptor f on it. */
+static const char *obj_desc(const struct sck_image *img, const struct sck_fd *f)
+{
+	static char b[SCK_MAX_PATH + 128];
+	const struct sck_img_obj *o = &img->objs[f->obj_id - 1];
+	const char *end[] = { "read end", "write end", "read-write", "?" };
+	int n = 0;
+
+	switch (o->o.kind) {
+	case SCK_OBJ_PIPE: {
+		const struct sck_obj_pipe *p = (const void *)o->state;
+
+		if (o->o.file_id)
+			n = snprintf(b, sizeof(b), "FIFO %s", img->files[o->o.file_id - 1].path);
+		else
+			n = snprintf(b, sizeof(b), "pipe:[%llu]", (unsigned long long)o->o.ino);
+		snprintf(b + n, sizeof(b) - (size_t)n, ", %s, %llu of %u bytes queued",
+			 end[f->open_flags & 3], (unsigned long long)o->o.data_len,
+			 p->capacity);
+		break;
+	}
+	case SCK_OBJ_EVENTFD: {
+		const struct sck_obj_eventfd *e = (const void *)o->state;
+
+		snprintf(b, sizeof(b), "eventfd, count %llu%s", (unsigned long long)e->count,
+			 e->semaphore ? ", semaphore" : "");
+		break;
+	}
+	default:
+		snprintf(b, sizeof(b), "%s", selfckpt__obj_kind_name(o->o.kind));
+	}
+	return b;
+}
+
 static const char *fd_desc(const struct sck_image *img, const struct sck_fd *f)
 {
 	static const char *const stdio[] = { "?", "terminal", "/dev/null", "pipe",
@@ -169,6 +203,8 @@ static const char *fd_desc(const struct sck_image *img, const struct sck_fd *f)
 
 	if (f->kind == SCK_FD_STDIO)
 		return f->stdio_kind < 6 ? stdio[f->stdio_kind] : "?";
+	if (f->kind == SCK_FD_OBJ)
+		return obj_desc(img, f);
 	return img->files[f->file_id - 1].path;
 }
 

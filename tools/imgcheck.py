@@ -145,11 +145,11 @@ RESTART_MODES = (HDR_RESTARTED_PIDNS, HDR_RESTARTED_PIDNS | HDR_RESTARTED_USERNS
                  HDR_RESTARTED_NEW_IDS)
 
 (HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
- PAGES, PAGE_HASHES, COMMIT, NOTE) = range(1, 15)
+ PAGES, PAGE_HASHES, COMMIT, NOTE, OBJ) = range(1, 16)
 REC_NAMES = {1: "HEADER", 2: "PROCESS", 3: "RLIMITS", 4: "SIGACTIONS",
              5: "FILE", 6: "VMA", 7: "FD", 8: "THREAD", 9: "END_META",
              10: "PAD", 11: "PAGES", 12: "PAGE_HASHES", 13: "COMMIT",
-             14: "NOTE"}
+             14: "NOTE", 15: "OBJ"}
 
 VMA_KINDS = {1: "anon", 2: "heap", 3: "stack", 4: "file", 5: "file-shared",
              6: "shm-anon", 7: "memfd", 8: "deleted", 9: "vdso", 10: "vvar",
@@ -158,10 +158,16 @@ VMA_KINDS = {1: "anon", 2: "heap", 3: "stack", 4: "file", 5: "file-shared",
  VMA_SHM_ANON, VMA_MEMFD, VMA_DELETED, VMA_VDSO, VMA_VVAR,
  VMA_VVAR_VCLOCK) = range(1, 12)
 VMAF_SHARED = 1
-FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio"}
-FD_FILE, FD_DIR, FD_DEV, FD_STDIO = 1, 2, 3, 4
+FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio", 5: "object"}
+FD_FILE, FD_DIR, FD_DEV, FD_STDIO, FD_OBJ = 1, 2, 3, 4, 5
+# Kernel objects (OBJ records, section 6.10): kind -> (name, state size).
+OBJ_KINDS = {1: ("pipe", 8), 2: ("eventfd", 16)}
+OBJ_PIPE, OBJ_EVENTFD = 1, 2
+SZ_OBJ = 32
+MAX_OBJ_DATA = 64 << 20
+O_PATH, O_DIRECT = 0o10000000, 0o40000
 STDIO_KINDS = {1: "terminal", 2: "/dev/null", 3: "pipe", 4: "socket", 5: "other"}
-FILE_REG, FILE_DIR, FILE_CHR = 1, 2, 3
+FILE_REG, FILE_DIR, FILE_CHR, FILE_FIFO = 1, 2, 3, 4
 O_ACCMODE, O_APPEND, O_NONBLOCK = 3, 0o2000, 0o4000
 FD_CLOEXEC = 1
 
@@ -231,6 +237,7 @@ class Reader:
         self.files = []         # dicts
         self.vmas = []
         self.fds = []
+        self.objs = []
         self.threads = []
         self.notes = []
         self.end = None
@@ -419,6 +426,8 @@ class Reader:
                 self.take_vma(r, p)
             elif t == FD:
                 self.take_fd(r, p)
+            elif t == OBJ:
+                self.take_obj(r, p)
             elif t == THREAD:
                 self.take_thread(r, p)
             elif t == NOTE:
@@ -517,7 +526,7 @@ class Reader:
             raise self.bad(r, "bad path length %d" % path_len)
         if build_id_len > 32:
             raise self.bad(r, "bad build-id length")
-        if kind < FILE_REG or kind > FILE_CHR:
+        if kind < FILE_REG or kind > FILE_FIFO:
             raise self.bad(r, "bad file kind %d" % kind)
         if flags & ~FILEF_OBJECT:
             raise self.bad(r, "unknown file flags %x" % flags)
@@ -598,26 +607,82 @@ class Reader:
                           "stored": stored,
                           "name": name.split(b"\0", 1)[0].decode("utf-8", "replace")})
 
+    def take_obj(self, r, p):
+        if r.len < SZ_OBJ:
+            raise self.bad(r, "too short")
+        (oid, kind, ino, file_id, state_len, data_len) = struct.unpack_from("<IIQIIQ", p, 0)
+        if len(self.objs) >= MAX_FDS:
+            raise self.bad(r, "too many objects")
+        if oid != len(self.objs) + 1:
+            raise self.bad(r, "object id %d out of sequence" % oid)
+        if kind not in OBJ_KINDS:
+            raise self.bad(r, "object %d has unknown kind %d" % (oid, kind))
+        name, known = OBJ_KINDS[kind]
+        if (state_len > MAX_FIXED or data_len > MAX_OBJ_DATA or
+                r.len - SZ_OBJ < state_len or r.len - SZ_OBJ - state_len != data_len or
+                not self.fixed_ok(SZ_OBJ + state_len, SZ_OBJ + known)):
+            raise self.bad(r, "object %d: wrong length" % oid)
+        state = p[SZ_OBJ:SZ_OBJ + state_len].ljust(known, b"\0")
+        obj = {"id": oid, "kind": kind, "ino": ino, "file_id": file_id,
+               "data_len": data_len, "state": state}
+        self.objs.append(obj)
+        if file_id and kind != OBJ_PIPE:
+            raise self.bad(r, "object %d: a %s has no path" % (oid, name))
+        if file_id > len(self.files) or (file_id and self.files[file_id - 1]["kind"] != FILE_FIFO):
+            raise self.bad(r, "object %d refers to a file that is not a FIFO" % oid)
+        if kind == OBJ_PIPE:
+            (cap,) = struct.unpack_from("<I", state, 0)
+            if cap < PAGE or cap > 1 << 31 or cap & (cap - 1):
+                raise self.bad(r, "object %d: pipe size %d" % (oid, cap))
+            if data_len > cap:
+                raise self.bad(r, "object %d: %d bytes queued in a pipe of %d"
+                               % (oid, data_len, cap))
+            obj["capacity"] = cap
+        elif kind == OBJ_EVENTFD:
+            (count, sem) = struct.unpack_from("<QI", state, 0)
+            if count == (1 << 64) - 1 or sem > 1 or data_len:
+                raise self.bad(r, "object %d: bad eventfd state" % oid)
+            obj["count"], obj["semaphore"] = count, sem
+
+    def obj_fd_ok(self, f_open_flags, obj):
+        acc = f_open_flags & O_ACCMODE
+        if obj["kind"] == OBJ_PIPE:
+            return acc != 3 and not f_open_flags & (O_PATH | O_DIRECT)
+        if obj["kind"] == OBJ_EVENTFD:
+            return acc == 2
+        return False
+
     def take_fd(self, r, p):
         if not self.fixed_ok(r.len, SZ_FD):
             raise self.bad(r, "wrong length")
         if len(self.fds) >= MAX_FDS:
             raise self.bad(r, "too many fds")
         (fd, kind, open_flags, fd_flags, pos, file_id, share_with, stdio_kind,
-         _pad, size_at_ckpt) = struct.unpack_from("<iIIIqIIIIQ", p, 0)
+         obj_id, size_at_ckpt) = struct.unpack_from("<iIIIqIIIIQ", p, 0)
         if fd < 0 or (self.fds and self.fds[-1]["fd"] >= fd):
             raise self.bad(r, "fd %d out of order" % fd)
         if fd >= MAX_FDS:
             raise self.bad(r, "fd %d out of range (0-%d)" % (fd, MAX_FDS - 1))
-        if kind < FD_FILE or kind > FD_STDIO:
+        if kind < FD_FILE or kind > FD_OBJ:
             raise self.bad(r, "fd %d has bad kind %d" % (fd, kind))
         if kind == FD_STDIO and fd > 2:
             raise self.bad(r, "fd %d cannot be stdio" % fd)
-        if kind != FD_STDIO and (file_id == 0 or file_id > len(self.files)):
+        if kind == FD_OBJ:
+            if file_id:
+                raise self.bad(r, "fd %d is an object but refers to a file" % fd)
+            if obj_id == 0 or obj_id > len(self.objs):
+                raise self.bad(r, "fd %d refers to unknown object %d" % (fd, obj_id))
+            o = self.objs[obj_id - 1]
+            if not self.obj_fd_ok(open_flags, o):
+                raise self.bad(r, "fd %d cannot be an end of %s object %d"
+                               % (fd, OBJ_KINDS[o["kind"]][0], obj_id))
+        elif obj_id:
+            raise self.bad(r, "fd %d refers to an object but is not one" % fd)
+        if kind not in (FD_STDIO, FD_OBJ) and (file_id == 0 or file_id > len(self.files)):
             raise self.bad(r, "fd %d refers to unknown file %d" % (fd, file_id))
         if kind == FD_STDIO and file_id:
             raise self.bad(r, "fd %d is stdio but refers to a file" % fd)
-        if kind != FD_STDIO:
+        if kind not in (FD_STDIO, FD_OBJ):
             # A file of the descriptor's own kind, reachable by its path.
             f = self.files[file_id - 1]
             want = {FD_FILE: FILE_REG, FD_DIR: FILE_DIR, FD_DEV: FILE_CHR}[kind]
@@ -625,11 +690,13 @@ class Reader:
                 raise self.bad(r, "fd %d refers to a file of another kind" % fd)
         if share_with:
             other = share_with - 1
-            if not any(f["fd"] == other and f["kind"] == kind for f in self.fds):
+            if not any(f["fd"] == other and f["kind"] == kind and f["obj_id"] == obj_id
+                       for f in self.fds):
                 raise self.bad(r, "fd %d shares with unknown fd %d" % (fd, other))
         self.fds.append({"fd": fd, "kind": kind, "file_id": file_id,
                          "open_flags": open_flags, "fd_flags": fd_flags, "pos": pos,
-                         "share_with": share_with, "stdio_kind": stdio_kind})
+                         "share_with": share_with, "stdio_kind": stdio_kind,
+                         "obj_id": obj_id})
 
     def take_thread(self, r, p):
         if r.len < SZ_THREAD:
@@ -818,9 +885,25 @@ def perms(v):
                          "s" if v["flags"] & VMAF_SHARED else "p")
 
 
+def obj_what(rd, f):
+    o = rd.objs[f["obj_id"] - 1]
+    if o["kind"] == OBJ_PIPE:
+        if o["file_id"]:
+            s = "FIFO %s" % rd.files[o["file_id"] - 1]["path"]
+        else:
+            s = "pipe:[%d]" % o["ino"]
+        end = ("read end", "write end", "read-write", "?")[f["open_flags"] & 3]
+        return "%s, %s, %d of %d bytes queued" % (s, end, o["data_len"], o["capacity"])
+    if o["kind"] == OBJ_EVENTFD:
+        return "eventfd, count %d%s" % (o["count"], ", semaphore" if o["semaphore"] else "")
+    return OBJ_KINDS[o["kind"]][0]
+
+
 def fd_what(rd, f):
     if f["kind"] == FD_STDIO:
         return STDIO_KINDS.get(f["stdio_kind"], "?")
+    if f["kind"] == FD_OBJ:
+        return obj_what(rd, f)
     return rd.files[f["file_id"] - 1]["path"]
 
 

@@ -8,8 +8,9 @@
 #      1 MiB of page data, whose last hash chunk is short), a second
 #      checkpoint of a lineage (--checkpoint-every), the images the
 #      runner keeps of the e2e tests maps01 (shared, memfd, deleted and
-#      named mappings) and files01 (descriptors; its image.2 was written
-#      by a restarted process, generation 1), and one of a multi-threaded
+#      named mappings), files01 (descriptors; its image.2 was written
+#      by a restarted process, generation 1) and pipes01 (OBJ records:
+#      pipes, a FIFO, eventfds), and one of a multi-threaded
 #      process (threads.img: three threads besides the main one, one of
 #      which calls the checkpoint, so that MAIN and CALLER are two THREAD
 #      records, each worker named by pthread_setname_np; built here from a
@@ -95,7 +96,7 @@ heat large --size 256 --steps 121 --checkpoint-at 120	# 1.2 MiB of page data
 heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
-for t in maps01 files01; do
+for t in maps01 files01 pipes01; do
 	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" -- "$B/tests/e2e/bin/$t" \
 		>"$t.log" 2>&1 || die "$t failed under the runner: $(tail -n 20 "$t.log")"
 done
@@ -162,7 +163,7 @@ grep -q '^checkpointed$' threads.log || die "the threads program did not checkpo
 # Searched for held locks that record a thread id: NO_OWNED_LOCKS.
 SELFCKPT_NEW_IDS=1 heat safe --size 16 --steps 12 --checkpoint-at 6
 images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
-	files01/image.2 threads.img safe.img)
+	files01/image.2 threads.img safe.img pipes01/image.1)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -282,6 +283,8 @@ if names != ['"threads"', '"worker-0"', '"worker-1"', '"worker-2"']:
     fail("threads.img: thread names %s" % names)
 if refs["files01/image.2"]["checkpoint"]["restarted"] not in ("pidns", "userns+pidns", "new_ids"):
     fail("files01/image.2: restarted %r" % refs["files01/image.2"]["checkpoint"]["restarted"])
+if not {"object"} <= {f["kind"] for f in refs["pipes01/image.1"]["fds"]}:
+    fail("pipes01's image has no kernel objects")
 if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
     fail("safe.img (SELFCKPT_NEW_IDS=1) does not say new ids are safe")
 

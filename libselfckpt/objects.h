@@ -1,0 +1,57 @@
+/*
+ * objects.h - kernel objects behind descriptors: pipes, event fds...
+ *
+ * The checkpoint side (res-obj.c and one file per family of kinds) turns
+ * a descriptor that is not a plain file into an OBJ record and an FD
+ * record of kind SCK_FD_OBJ; the restart side (restore-objs.c) recreates
+ * each object before the descriptors are placed. image-format.h has the
+ * records; docs/image-format.md what each kind saves.
+ */
+#ifndef SELFCKPT_OBJECTS_H
+#define SELFCKPT_OBJECTS_H
+
+#include <sys/stat.h>
+
+#include "image-format.h"
+#include "proc.h"
+
+struct sck_dump;
+
+/* One descriptor of the process as res-file.c found it. */
+struct sck_fdx {
+	int fd;
+	char target[SCK_MAX_PATH + 1];	/* readlink of /proc/self/fd/N */
+	struct stat st;
+	struct sck_fdinfo fi;
+	char info[512];			/* the start of its fdinfo */
+};
+
+/* An object recorded in this checkpoint. */
+struct sck_dump_obj {
+	uint64_t dev, ino;
+	uint32_t id;
+	uint32_t kind;			/* enum sck_obj_kind */
+	int fd;				/* the descriptor it was first seen on */
+};
+
+/*
+ * Checkpoint side, async-signal-safe (raw system calls and the arena).
+ * Is descriptor x (one of all[0..n)) an object this library saves? Returns
+ * 1 with r filled (kind SCK_FD_OBJ, obj_id) and the OBJ record added, 0
+ * if it is no such object (the caller decides), or -errno with the reason
+ * set.
+ */
+int selfckpt__obj_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
+		     const struct sck_fdx *x, struct sck_fd *r);
+
+/*
+ * Bytes of object data (queued in pipes...) a checkpoint may have to
+ * hold, from a quick look at the descriptors; for sizing the arena.
+ */
+uint64_t selfckpt__obj_plan(void);
+
+/* Add an OBJ record; fills o->id. Returns the id or -errno. */
+int selfckpt__obj_add(struct sck_dump *d, struct sck_obj *o,
+		      const void *state, const void *data);
+
+#endif
