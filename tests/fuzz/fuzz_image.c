@@ -301,8 +301,20 @@ static void check_accepted(const uint8_t *d, size_t size, const struct sck_image
 
 		CHECK(f->fd >= 0 && (uint32_t)f->fd < SCK_MAX_FDS, "fd %u", i);
 		CHECK(i == 0 || img->fds[i - 1].fd < f->fd, "fd %u order", i);
-		CHECK(f->kind == SCK_FD_STDIO ? f->file_id == 0 && f->fd <= 2 :
-		      f->file_id >= 1 && f->file_id <= img->nfiles, "fd %u file", i);
+		if (f->kind == SCK_FD_OBJ)
+			CHECK(f->file_id == 0 && f->obj_id >= 1 && f->obj_id <= img->nobjs,
+			      "fd %u object", i);
+		else
+			CHECK(f->obj_id == 0 &&
+			      (f->kind == SCK_FD_STDIO ? f->file_id == 0 && f->fd <= 2 :
+			       f->file_id >= 1 && f->file_id <= img->nfiles), "fd %u file", i);
+	}
+	for (uint32_t i = 0; i < img->nobjs; i++) {
+		const struct sck_img_obj *o = &img->objs[i];
+
+		CHECK(o->o.id == i + 1 && o->state && o->data, "object %u", i);
+		CHECK(o->o.file_id <= img->nfiles, "object %u file", i);
+		CHECK(o->o.data_len <= SCK_MAX_OBJ_DATA, "object %u data", i);
 	}
 	CHECK(img->proc.exe_file <= img->nfiles, "exe file");
 	CHECK(img->proc.auxv_len <= SCK_AUXV_MAX * 2, "auxv");

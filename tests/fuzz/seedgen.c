@@ -10,7 +10,8 @@
  * threads  three threads with names, the checkpoint called from one that
  *          is not the main thread, the others blocked;
  * files    descriptors (a file at an offset, O_APPEND, a dup, a directory,
- *          /dev/null, close-on-exec) and mappings of every kind the
+ *          /dev/null, close-on-exec, a pipe with bytes queued and a dup of
+ *          its write end, a FIFO, a semaphore eventfd) and mappings of every kind the
  *          format has (private and shared file, memfd, shared anonymous,
  *          deleted file, PROT_NONE, guard pages, a named region), signal
  *          handlers, a blocked signal, an alternate stack, an rlimit.
@@ -26,10 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "selfckpt.h"
@@ -132,6 +134,17 @@ static void files(void)
 		die("log.txt");
 	if (open(".", O_RDONLY | O_DIRECTORY) < 0 || open("/dev/null", O_RDWR) < 0)
 		die("open");
+
+	/* Kernel objects: a pipe holding bytes, a FIFO, an eventfd. */
+	int pp[2], ff;
+
+	if (pipe(pp) < 0 || write(pp[1], "in a pipe", 9) != 9 || dup(pp[1]) < 0)
+		die("pipe");
+	if (mkfifo("fifo", 0600) < 0 || (ff = open("fifo", O_RDWR)) < 0 ||
+	    write(ff, "fifo", 4) != 4)
+		die("fifo");
+	if (eventfd(42, EFD_SEMAPHORE) < 0)
+		die("eventfd");
 
 	/* Mappings. */
 	m = make_file("priv.dat", 2 * (size_t)pg);
