@@ -9,7 +9,7 @@ test) need="$need libcmocka-dev libxxhash-dev pkg-config util-linux"
 	# clang with libFuzzer and its sanitizer runtimes: make fuzz-short
 	need="$need clang libclang-rt-14-dev"
 	# Real programs run under selfckpt run: tests/e2e/realprogs.sh
-	need="$need python3 perl mawk gawk bc sqlite3 tcl zstd coreutils" ;;
+	need="$need python3 perl mawk gawk bc sqlite3 tcl zstd xz-utils coreutils" ;;
 demo) need="$need" ;;
 esac
 missing=""

@@ -31,9 +31,11 @@
 # a time. A failing program is reported with its message and the others go
 # on; SELFCKPT_SEED=N replays the same choice of moments.
 #
-# Not here until issue 5 (each refused by the checkpoint, cleanly):
-#  - xz -T: xz holds a pipe to itself (its signal self-pipe, from start to
-#    end): "fd 3 is a pipe (pipe:[...]): not supported yet";
+#   xz -T2    multi-threaded compression (two workers) of the same text,
+#             1 MiB blocks; xz holds a pipe to itself from start to end
+#             (its signal self-pipe), saved as a pipe object
+#
+# Not here until issue 5 (refused by the checkpoint, cleanly):
 #  - sqlite3 with its default temp_store: sorts (CREATE INDEX, ORDER BY,
 #    window functions) spill into files it unlinks at once in /var/tmp:
 #    "fd 3 is an unlinked file (...): not supported yet"; so the workload
@@ -239,6 +241,7 @@ programs=(
 	"tclsh 4 1 1 /dev/null own /usr/bin/tclsh w.tcl"
 	"zstd-T2 0 5 2 zstd.in own /usr/bin/zstd -q -T2 -15 -B512KiB -c"
 	"sort-parallel 0 2 2 sort.in own /usr/bin/sort --parallel=2 -S 256M"
+	"xz-T2 0 3 2 zstd.in own /usr/bin/xz -q -T2 --block-size=1MiB -6 -c"
 )
 
 # Each step of a program writes NAME.result: "ok MESSAGE" or "FAIL MESSAGE".
