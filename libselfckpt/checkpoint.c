@@ -109,7 +109,7 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 		  p->threads * (sizeof(struct sck_rec) + sizeof(struct sck_thread) +
 				cpu->xsave_size + 8) +
 		  2 * SCK_PAGE_SIZE;
-	p->total = p->meta + p->smaps + (8 << 20) +
+	p->total = p->meta + p->smaps + (8 << 20) + SCK_PROBE_SIZE +
 		   p->files * (sizeof(struct sck_dump_file) + 8 + 256) +
 		   p->vmas * sizeof(struct sck_dump_vma) +
 		   p->runs * sizeof(struct sck_run) +
@@ -130,6 +130,34 @@ static void drop_arena(struct sck_dump *d)
 	struct sck_arena a = d->arena;
 
 	selfckpt__arena_fini(&a);
+}
+
+/* What PAGEMAP_SCAN can do here (SCK_PM_*): probed once, see internal.h. */
+static int pm_mode;
+
+/*
+ * Probe with the ioctl on empty ranges (P18): first as such (Linux 6.7),
+ * then with PAGE_IS_GUARD in the masks (6.15; 6.7-6.14 refuse the bit
+ * with EINVAL). vec: room for one page_region.
+ */
+static int pagemap_mode(int pagemap_fd, void *vec)
+{
+	struct pm_scan_arg a = { .size = sizeof(a), .vec = (uint64_t)(uintptr_t)vec,
+				 .vec_len = 1, .return_mask = PAGE_IS_PRESENT };
+
+	if (pm_mode != SCK_PM_UNKNOWN)
+		return pm_mode;
+	if (sys_ioctl(pagemap_fd, PAGEMAP_SCAN, &a) != 0)
+		return pm_mode = SCK_PM_PAGEMAP;
+	a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_GUARD;
+	a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_GUARD;
+	if (!(selfckpt__test_faults & SCK_FAULT_NO_PAGE_IS_GUARD) &&
+	    sys_ioctl(pagemap_fd, PAGEMAP_SCAN, &a) == 0)
+		return pm_mode = SCK_PM_SCAN_GUARD;
+	sck_info("mem: PAGEMAP_SCAN does not take PAGE_IS_GUARD here%s: guard pages are told from swapped-out ones by reading them",
+		 (selfckpt__test_faults & SCK_FAULT_NO_PAGE_IS_GUARD) ?
+		 " (SELFCKPT_TEST_FAULT=no-page-is-guard)" : " (Linux 6.7-6.14)");
+	return pm_mode = SCK_PM_SCAN;
 }
 
 static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
@@ -176,6 +204,7 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	    !TAKE(d->tail, d->tail_cap, 8) ||
 	    !(d->scanbuf = selfckpt__arena_alloc(&d->arena, d->scanbuf_size, 64)) ||
 	    !TAKE(d->bounce, SCK_CHUNK_SIZE, 4096) ||
+	    !TAKE(d->probe, SCK_PROBE_SIZE, 4096) ||
 	    !TAKE(d->slots, p.threads, 64)) {
 		drop_arena(d);
 		return sck_fail(ENOMEM, "checkpoint arena too small");
@@ -232,13 +261,10 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	d->excl_fd[d->nexcl++] = d->pagemap_fd;
 	d->excl_fd[d->nexcl++] = d->mem_fd;
 
-	/* PAGEMAP_SCAN (Linux 6.7) on an empty range: 0 if supported (P18). */
-	struct pm_scan_arg probe = { .size = sizeof(probe),
-				     .vec = (uint64_t)(uintptr_t)d->scanbuf,
-				     .vec_len = 1,
-				     .return_mask = PAGE_IS_PRESENT };
+	int pm = pagemap_mode(d->pagemap_fd, d->scanbuf);
 
-	d->have_pagemap_scan = sys_ioctl(d->pagemap_fd, PAGEMAP_SCAN, &probe) == 0;
+	d->have_pagemap_scan = pm != SCK_PM_PAGEMAP;
+	d->scan_guard = pm == SCK_PM_SCAN_GUARD;
 	*out = d;
 	return 0;
 }
@@ -480,6 +506,7 @@ static void resumed(void)
 	}
 	/* Another machine, perhaps: probe again when it matters. */
 	selfckpt__ns_forget();
+	pm_mode = SCK_PM_UNKNOWN;
 	selfckpt__auto_resumed();
 	selfckpt__state.generation++;
 }
