@@ -94,10 +94,11 @@ extern "C" {
  * Write an image of the calling process to a file.
  *
  * The image is written to a new file in the same directory as @p path
- * (mode 0600, never through a symbolic link), flushed to disk, and renamed
- * over @p path; so @p path always holds either the previous image or the
- * new one, never a partial file. The file descriptor used for writing is
- * not part of the image.
+ * (mode 0600, never through a symbolic link; without a name, O_TMPFILE,
+ * where the file system allows, so that a process killed meanwhile leaves
+ * nothing behind), flushed to disk, and renamed over @p path; so @p path
+ * always holds either the previous image or the new one, never a partial
+ * file. The file descriptor used for writing is not part of the image.
  *
  * @param path   where the image goes; its directory must exist.
  * @param flags  0, or SELFCKPT_NO_SYNC and/or SELFCKPT_NO_FORK.

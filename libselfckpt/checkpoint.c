@@ -37,7 +37,8 @@ struct sck_rstinfo selfckpt__rstinfo;
 struct target {
 	int fd;
 	int dirfd;			/* -1 in fd mode */
-	char tmp[96];			/* temporary name in dirfd */
+	int anon;			/* fd is an O_TMPFILE file, nameless */
+	char tmp[96];			/* temporary name in dirfd (anon: once linked) */
 	const char *name;		/* final name in dirfd */
 };
 
@@ -356,8 +357,47 @@ static int collect(struct sck_dump *d, uint64_t app_mask)
 	return 0;
 }
 
-/* Make the image durable and put it in place (path mode). */
-static int finish(const struct target *t, unsigned flags)
+/* A fresh temporary name, .selfckpt-PID-RANDOM.tmp, in t->tmp. */
+static void tmp_name(struct target *t)
+{
+	uint32_t rnd = 0;
+
+	sys_getrandom(&rnd, sizeof(rnd), 1);
+	selfckpt__fmt(t->tmp, sizeof(t->tmp), ".selfckpt-%ld-%08x.tmp",
+		      sys_getpid(), rnd);
+}
+
+/*
+ * Give the nameless (O_TMPFILE) image a temporary name in its directory:
+ * linkat cannot replace a file, rename can. linkat with AT_EMPTY_PATH
+ * needs CAP_DAC_READ_SEARCH before Linux 6.10 (ENOENT without it); the
+ * /proc/self/fd link works for anyone (open(2), O_TMPFILE), and /proc is
+ * needed anyway. Returns 0 or -errno.
+ */
+static long link_anon(struct target *t)
+{
+	char proc[32];
+	long r = -EEXIST;
+
+	selfckpt__fmt(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+	for (int attempt = 0; attempt < 16 && r == -EEXIST; attempt++) {
+		tmp_name(t);
+		r = sys_linkat(t->fd, "", t->dirfd, t->tmp, AT_EMPTY_PATH);
+		if (r == -ENOENT || r == -EPERM)
+			r = sys_linkat(-100, proc, t->dirfd, t->tmp, AT_SYMLINK_FOLLOW);
+	}
+	if (r < 0)
+		t->tmp[0] = '\0';
+	return r;
+}
+
+/*
+ * Make the image durable and put it in place (path mode). The image has
+ * had no name until now (O_TMPFILE), so a process killed before this
+ * point leaves nothing behind; between the link and the rename (two
+ * system calls) a kill leaves a complete image under a temporary name.
+ */
+static int finish(struct target *t, unsigned flags)
 {
 	long r;
 
@@ -370,10 +410,19 @@ static int finish(const struct target *t, unsigned flags)
 	}
 	if (t->dirfd < 0)
 		return 0;
+	if (t->anon) {
+		r = link_anon(t);
+		if (r < 0)
+			return sck_fail((int)-r, "cannot link the image into its directory: %s",
+					selfckpt__errname((int)-r));
+	}
 	r = sys_renameat(t->dirfd, t->tmp, t->dirfd, t->name);
-	if (r < 0)
+	if (r < 0) {
+		if (t->anon)
+			sys_unlinkat(t->dirfd, t->tmp, 0);	/* the link just made */
 		return sck_fail((int)-r, "cannot rename the image into place: %s",
 				selfckpt__errname((int)-r));
+	}
 	if (!(flags & SELFCKPT_NO_SYNC)) {
 		r = sys_fsync(t->dirfd);
 		if (r < 0 && r != -EINVAL)
@@ -415,8 +464,7 @@ static int can_fork(const struct sck_dump *d)
  * with the message if it failed. It has no exit signal, so the program
  * sees no SIGCHLD, and only a wait with __WCLONE or __WALL sees it.
  */
-static int write_forked(struct sck_dump *d, const struct target *t,
-			unsigned flags)
+static int write_forked(struct sck_dump *d, struct target *t, unsigned flags)
 {
 	struct {
 		int32_t ret;
@@ -609,7 +657,12 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	return id;
 }
 
-/* Split path into a directory fd and a name; make the temporary file. */
+/*
+ * Split path into a directory fd and a name; make the file the image is
+ * written to: nameless (O_TMPFILE, Linux 3.11, most local file systems),
+ * so that a process killed while it writes leaves nothing; where the file
+ * system cannot, a temporary file .selfckpt-PID-RANDOM.tmp.
+ */
 static int open_target(const char *path, struct target *t)
 {
 	char dir[SCK_MAX_PATH + 1];
@@ -639,12 +692,22 @@ static int open_target(const char *path, struct target *t)
 	if (dfd < 0)
 		return (int)dfd;
 	t->dirfd = (int)dfd;
-	for (int attempt = 0; attempt < 16; attempt++) {
-		uint32_t rnd = 0;
+	if (!(selfckpt__test_faults & SCK_FAULT_NO_TMPFILE)) {
+		long fd = sys_openat(t->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 
-		sys_getrandom(&rnd, sizeof(rnd), 1);
-		selfckpt__fmt(t->tmp, sizeof(t->tmp), ".selfckpt-%ld-%08x.tmp",
-			      sys_getpid(), rnd);
+		if (fd >= 0) {
+			t->fd = (int)fd;
+			t->anon = 1;
+			return 0;
+		}
+		/* Not for this file system (EOPNOTSUPP), or an old kernel. */
+		if (fd != -EOPNOTSUPP && fd != -EISDIR && fd != -EINVAL) {
+			sys_close(t->dirfd);
+			return (int)fd;
+		}
+	}
+	for (int attempt = 0; attempt < 16; attempt++) {
+		tmp_name(t);
 		/* O_EXCL|O_NOFOLLOW: never through a planted file or link. */
 		long fd = sys_openat(t->dirfd, t->tmp,
 				     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -666,7 +729,7 @@ static int open_target(const char *path, struct target *t)
 
 long selfckpt_checkpoint(const char *path, unsigned flags)
 {
-	struct target t = { -1, -1, "", NULL };
+	struct target t = { .fd = -1, .dirfd = -1 };
 	long ret;
 	int err;
 
@@ -686,7 +749,7 @@ long selfckpt_checkpoint(const char *path, unsigned flags)
 	if (ret > 0 || ret < 0) {
 		/* The checkpointing process; in a resumed one these fds are gone. */
 		err = errno;
-		if (ret < 0)
+		if (ret < 0 && !t.anon)
 			sys_unlinkat(t.dirfd, t.tmp, 0);
 		sys_close(t.fd);
 		sys_close(t.dirfd);
@@ -697,7 +760,7 @@ long selfckpt_checkpoint(const char *path, unsigned flags)
 
 long selfckpt_checkpoint_fd(int fd, unsigned flags)
 {
-	struct target t = { fd, -1, "", NULL };
+	struct target t = { .fd = fd, .dirfd = -1 };
 	long fl;
 
 	if (flags & ~SELFCKPT_FLAGS) {

@@ -86,6 +86,7 @@ __attribute__((constructor(101))) static void faults_from_env(void)
 		unsigned bit;
 	} names[] = {
 		{ "no-page-is-guard", SCK_FAULT_NO_PAGE_IS_GUARD },
+		{ "no-tmpfile", SCK_FAULT_NO_TMPFILE },
 	};
 	const char *s = getenv("SELFCKPT_TEST_FAULT");
 

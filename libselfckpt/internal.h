@@ -245,6 +245,7 @@ enum { SCK_PM_UNKNOWN, SCK_PM_PAGEMAP, SCK_PM_SCAN, SCK_PM_SCAN_GUARD };
  */
 enum {
 	SCK_FAULT_NO_PAGE_IS_GUARD = 1 << 0,	/* "no-page-is-guard" */
+	SCK_FAULT_NO_TMPFILE = 1 << 1,		/* "no-tmpfile" */
 };
 extern unsigned selfckpt__test_faults;
 

@@ -34,11 +34,15 @@
 #    checks every page against its step, the id against the step) and
 #    ends with the line of an uninterrupted run;
 #  - leftovers are counted, not removed at once: temporary files
-#    (.selfckpt-PID-RND.tmp, partial images of killed checkpoints),
-#    .latest.tmp, .result-* files, complete images latest does not name.
-#    A later checkpoint must not trip on them: every failed checkpoint in
-#    the log must be "the image writer died" after a writer kill, nothing
-#    else (they are removed every 25 iterations, to bound the disk used).
+#    (.selfckpt-PID-RND.tmp), .latest.tmp, .result-* files, complete
+#    images latest does not name. Where the file system has O_TMPFILE
+#    (probed here), the image is written to a nameless file and gets a
+#    name only when complete: a temporary file that is not a complete
+#    image fails the test (one that is, killed between the link and the
+#    rename, is counted). A later checkpoint must not trip on leftovers:
+#    every failed checkpoint in the log must be "the image writer died"
+#    after a writer kill, nothing else (they are removed every 25
+#    iterations, to bound the disk used).
 #
 # Env: B, ROOT, WORK (see run-tests.sh); CRASH01_ITERATIONS, CRASH01_SECONDS.
 # Last line: a summary with the iterations and leftovers of each round.
@@ -170,11 +174,18 @@ kill_it() { # PID ITER NTHREADS PROGRAM_WINDOW_MS
 	esac
 }
 
+# Does the file system under WORK take O_TMPFILE? Then the library
+# writes nameless images (checkpoint.c, open_target).
+tmpfile=no
+python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600))' \
+	"$WORK" 2>/dev/null && tmpfile=yes
+
 # Count and list leftovers in DIR (names, without the images and latest);
-# with "clean", remove the temporary ones.
-left_tmp=0 left_bytes=0
+# with "clean", remove the temporary ones. With O_TMPFILE, a temporary
+# file must be a complete image (the kill came between link and rename).
+left_tmp=0 left_bytes=0 left_complete=0
 declare -A seen
-leftovers() { # DIR [clean]
+leftovers() { # DIR WHAT [clean]
 	local f n
 	for f in "$1"/.selfckpt-*.tmp; do
 		[ -e "$f" ] || continue
@@ -183,8 +194,13 @@ leftovers() { # DIR [clean]
 			n=$(stat -c %s "$f")
 			left_bytes=$((left_bytes + n))
 			left_tmp=$((left_tmp + 1))
+			if "$sck" info "$f" >/dev/null 2>&1; then
+				left_complete=$((left_complete + 1))
+			elif [ $tmpfile = yes ]; then
+				die "$2: ${f##*/} ($n bytes), not a complete image, was left although the file system has O_TMPFILE"
+			fi
 		fi
-		[ "${2:-}" != clean ] || rm -f "$f"
+		[ "${3:-}" != clean ] || rm -f "$f"
 	done
 }
 
@@ -195,7 +211,7 @@ round_path() { # LABEL NTHREADS
 	mkdir -p "$dir"
 	img=$dir/run.img
 	seen=()
-	left_tmp=0 left_bytes=0 k_prog=0 k_writer=0 k_both=0 k_missed=0
+	left_tmp=0 left_bytes=0 left_complete=0 k_prog=0 k_writer=0 k_both=0 k_missed=0
 	expected=$("$H/crashloop" - "$dir/ref.log" "$nt" "$MIB" "$STEPS")
 	[[ $expected == "DONE steps=$STEPS "* ]] || die "$label: reference run: $expected"
 	while [ $it -lt "$maxit" ] && [ $((SECONDS - t0)) -lt "$budget" ]; do
@@ -222,7 +238,7 @@ round_path() { # LABEL NTHREADS
 			fi
 		fi
 		grep -q '^FAIL' "$dir/log" && die "$label/$it: $(grep '^FAIL' "$dir/log")"
-		leftovers "$dir"
+		leftovers "$dir" "$label/$it"
 		if [ ! -e "$img" ]; then
 			[ -z "$prev_uuid" ] && [ "$last" -eq 0 ] ||
 				die "$label/$it: no image at $img (last reported checkpoint: $last)"
@@ -241,7 +257,7 @@ round_path() { # LABEL NTHREADS
 			prev_uuid=$INFO_UUID
 		fi
 		restart_check "$img" "$label/$it" "$INFO_ID"
-		[ $((it % 25)) -ne 0 ] || leftovers "$dir" clean
+		[ $((it % 25)) -ne 0 ] || leftovers "$dir" "$label/$it" clean
 	done
 	[ $ok -gt 0 ] || die "$label: no checkpoint was ever reported"
 	[ "$nt" -eq 1 ] || [ $((k_writer + k_both)) -gt 0 ] || die "$label: no writer child was ever killed"
@@ -254,9 +270,9 @@ round_path() { # LABEL NTHREADS
 		esac
 	done
 	[ -z "$left" ] || die "$label: unexpected files in $dir:$left"
-	echo "$label: $it iterations in $((SECONDS - t0)) s: kills program $k_prog, writer then program $k_writer, both $k_both, writer not found or gone $k_missed; image unchanged $unchanged, new $newer, none yet $noimg; failed checkpoints $fails (all 'the image writer died'); leftover temporary files $left_tmp ($((left_bytes / 1024)) KiB)"
+	echo "$label: $it iterations in $((SECONDS - t0)) s: kills program $k_prog, writer then program $k_writer, both $k_both, writer not found or gone $k_missed; image unchanged $unchanged, new $newer, none yet $noimg; failed checkpoints $fails (all 'the image writer died'); leftover temporary files $left_tmp ($((left_bytes / 1024)) KiB; complete images $left_complete; O_TMPFILE $tmpfile)"
 	summary+=("$label $it it, $left_tmp tmp left")
-	leftovers "$dir" clean
+	leftovers "$dir" "$label" clean
 }
 
 # ---- dir mode: selfckpt run + checkpoint --wait ----------------------------
@@ -288,7 +304,7 @@ round_dir() {
 	mkdir -p "$dir"
 	D=$dir/ckpt
 	seen=()
-	left_tmp=0 left_bytes=0 k_prog=0 k_writer=0 k_both=0 k_missed=0
+	left_tmp=0 left_bytes=0 left_complete=0 k_prog=0 k_writer=0 k_both=0 k_missed=0
 	: >"$dir/go"
 	expected=$("$H/run-crash01" 3 "$RMIB" "$RSTEPS" "$dir/go")
 	[[ $expected == "DONE steps=$RSTEPS "* ]] || die "dir: reference run: $expected"
@@ -331,7 +347,7 @@ round_dir() {
 			die "dir/$it: a checkpoint failed for another reason: $(grep 'the checkpoint failed' ask.err | grep -v 'writer died' | tail -n 2)"
 		fi
 		: >ask.err
-		leftovers "$D"
+		leftovers "$D" "dir/$it"
 		if [ ! -L "$D/latest" ]; then
 			[ -z "$prev" ] && [ "$reported" -eq 0 ] || die "dir/$it: no $D/latest (last reported: $reported)"
 			noimg=$((noimg + 1))
@@ -373,17 +389,17 @@ round_dir() {
 		done
 		: >"$dir/go"
 		restart_check "$D" "dir/$it"
-		[ $((it % 25)) -ne 0 ] || leftovers "$D" clean
+		[ $((it % 25)) -ne 0 ] || leftovers "$D" "dir/$it" clean
 	done
 	[ $ok -gt 0 ] || die "dir: no checkpoint was ever reported"
 	[ $((k_writer + k_both)) -gt 0 ] || die "dir: no writer child was ever killed"
-	echo "dir: $it iterations in $((SECONDS - t0)) s: kills program $k_prog, writer then program $k_writer, both $k_both, writer not found or gone $k_missed; latest unchanged $unchanged, new $newer, none yet $noimg; failed checkpoints $fails (all 'the image writer died'); leftover temporary files $left_tmp ($((left_bytes / 1024)) KiB), complete images latest does not name $unpublished, other leftovers: ${other[*]:-none}"
+	echo "dir: $it iterations in $((SECONDS - t0)) s: kills program $k_prog, writer then program $k_writer, both $k_both, writer not found or gone $k_missed; latest unchanged $unchanged, new $newer, none yet $noimg; failed checkpoints $fails (all 'the image writer died'); leftover temporary files $left_tmp ($((left_bytes / 1024)) KiB; complete images $left_complete; O_TMPFILE $tmpfile), complete images latest does not name $unpublished, other leftovers: ${other[*]:-none}"
 	summary+=("dir $it it, $left_tmp tmp left, $unpublished unpublished")
-	leftovers "$D" clean
+	leftovers "$D" dir clean
 }
 
 round_path st 1
 round_path mt 3
 round_dir
 printf -v line '%s; ' "${summary[@]}"
-echo "crash01: ${line}all images complete and restartable"
+echo "crash01: ${line}all images complete and restartable (O_TMPFILE $tmpfile)"

@@ -14,7 +14,10 @@
 #  1. mid-image: a 16 MiB tmpfs holds a first image; then the program
 #     grows by 24 MiB and checkpoints to the same path: -1/ENOSPC while the
 #     page data is written; the image is still the first one byte for
-#     byte; nothing else is left in the directory; the program goes on;
+#     byte; nothing else is left in the directory; the program goes on.
+#     Twice: with the nameless image file (O_TMPFILE) and with the named
+#     temporary file used where a file system has none
+#     (SELFCKPT_TEST_FAULT=no-tmpfile);
 #  2. full before the checkpoint: a file fills the tmpfs to the last byte,
 #     the checkpoint fails with ENOSPC; once the file is removed, the next
 #     checkpoint to the same path succeeds (no space was leaked);
@@ -137,18 +140,20 @@ only() { # DIR NAMES... : nothing else in DIR
 }
 
 # ---- 1. ENOSPC in the middle of the image ----------------------------------
-for nt in 1 3; do
-	w="mid/$nt"
-	rm -rf "${M:?}"/*
-	run mid$nt.log threads:$nt grow:2 ck:$M/a.img hash:$M/a.img grow:24 \
-		fail:$M/a.img:ENOSPC same:$M/a.img verify
-	expect mid$nt.log '^ckpt 1$' '^failed ENOSPC: write: cannot write the image: ENOSPC'
-	only "$M" a.img
-	complete "$M/a.img" 1 "$w"
-	restart_ok "$M/a.img" 1 "$w"
-	only "$M" a.img
+for tf in tmpfile no-tmpfile; do
+	for nt in 1 3; do
+		w="mid/$nt/$tf"
+		rm -rf "${M:?}"/*
+		SELFCKPT_TEST_FAULT=$tf run mid$nt$tf.log threads:$nt grow:2 ck:$M/a.img \
+			hash:$M/a.img grow:24 fail:$M/a.img:ENOSPC same:$M/a.img verify
+		expect mid$nt$tf.log '^ckpt 1$' '^failed ENOSPC: write: cannot write the image: ENOSPC'
+		only "$M" a.img
+		complete "$M/a.img" 1 "$w"
+		restart_ok "$M/a.img" 1 "$w"
+		only "$M" a.img
+	done
 done
-done_+=("mid-image")
+done_+=("mid-image (O_TMPFILE and named)")
 
 # ---- 2. ENOSPC: full before the checkpoint; then space again ---------------
 for nt in 1 3; do
