@@ -14,7 +14,10 @@
  *   > 0  the checkpoint id: the image is complete and durable;
  *     0  the process was just restarted from that image;
  *    -1  the checkpoint failed; errno says why, selfckpt_last_error() says
- *        what, the process goes on unharmed and no earlier image was touched.
+ *        what, and the process goes on unharmed. Nearly every failure comes
+ *        before the image is renamed into place: no earlier image was
+ *        touched. Two come after (see selfckpt_checkpoint()).
+
  *
  *   errno        meaning
  *   ----------   ------------------------------------------------------------
@@ -105,8 +108,14 @@ extern "C" {
  * @return a positive checkpoint id once the image is durable; 0 in the
  *         process resumed from the image by `selfckpt restart`; -1 with
  *         errno set on failure (see the table above), after which the
- *         process continues unharmed and an earlier image at @p path is
- *         intact.
+ *         process continues unharmed and @p path never holds a partial
+ *         image. When the failure came before the rename (all but two
+ *         cases), an earlier image at @p path is intact and the id was not
+ *         used. The two others: the fsync of the directory failed after
+ *         the rename, or (with threads) the child writing the image died
+ *         (EIO, "the image writer died"); the new image, complete, is then
+ *         (or may be) at @p path in place of the earlier one, the message
+ *         says which, and its id is never used again.
  */
 SELFCKPT_API long selfckpt_checkpoint(const char *path, unsigned flags);
 

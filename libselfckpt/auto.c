@@ -165,7 +165,7 @@ static int publish(uint64_t id)
 static long dir_checkpoint(void)
 {
 	char path[SCK_MAX_PATH + 32];
-	uint64_t id = selfckpt__state.last_id + 1;
+	uint64_t id = selfckpt__next_id();
 	long r;
 	int saved = errno;
 

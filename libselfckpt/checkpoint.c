@@ -38,9 +38,18 @@ struct target {
 	int fd;
 	int dirfd;			/* -1 in fd mode */
 	int anon;			/* fd is an O_TMPFILE file, nameless */
+	int published;			/* the whole image reached its destination:
+					 * path mode, renamed; fd mode, written */
 	char tmp[96];			/* temporary name in dirfd (anon: once linked) */
 	const char *name;		/* final name in dirfd */
 };
+
+uint64_t selfckpt__next_id(void)
+{
+	const struct sck_state *s = &selfckpt__state;
+
+	return (s->last_id > s->burned_id ? s->last_id : s->burned_id) + 1;
+}
 
 static uint64_t next_pow2(uint64_t v)
 {
@@ -348,7 +357,7 @@ static int collect(struct sck_dump *d, uint64_t app_mask)
 
 	if (!s->lineage.b[6])
 		new_uuid(&s->lineage);
-	h->ckpt_id = s->last_id + 1;
+	h->ckpt_id = selfckpt__next_id();
 	h->parent_id = s->last_id;
 	h->parent_uuid = s->last_uuid;
 	h->lineage_uuid = s->lineage;
@@ -409,7 +418,7 @@ static int finish(struct target *t, unsigned flags)
 					selfckpt__errname((int)-r));
 	}
 	if (t->dirfd < 0)
-		return 0;
+		return 0;	/* published already: the stream is written */
 	if (t->anon) {
 		r = link_anon(t);
 		if (r < 0)
@@ -423,6 +432,7 @@ static int finish(struct target *t, unsigned flags)
 		return sck_fail((int)-r, "cannot rename the image into place: %s",
 				selfckpt__errname((int)-r));
 	}
+	t->published = 1;
 	if (!(flags & SELFCKPT_NO_SYNC)) {
 		r = sys_fsync(t->dirfd);
 		if (r < 0 && r != -EINVAL)
@@ -468,8 +478,9 @@ static int write_forked(struct sck_dump *d, struct target *t, unsigned flags)
 {
 	struct {
 		int32_t ret;
+		int32_t published;	/* the image reached the destination */
 		char msg[500];
-	} res = { -EIO, "" };
+	} res = { -EIO, 0, "" };
 	int p[2];
 	long r, pid;
 
@@ -491,8 +502,10 @@ static int write_forked(struct sck_dump *d, struct target *t, unsigned flags)
 			res.ret = sck_fail(EIO, "the writer cannot open its /proc/self");
 		else
 			res.ret = selfckpt__write_image(d);
+		t->published = !res.ret && t->dirfd < 0;
 		if (!res.ret)
 			res.ret = finish(t, flags);
+		res.published = t->published;
 		if (res.ret)
 			selfckpt__fmt(res.msg, sizeof(res.msg), "%s", selfckpt_last_error());
 		sys_write(p[1], &res, sizeof(res));
@@ -510,6 +523,8 @@ static int write_forked(struct sck_dump *d, struct target *t, unsigned flags)
 		r = sys_read(p[0], &res, sizeof(res));
 	while (r == -EINTR);
 	sys_close(p[0]);
+	/* A writer that died may have renamed its image into place first. */
+	t->published = r != (long)sizeof(res) || res.published;
 	if (r != (long)sizeof(res))
 		res.ret = sck_fail(EIO, "the image writer died");
 	else if (res.ret)
@@ -557,6 +572,31 @@ static void resumed(void)
 	pm_mode = SCK_PM_UNKNOWN;
 	selfckpt__auto_resumed();
 	selfckpt__state.generation++;
+}
+
+/*
+ * A checkpoint failed after its image reached the destination, or perhaps
+ * did (a writer that died): a failed fsync of the directory after the
+ * rename, of a file written whole through selfckpt_checkpoint_fd. The
+ * image is complete: its id is never given to another image, so that no
+ * two images of a lineage have the same id (the next checkpoint's parent
+ * is still the last good one), and the reason says what is there.
+ */
+static void burn_id(const struct target *t, long id)
+{
+	char why[400];
+	const char *dead = "the image writer died";
+
+	selfckpt__state.burned_id = (uint64_t)id;
+	selfckpt__fmt(why, sizeof(why), "%s", selfckpt_last_error());
+	if (t->dirfd < 0)
+		selfckpt__set_error("%s: the image (checkpoint %ld) was written whole", why, id);
+	else if (!sck_strcmp(why, dead))
+		selfckpt__set_error("%s: %s is as it was, or holds the new image (checkpoint %ld), complete",
+				    why, t->name, id);
+	else
+		selfckpt__set_error("%s: the new image (checkpoint %ld) is in place as %s, but the rename may not survive a crash of the machine",
+				    why, id, t->name);
 }
 
 /* returns_twice: see selfckpt__ctx_save. */
@@ -635,6 +675,7 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 		rseq_quiet(&d->slots[d->caller].t, 1);
 		ret = selfckpt__write_image(d);
 		rseq_quiet(&d->slots[d->caller].t, 0);
+		t->published = !ret && t->dirfd < 0;
 		if (!ret)
 			ret = finish(t, flags);
 	}
@@ -644,8 +685,11 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 		discard_our_sigpipe(pending_before);
 	if (dumpable == 0)
 		sys_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (ret)
+	if (ret) {
 		selfckpt__state = prev;
+		if (t->published)
+			burn_id(t, id);
+	}
 	selfckpt__state.busy = 0;
 	sys_rt_sigprocmask(SIG_SETMASK, &app_mask, NULL);
 	if (ret) {

@@ -37,9 +37,14 @@ struct sck_state {
 	uint32_t generation;		/* restarts along this lineage */
 	int busy;			/* a checkpoint is running */
 	uint32_t restarted;		/* SCK_HDR_RESTARTED_* of the last restart */
+	uint64_t burned_id;		/* the last id of a failed checkpoint
+					 * whose image may exist: never again */
 };
 
 extern struct sck_state selfckpt__state;
+
+/* The id the next checkpoint will have (checkpoint.c). */
+uint64_t selfckpt__next_id(void);
 
 /* The restorer writes here (its address is in the image header). */
 extern struct sck_rstinfo selfckpt__rstinfo;

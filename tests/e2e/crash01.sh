@@ -26,10 +26,12 @@
 #    (`selfckpt info` exits 0 and says complete);
 #  - it is the previous one (same image uuid), or a new one written by
 #    this run's process whose id is the last one the program (dir:
-#    checkpoint --wait) reported, or the next (written, not yet reported;
-#    with none reported: the first id of the run, 1, or in dir mode the
-#    newest id in D plus one); once a checkpoint was reported, the image
-#    must be new;
+#    checkpoint --wait) reported, or a later one written but not reported:
+#    the next, or up to one more per checkpoint that failed since (its
+#    writer was killed, so its image may exist: its id is not used again;
+#    with none reported: counting from the first id of the run, 1, or in
+#    dir mode the newest id in D plus one); once a checkpoint was
+#    reported, the image must be new;
 #  - `selfckpt restart` from it resumes at that id (path: the program
 #    checks every page against its step, the id against the step) and
 #    ends with the line of an uninterrupted run;
@@ -229,6 +231,8 @@ round_path() { # LABEL NTHREADS
 		# What the program reported: the last good checkpoint, failures.
 		last=$(grep '^ckpt ' "$dir/log" | tail -n 1 | cut -d' ' -f2)
 		last=${last:-0}
+		# Failures since the last good one: each may have used up an id.
+		after=$(awk '/^ckpt /{n=0} /^fail /{n++} END{print n+0}' "$dir/log")
 		[ "$last" -eq 0 ] || ok=$((ok + 1))
 		if grep -q '^fail ' "$dir/log"; then
 			fails=$((fails + $(grep -c '^fail ' "$dir/log")))
@@ -251,8 +255,8 @@ round_path() { # LABEL NTHREADS
 			unchanged=$((unchanged + 1))
 		else
 			[ "$INFO_PID" = "$pid" ] || die "$label/$it: $img is new but was not written by pid $pid (by $INFO_PID)"
-			[ "$INFO_ID" -eq "$last" ] || [ "$INFO_ID" -eq $((last + 1)) ] ||
-				die "$label/$it: $img holds checkpoint $INFO_ID, the last reported was $last"
+			[ "$INFO_ID" -ge "$last" ] && [ "$INFO_ID" -le $((last + 1 + after)) ] ||
+				die "$label/$it: $img holds checkpoint $INFO_ID, the last reported was $last, $after failed since"
 			newer=$((newer + 1))
 			prev_uuid=$INFO_UUID
 		fi
@@ -337,6 +341,7 @@ round_dir() {
 		last=$(grep '^ok ' "$dir/ask.log" | tail -n 1 | sed 's/.*ckpt-0*\([0-9][0-9]*\)\.img$/\1/')
 		reported=${last:-0}
 		last=${last:-$base}
+		after=$(awk '/^ok /{n=0} /^err /{n++} END{print n+0}' "$dir/ask.log")
 		[ "$reported" -eq 0 ] || ok=$((ok + 1))
 		fails=$((fails + $(grep -c '^err ' "$dir/ask.log" || :)))
 		if grep '^err ' "$dir/ask.log" | grep -vq '^err 1$'; then
@@ -363,8 +368,8 @@ round_dir() {
 			unchanged=$((unchanged + 1))
 		else
 			[ "$INFO_PID" = "$pid" ] || die "dir/$it: latest names a new image not written by pid $pid (by $INFO_PID)"
-			[ "$INFO_ID" -eq "$last" ] || [ "$INFO_ID" -eq $((last + 1)) ] ||
-				die "dir/$it: latest holds checkpoint $INFO_ID; the last reported was $reported, the newest image before this run $base"
+			[ "$INFO_ID" -ge "$last" ] && [ "$INFO_ID" -le $((last + 1 + after)) ] ||
+				die "dir/$it: latest holds checkpoint $INFO_ID; the last reported was $reported, the newest image before this run $base, $after failed since"
 			newer=$((newer + 1))
 			prev=$INFO_UUID
 		fi
