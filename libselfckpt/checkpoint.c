@@ -40,6 +40,8 @@ struct target {
 	int anon;			/* fd is an O_TMPFILE file, nameless */
 	int published;			/* the whole image reached its destination:
 					 * path mode, renamed; fd mode, written */
+	long program;			/* in the writer child: the program's
+					 * PID, which must be its parent still */
 	char tmp[96];			/* temporary name in dirfd (anon: once linked) */
 	const char *name;		/* final name in dirfd */
 };
@@ -419,6 +421,13 @@ static int finish(struct target *t, unsigned flags)
 	}
 	if (t->dirfd < 0)
 		return 0;	/* published already: the stream is written */
+	/*
+	 * A writer child whose program is gone (killed) must not publish:
+	 * PR_SET_PDEATHSIG kills it when the program dies; this check covers
+	 * a program that died before the child could ask for that.
+	 */
+	if (t->program && sys_getppid() != t->program)
+		return sck_fail(ESRCH, "the program died: its image is not put in place");
 	if (t->anon) {
 		r = link_anon(t);
 		if (r < 0)
@@ -472,7 +481,8 @@ static int can_fork(const struct sck_dump *d)
  * libc-free writer, with /proc/self reopened (the parent's fds see the
  * parent's memory, which is changing now), and reports through a pipe,
  * with the message if it failed. It has no exit signal, so the program
- * sees no SIGCHLD, and only a wait with __WCLONE or __WALL sees it.
+ * sees no SIGCHLD, and only a wait with __WCLONE or __WALL sees it. It
+ * dies with the program and never publishes for a dead one (finish).
  */
 static int write_forked(struct sck_dump *d, struct target *t, unsigned flags)
 {
@@ -484,11 +494,22 @@ static int write_forked(struct sck_dump *d, struct target *t, unsigned flags)
 	int p[2];
 	long r, pid;
 
+	long program = sys_getpid();
+
 	r = sck_syscall2(__NR_pipe2, (long)p, O_CLOEXEC);
 	if (r < 0)
 		return sck_fail((int)-r, "cannot create a pipe for the writer");
 	pid = sck_syscall5(__NR_clone, 0, 0, 0, 0, 0);
 	if (pid == 0) {
+		/*
+		 * Die with the program (the thread that forked it waits for
+		 * the report, so its death is the program's): an image of a
+		 * process that was killed is never put in place after it.
+		 */
+		sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		t->program = program;
+		if (sys_getppid() != program)
+			sys_exit_group(0);
 		/* A fork keeps the rseq registration: drop it before hashing. */
 		rseq_quiet(&d->slots[d->caller].t, 1);
 		sys_close(p[0]);

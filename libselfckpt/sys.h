@@ -237,6 +237,11 @@ static inline long sys_getpid(void)
 	return sck_syscall0(__NR_getpid);
 }
 
+static inline long sys_getppid(void)
+{
+	return sck_syscall0(__NR_getppid);
+}
+
 static inline long sys_gettid(void)
 {
 	return sck_syscall0(__NR_gettid);

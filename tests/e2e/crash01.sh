@@ -18,9 +18,9 @@
 #       again and again from another process, killed the same ways.
 #
 # Every program runs under helpers/subreap, which waits for every
-# descendant: a writer child whose program was killed goes on (it is
-# another process) and may still rename its image into place, so the
-# checks start only once it is gone. After each kill:
+# descendant: a writer child whose program was killed dies with it
+# (PR_SET_PDEATHSIG), but not at once, so the checks start only once it
+# is gone. After each kill:
 #
 #  - the image at PATH (dir: the one DIR/latest names) is complete
 #    (`selfckpt info` exits 0 and says complete);
