@@ -21,7 +21,11 @@
 #  2. full before the checkpoint: a file fills the tmpfs to the last byte,
 #     the checkpoint fails with ENOSPC; once the file is removed, the next
 #     checkpoint to the same path succeeds (no space was leaked);
-#  3. no inode left (nr_inodes): the temporary file cannot be created.
+#  3. no inode left (nr_inodes): the temporary file cannot be created;
+#  4. `selfckpt run --dir D` on a tmpfs that fills up: `selfckpt checkpoint
+#     --wait` says the checkpoint failed (status 1, naming ENOSPC) instead
+#     of waiting, latest still names the previous image, the program goes
+#     on and ends with the output of an uninterrupted run.
 # After each, `selfckpt info` says the image at the path is complete and
 # `selfckpt restart` from it ends with the same DONE line as the program.
 #
@@ -75,6 +79,7 @@ die() {
 }
 
 cleanup() {
+	[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || :
 	mountpoint -q "$F" 2>/dev/null && umount -l "$F" 2>/dev/null
 	[ -z "$srv" ] || kill "$srv" 2>/dev/null || :
 	mountpoint -q "$M" 2>/dev/null && umount -l "$M" 2>/dev/null
@@ -179,6 +184,64 @@ complete "$N/c.img" 2 inodes
 restart_ok "$N/c.img" 2 inodes
 done_+=("no inode")
 
+# ---- 4. selfckpt run --dir on a tmpfs that fills up --------------------------
+rm -rf "${M:?}"/* go
+: >go
+expected=$("$H/run-crash01" 3 4 20000 "$WORK/go")
+rm -f go
+D=$M/d
+# stdout through a pipe (a restart gives the resumed process its own);
+# the program's status in run.st ($! is cat's).
+{
+	st=0
+	"$sck" run --dir "$D" -- "$H/run-crash01" 3 4 20000 "$WORK/go" </dev/null 2>run.err || st=$?
+	echo $st >run.st
+} | cat >run.out &
+runner=$!
+pid=
+for _ in $(seq 500); do
+	pid=$(pgrep -f -n "run-crash01 3 4 20000 $WORK/go" || :)
+	[ -n "$pid" ] && break
+	sleep 0.01
+done
+[ -n "$pid" ] || die "run: the program did not start"
+ask() { # EXPECTED_STATUS
+	local st=0
+	ask_out=$("$sck" checkpoint --wait --timeout 20 "$pid" 2>ask.err) || st=$?
+	[ $st -eq "$1" ] || die "run: checkpoint --wait: status $st, not $1: $ask_out $(cat ask.err)"
+}
+for _ in $(seq 200); do # until the library's handler is there
+	st=0
+	"$sck" checkpoint --wait --timeout 30 "$pid" >ask.out 2>ask.err || st=$?
+	[ $st -ne 69 ] || { sleep 0.01; continue; }
+	break
+done
+[ $st -eq 0 ] || die "run: first checkpoint --wait: status $st: $(cat ask.err)"
+[ "$(readlink "$D/latest")" = ckpt-000001.img ] || die "run: latest names $(readlink "$D/latest")"
+cp "$D/ckpt-000001.img" "$WORK/run1.img"
+head -c 64m /dev/zero >"$M/filler" 2>/dev/null || :
+ask 1
+grep -qiE 'the checkpoint failed: .*(ENOSPC|no space left)' ask.err || die "run: checkpoint --wait on a full disk: $(cat ask.err)"
+[ "$(readlink "$D/latest")" = ckpt-000001.img ] || die "run: latest changed to $(readlink "$D/latest")"
+cmp -s "$D/ckpt-000001.img" "$WORK/run1.img" || die "run: the previous image changed"
+only "$D" ckpt-000001.img latest
+rm -f "$M/filler"
+ask 0
+[ "$(readlink "$D/latest")" = ckpt-000002.img ] || die "run: after space came back, latest names $(readlink "$D/latest")"
+: >go
+wait $runner || :
+pid=
+st=$(<run.st)
+[ "$st" -eq 0 ] || die "run: the program ended with status $st: $(cat run.out run.err)"
+grep -q "checkpoint into $D failed: write: cannot write the image: ENOSPC" run.err ||
+	die "run: the program's stderr lacks the full reason: $(cat run.err)"
+[ "$(tail -n 1 run.out)" = "$expected" ] || die "run: the program ended with '$(tail -n 1 run.out)', not '$expected'"
+complete "$D/latest" 2 run
+rm -f go
+o=$(timeout 120 "$sck" restart "$WORK/run1.img" 2>restart.err </dev/null & sleep 0.2; : >go; wait $!) ||
+	die "run: restart of the image kept through the full disk: $o $(cat restart.err)"
+[ "$(tail -n 1 <<<"$o")" = "$expected" ] || die "run: its restart ended with '$(tail -n 1 <<<"$o")'"
+done_+=("selfckpt run")
 enospc="ENOSPC ok (${done_[*]}; 1 and 3 threads)"
 
 # ---- 5. EIO through FUSE -------------------------------------------------------
