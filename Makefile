@@ -246,6 +246,7 @@ E2E_LIBS_threadnames01 := -lpthread
 E2E_LIBS_threads03 := -lpthread
 E2E_LIBS_threads64 := -lpthread
 E2E_LIBS_threadsig01 := -lpthread
+E2E_LIBS_guard01 := -lpthread
 E2E_CFLAGS_openmp01 := -fopenmp
 E2E_LIBS_openmp01 := -fopenmp
 

@@ -14,7 +14,10 @@
  *   > 0  the checkpoint id: the image is complete and durable;
  *     0  the process was just restarted from that image;
  *    -1  the checkpoint failed; errno says why, selfckpt_last_error() says
- *        what, the process goes on unharmed and no earlier image was touched.
+ *        what, and the process goes on unharmed. Nearly every failure comes
+ *        before the image is renamed into place: no earlier image was
+ *        touched. Two come after (see selfckpt_checkpoint()).
+
  *
  *   errno        meaning
  *   ----------   ------------------------------------------------------------
@@ -94,18 +97,25 @@ extern "C" {
  * Write an image of the calling process to a file.
  *
  * The image is written to a new file in the same directory as @p path
- * (mode 0600, never through a symbolic link), flushed to disk, and renamed
- * over @p path; so @p path always holds either the previous image or the
- * new one, never a partial file. The file descriptor used for writing is
- * not part of the image.
+ * (mode 0600, never through a symbolic link; without a name, O_TMPFILE,
+ * where the file system allows, so that a process killed meanwhile leaves
+ * nothing behind), flushed to disk, and renamed over @p path; so @p path
+ * always holds either the previous image or the new one, never a partial
+ * file. The file descriptor used for writing is not part of the image.
  *
  * @param path   where the image goes; its directory must exist.
  * @param flags  0, or SELFCKPT_NO_SYNC and/or SELFCKPT_NO_FORK.
  * @return a positive checkpoint id once the image is durable; 0 in the
  *         process resumed from the image by `selfckpt restart`; -1 with
  *         errno set on failure (see the table above), after which the
- *         process continues unharmed and an earlier image at @p path is
- *         intact.
+ *         process continues unharmed and @p path never holds a partial
+ *         image. When the failure came before the rename (all but two
+ *         cases), an earlier image at @p path is intact and the id was not
+ *         used. The two others: the fsync of the directory failed after
+ *         the rename, or (with threads) the child writing the image died
+ *         (EIO, "the image writer died"); the new image, complete, is then
+ *         (or may be) at @p path in place of the earlier one, the message
+ *         says which, and its id is never used again.
  */
 SELFCKPT_API long selfckpt_checkpoint(const char *path, unsigned flags);
 

@@ -165,7 +165,7 @@ static int publish(uint64_t id)
 static long dir_checkpoint(void)
 {
 	char path[SCK_MAX_PATH + 32];
-	uint64_t id = selfckpt__state.last_id + 1;
+	uint64_t id = selfckpt__next_id();
 	long r;
 	int saved = errno;
 
@@ -186,7 +186,26 @@ static long dir_checkpoint(void)
 	return ret ? ret : r;
 }
 
-/* Tell the asking `selfckpt checkpoint` how it went. */
+static void complain(long r)
+{
+	char line[1200];
+	int n = r > 0 ? selfckpt__fmt(line, sizeof(line),
+				      "selfckpt: checkpoint %ld written into %s, but its answer to 'selfckpt checkpoint --wait' could not be written there in full\n",
+				      r, au.dir) :
+		selfckpt__fmt(line, sizeof(line), "selfckpt: checkpoint into %s failed: %s\n",
+			      au.dir, selfckpt_last_error());
+
+	if (n > 0)
+		sys_write(2, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
+}
+
+/*
+ * Tell the asking `selfckpt checkpoint` how it went: the line goes to a
+ * temporary file renamed into place. On a full file system (the likely
+ * reason of a failed checkpoint here) the line cannot be written, but an
+ * empty file can still be made and renamed: its size says the outcome
+ * (request.h); the message goes to the program's stderr instead.
+ */
 static void report(unsigned seq, long r)
 {
 	char tmp[64], name[64], line[1200];
@@ -194,8 +213,10 @@ static void report(unsigned seq, long r)
 	int pid = (int)sys_getpid();
 	size_t n;
 
-	if (dirfd < 0)
+	if (dirfd < 0) {
+		complain(r);
 		return;
+	}
 	if (r > 0)
 		n = (size_t)selfckpt__fmt(line, sizeof(line), "ok %ld %s/ckpt-%06lu.img\n",
 					  r, au.dir, (unsigned long)r);
@@ -206,29 +227,27 @@ static void report(unsigned seq, long r)
 		n = sizeof(line) - 1;
 	selfckpt__fmt(tmp, sizeof(tmp), ".result-%d-%u.tmp", pid, seq);
 	selfckpt__fmt(name, sizeof(name), ".result-%d-%u", pid, seq);
-	int fd = (int)sys_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = (int)sys_openat(dirfd, tmp,
+				 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int whole = 0;
 
 	if (fd >= 0) {
-		long w = sys_write(fd, line, n);
+		int ok = 1;
 
+		whole = sys_write(fd, line, n) == (long)n;
+		if (!whole) {
+			uint64_t size = r > 0 ? SCK_ANSWER_OK + (uint64_t)r : (uint64_t)-r;
+
+			ok = sys_ftruncate(fd, 0) == 0 && sys_ftruncate(fd, (int64_t)size) == 0;
+		}
 		sys_close(fd);
-		if (w == (long)n)
-			sys_renameat(dirfd, tmp, dirfd, name);
-		else
+		if (!ok || sys_renameat(dirfd, tmp, dirfd, name) < 0)
 			sys_unlinkat(dirfd, tmp, 0);
 	}
 	sys_close(dirfd);
-}
-
-static void complain(long r)
-{
-	char line[1200];
-	int n = selfckpt__fmt(line, sizeof(line), "selfckpt: checkpoint into %s failed: %s\n",
-			      au.dir, selfckpt_last_error());
-
-	(void)r;
-	if (n > 0)
-		sys_write(2, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
+	/* The message is not in the answer: say it where it can be seen. */
+	if (!whole)
+		complain(r);
 }
 
 /* ---- requests ------------------------------------------------------------ */

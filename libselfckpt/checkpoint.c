@@ -38,9 +38,21 @@ struct sck_rstinfo selfckpt__rstinfo;
 struct target {
 	int fd;
 	int dirfd;			/* -1 in fd mode */
-	char tmp[96];			/* temporary name in dirfd */
+	int anon;			/* fd is an O_TMPFILE file, nameless */
+	int published;			/* the whole image reached its destination:
+					 * path mode, renamed; fd mode, written */
+	long program;			/* in the writer child: the program's
+					 * PID, which must be its parent still */
+	char tmp[96];			/* temporary name in dirfd (anon: once linked) */
 	const char *name;		/* final name in dirfd */
 };
+
+uint64_t selfckpt__next_id(void)
+{
+	const struct sck_state *s = &selfckpt__state;
+
+	return (s->last_id > s->burned_id ? s->last_id : s->burned_id) + 1;
+}
 
 static uint64_t next_pow2(uint64_t v)
 {
@@ -114,7 +126,7 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 		  p->threads * (sizeof(struct sck_rec) + sizeof(struct sck_thread) +
 				cpu->xsave_size + 8) +
 		  2 * SCK_PAGE_SIZE;
-	p->total = p->meta + p->smaps + (8 << 20) +
+	p->total = p->meta + p->smaps + (8 << 20) + SCK_PROBE_SIZE +
 		   p->files * (sizeof(struct sck_dump_file) + 8 + 256) +
 		   p->vmas * sizeof(struct sck_dump_vma) +
 		   p->runs * sizeof(struct sck_run) +
@@ -137,6 +149,34 @@ static void drop_arena(struct sck_dump *d)
 	struct sck_arena a = d->arena;
 
 	selfckpt__arena_fini(&a);
+}
+
+/* What PAGEMAP_SCAN can do here (SCK_PM_*): probed once, see internal.h. */
+static int pm_mode;
+
+/*
+ * Probe with the ioctl on empty ranges (P18): first as such (Linux 6.7),
+ * then with PAGE_IS_GUARD in the masks (6.15; 6.7-6.14 refuse the bit
+ * with EINVAL). vec: room for one page_region.
+ */
+static int pagemap_mode(int pagemap_fd, void *vec)
+{
+	struct pm_scan_arg a = { .size = sizeof(a), .vec = (uint64_t)(uintptr_t)vec,
+				 .vec_len = 1, .return_mask = PAGE_IS_PRESENT };
+
+	if (pm_mode != SCK_PM_UNKNOWN)
+		return pm_mode;
+	if (sys_ioctl(pagemap_fd, PAGEMAP_SCAN, &a) != 0)
+		return pm_mode = SCK_PM_PAGEMAP;
+	a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_GUARD;
+	a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_GUARD;
+	if (!(selfckpt__test_faults & SCK_FAULT_NO_PAGE_IS_GUARD) &&
+	    sys_ioctl(pagemap_fd, PAGEMAP_SCAN, &a) == 0)
+		return pm_mode = SCK_PM_SCAN_GUARD;
+	sck_info("mem: PAGEMAP_SCAN does not take PAGE_IS_GUARD here%s: guard pages are told from swapped-out ones by reading them",
+		 (selfckpt__test_faults & SCK_FAULT_NO_PAGE_IS_GUARD) ?
+		 " (SELFCKPT_TEST_FAULT=no-page-is-guard)" : " (Linux 6.7-6.14)");
+	return pm_mode = SCK_PM_SCAN;
 }
 
 static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
@@ -185,6 +225,7 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	    !TAKE(d->tail, d->tail_cap, 8) ||
 	    !(d->scanbuf = selfckpt__arena_alloc(&d->arena, d->scanbuf_size, 64)) ||
 	    !TAKE(d->bounce, SCK_CHUNK_SIZE, 4096) ||
+	    !TAKE(d->probe, SCK_PROBE_SIZE, 4096) ||
 	    !TAKE(d->slots, p.threads, 64)) {
 		drop_arena(d);
 		return sck_fail(ENOMEM, "checkpoint arena too small");
@@ -241,13 +282,10 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	d->excl_fd[d->nexcl++] = d->pagemap_fd;
 	d->excl_fd[d->nexcl++] = d->mem_fd;
 
-	/* PAGEMAP_SCAN (Linux 6.7) on an empty range: 0 if supported (P18). */
-	struct pm_scan_arg probe = { .size = sizeof(probe),
-				     .vec = (uint64_t)(uintptr_t)d->scanbuf,
-				     .vec_len = 1,
-				     .return_mask = PAGE_IS_PRESENT };
+	int pm = pagemap_mode(d->pagemap_fd, d->scanbuf);
 
-	d->have_pagemap_scan = sys_ioctl(d->pagemap_fd, PAGEMAP_SCAN, &probe) == 0;
+	d->have_pagemap_scan = pm != SCK_PM_PAGEMAP;
+	d->scan_guard = pm == SCK_PM_SCAN_GUARD;
 	*out = d;
 	return 0;
 }
@@ -330,7 +368,7 @@ static int collect(struct sck_dump *d, uint64_t app_mask)
 
 	if (!s->lineage.b[6])
 		new_uuid(&s->lineage);
-	h->ckpt_id = s->last_id + 1;
+	h->ckpt_id = selfckpt__next_id();
 	h->parent_id = s->last_id;
 	h->parent_uuid = s->last_uuid;
 	h->lineage_uuid = s->lineage;
@@ -339,8 +377,47 @@ static int collect(struct sck_dump *d, uint64_t app_mask)
 	return 0;
 }
 
-/* Make the image durable and put it in place (path mode). */
-static int finish(const struct target *t, unsigned flags)
+/* A fresh temporary name, .selfckpt-PID-RANDOM.tmp, in t->tmp. */
+static void tmp_name(struct target *t)
+{
+	uint32_t rnd = 0;
+
+	sys_getrandom(&rnd, sizeof(rnd), 1);
+	selfckpt__fmt(t->tmp, sizeof(t->tmp), ".selfckpt-%ld-%08x.tmp",
+		      sys_getpid(), rnd);
+}
+
+/*
+ * Give the nameless (O_TMPFILE) image a temporary name in its directory:
+ * linkat cannot replace a file, rename can. linkat with AT_EMPTY_PATH
+ * needs CAP_DAC_READ_SEARCH before Linux 6.10 (ENOENT without it); the
+ * /proc/self/fd link works for anyone (open(2), O_TMPFILE), and /proc is
+ * needed anyway. Returns 0 or -errno.
+ */
+static long link_anon(struct target *t)
+{
+	char proc[32];
+	long r = -EEXIST;
+
+	selfckpt__fmt(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+	for (int attempt = 0; attempt < 16 && r == -EEXIST; attempt++) {
+		tmp_name(t);
+		r = sys_linkat(t->fd, "", t->dirfd, t->tmp, AT_EMPTY_PATH);
+		if (r == -ENOENT || r == -EPERM)
+			r = sys_linkat(-100, proc, t->dirfd, t->tmp, AT_SYMLINK_FOLLOW);
+	}
+	if (r < 0)
+		t->tmp[0] = '\0';
+	return r;
+}
+
+/*
+ * Make the image durable and put it in place (path mode). The image has
+ * had no name until now (O_TMPFILE), so a process killed before this
+ * point leaves nothing behind; between the link and the rename (two
+ * system calls) a kill leaves a complete image under a temporary name.
+ */
+static int finish(struct target *t, unsigned flags)
 {
 	long r;
 
@@ -352,11 +429,28 @@ static int finish(const struct target *t, unsigned flags)
 					selfckpt__errname((int)-r));
 	}
 	if (t->dirfd < 0)
-		return 0;
+		return 0;	/* published already: the stream is written */
+	/*
+	 * A writer child whose program is gone (killed) must not publish:
+	 * PR_SET_PDEATHSIG kills it when the program dies; this check covers
+	 * a program that died before the child could ask for that.
+	 */
+	if (t->program && sys_getppid() != t->program)
+		return sck_fail(ESRCH, "the program died: its image is not put in place");
+	if (t->anon) {
+		r = link_anon(t);
+		if (r < 0)
+			return sck_fail((int)-r, "cannot link the image into its directory: %s",
+					selfckpt__errname((int)-r));
+	}
 	r = sys_renameat(t->dirfd, t->tmp, t->dirfd, t->name);
-	if (r < 0)
+	if (r < 0) {
+		if (t->anon)
+			sys_unlinkat(t->dirfd, t->tmp, 0);	/* the link just made */
 		return sck_fail((int)-r, "cannot rename the image into place: %s",
 				selfckpt__errname((int)-r));
+	}
+	t->published = 1;
 	if (!(flags & SELFCKPT_NO_SYNC)) {
 		r = sys_fsync(t->dirfd);
 		if (r < 0 && r != -EINVAL)
@@ -396,23 +490,35 @@ static int can_fork(const struct sck_dump *d)
  * libc-free writer, with /proc/self reopened (the parent's fds see the
  * parent's memory, which is changing now), and reports through a pipe,
  * with the message if it failed. It has no exit signal, so the program
- * sees no SIGCHLD, and only a wait with __WCLONE or __WALL sees it.
+ * sees no SIGCHLD, and only a wait with __WCLONE or __WALL sees it. It
+ * dies with the program and never publishes for a dead one (finish).
  */
-static int write_forked(struct sck_dump *d, const struct target *t,
-			unsigned flags)
+static int write_forked(struct sck_dump *d, struct target *t, unsigned flags)
 {
 	struct {
 		int32_t ret;
+		int32_t published;	/* the image reached the destination */
 		char msg[500];
-	} res = { -EIO, "" };
+	} res = { -EIO, 0, "" };
 	int p[2];
 	long r, pid;
+
+	long program = sys_getpid();
 
 	r = sck_syscall2(__NR_pipe2, (long)p, O_CLOEXEC);
 	if (r < 0)
 		return sck_fail((int)-r, "cannot create a pipe for the writer");
 	pid = sck_syscall5(__NR_clone, 0, 0, 0, 0, 0);
 	if (pid == 0) {
+		/*
+		 * Die with the program (the thread that forked it waits for
+		 * the report, so its death is the program's): an image of a
+		 * process that was killed is never put in place after it.
+		 */
+		sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		t->program = program;
+		if (sys_getppid() != program)
+			sys_exit_group(0);
 		/* A fork keeps the rseq registration: drop it before hashing. */
 		rseq_quiet(&d->slots[d->caller].t, 1);
 		sys_close(p[0]);
@@ -426,8 +532,10 @@ static int write_forked(struct sck_dump *d, const struct target *t,
 			res.ret = sck_fail(EIO, "the writer cannot open its /proc/self");
 		else
 			res.ret = selfckpt__write_image(d);
+		t->published = !res.ret && t->dirfd < 0;
 		if (!res.ret)
 			res.ret = finish(t, flags);
+		res.published = t->published;
 		if (res.ret)
 			selfckpt__fmt(res.msg, sizeof(res.msg), "%s", selfckpt_last_error());
 		sys_write(p[1], &res, sizeof(res));
@@ -445,6 +553,8 @@ static int write_forked(struct sck_dump *d, const struct target *t,
 		r = sys_read(p[0], &res, sizeof(res));
 	while (r == -EINTR);
 	sys_close(p[0]);
+	/* A writer that died may have renamed its image into place first. */
+	t->published = r != (long)sizeof(res) || res.published;
 	if (r != (long)sizeof(res))
 		res.ret = sck_fail(EIO, "the image writer died");
 	else if (res.ret)
@@ -489,8 +599,34 @@ static void resumed(void)
 	}
 	/* Another machine, perhaps: probe again when it matters. */
 	selfckpt__ns_forget();
+	pm_mode = SCK_PM_UNKNOWN;
 	selfckpt__auto_resumed();
 	selfckpt__state.generation++;
+}
+
+/*
+ * A checkpoint failed after its image reached the destination, or perhaps
+ * did (a writer that died): a failed fsync of the directory after the
+ * rename, of a file written whole through selfckpt_checkpoint_fd. The
+ * image is complete: its id is never given to another image, so that no
+ * two images of a lineage have the same id (the next checkpoint's parent
+ * is still the last good one), and the reason says what is there.
+ */
+static void burn_id(const struct target *t, long id)
+{
+	char why[400];
+	const char *dead = "the image writer died";
+
+	selfckpt__state.burned_id = (uint64_t)id;
+	selfckpt__fmt(why, sizeof(why), "%s", selfckpt_last_error());
+	if (t->dirfd < 0)
+		selfckpt__set_error("%s: the image (checkpoint %ld) was written whole", why, id);
+	else if (!sck_strcmp(why, dead))
+		selfckpt__set_error("%s: %s is as it was, or holds the new image (checkpoint %ld), complete",
+				    why, t->name, id);
+	else
+		selfckpt__set_error("%s: the new image (checkpoint %ld) is in place as %s, but the rename may not survive a crash of the machine",
+				    why, id, t->name);
 }
 
 /* returns_twice: see selfckpt__ctx_save. */
@@ -569,6 +705,7 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 		rseq_quiet(&d->slots[d->caller].t, 1);
 		ret = selfckpt__write_image(d);
 		rseq_quiet(&d->slots[d->caller].t, 0);
+		t->published = !ret && t->dirfd < 0;
 		if (!ret)
 			ret = finish(t, flags);
 	}
@@ -578,8 +715,11 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 		discard_our_sigpipe(pending_before);
 	if (dumpable == 0)
 		sys_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (ret)
+	if (ret) {
 		selfckpt__state = prev;
+		if (t->published)
+			burn_id(t, id);
+	}
 	selfckpt__state.busy = 0;
 	sys_rt_sigprocmask(SIG_SETMASK, &app_mask, NULL);
 	if (ret) {
@@ -591,7 +731,12 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	return id;
 }
 
-/* Split path into a directory fd and a name; make the temporary file. */
+/*
+ * Split path into a directory fd and a name; make the file the image is
+ * written to: nameless (O_TMPFILE, Linux 3.11, most local file systems),
+ * so that a process killed while it writes leaves nothing; where the file
+ * system cannot, a temporary file .selfckpt-PID-RANDOM.tmp.
+ */
 static int open_target(const char *path, struct target *t)
 {
 	char dir[SCK_MAX_PATH + 1];
@@ -621,12 +766,22 @@ static int open_target(const char *path, struct target *t)
 	if (dfd < 0)
 		return (int)dfd;
 	t->dirfd = (int)dfd;
-	for (int attempt = 0; attempt < 16; attempt++) {
-		uint32_t rnd = 0;
+	if (!(selfckpt__test_faults & SCK_FAULT_NO_TMPFILE)) {
+		long fd = sys_openat(t->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 
-		sys_getrandom(&rnd, sizeof(rnd), 1);
-		selfckpt__fmt(t->tmp, sizeof(t->tmp), ".selfckpt-%ld-%08x.tmp",
-			      sys_getpid(), rnd);
+		if (fd >= 0) {
+			t->fd = (int)fd;
+			t->anon = 1;
+			return 0;
+		}
+		/* Not for this file system (EOPNOTSUPP), or an old kernel. */
+		if (fd != -EOPNOTSUPP && fd != -EISDIR && fd != -EINVAL) {
+			sys_close(t->dirfd);
+			return (int)fd;
+		}
+	}
+	for (int attempt = 0; attempt < 16; attempt++) {
+		tmp_name(t);
 		/* O_EXCL|O_NOFOLLOW: never through a planted file or link. */
 		long fd = sys_openat(t->dirfd, t->tmp,
 				     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -648,7 +803,7 @@ static int open_target(const char *path, struct target *t)
 
 long selfckpt_checkpoint(const char *path, unsigned flags)
 {
-	struct target t = { -1, -1, "", NULL };
+	struct target t = { .fd = -1, .dirfd = -1 };
 	long ret;
 	int err;
 
@@ -668,7 +823,7 @@ long selfckpt_checkpoint(const char *path, unsigned flags)
 	if (ret > 0 || ret < 0) {
 		/* The checkpointing process; in a resumed one these fds are gone. */
 		err = errno;
-		if (ret < 0)
+		if (ret < 0 && !t.anon)
 			sys_unlinkat(t.dirfd, t.tmp, 0);
 		sys_close(t.fd);
 		sys_close(t.dirfd);
@@ -679,7 +834,7 @@ long selfckpt_checkpoint(const char *path, unsigned flags)
 
 long selfckpt_checkpoint_fd(int fd, unsigned flags)
 {
-	struct target t = { fd, -1, "", NULL };
+	struct target t = { .fd = fd, .dirfd = -1 };
 	long fl;
 
 	if (flags & ~SELFCKPT_FLAGS) {

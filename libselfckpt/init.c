@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "internal.h"
 #include "log.h"
@@ -69,6 +70,38 @@ __attribute__((constructor(101))) static void new_ids_from_env(void)
 		selfckpt__new_ids = SCK_NEW_IDS_YES;
 	else if (s && !strcmp(s, "0"))
 		selfckpt__new_ids = SCK_NEW_IDS_NO;
+}
+
+/*
+ * SELFCKPT_TEST_FAULT: a comma-separated list of the kernel behaviours
+ * the tests force (internal.h); unknown names are ignored. Nothing in a
+ * secure-execution program.
+ */
+unsigned selfckpt__test_faults;
+
+__attribute__((constructor(101))) static void faults_from_env(void)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "no-page-is-guard", SCK_FAULT_NO_PAGE_IS_GUARD },
+		{ "no-tmpfile", SCK_FAULT_NO_TMPFILE },
+	};
+	const char *s = getenv("SELFCKPT_TEST_FAULT");
+
+	if (!s || !*s || getauxval(AT_SECURE))
+		return;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (n == strlen(names[i].name) && !strncmp(s, names[i].name, n))
+				selfckpt__test_faults |= names[i].bit;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
 }
 
 __attribute__((constructor(101))) static void log_from_env(void)

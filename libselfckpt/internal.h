@@ -37,9 +37,14 @@ struct sck_state {
 	uint32_t generation;		/* restarts along this lineage */
 	int busy;			/* a checkpoint is running */
 	uint32_t restarted;		/* SCK_HDR_RESTARTED_* of the last restart */
+	uint64_t burned_id;		/* the last id of a failed checkpoint
+					 * whose image may exist: never again */
 };
 
 extern struct sck_state selfckpt__state;
+
+/* The id the next checkpoint will have (checkpoint.c). */
+uint64_t selfckpt__next_id(void);
 
 /* The restorer writes here (its address is in the image header). */
 extern struct sck_rstinfo selfckpt__rstinfo;
@@ -125,6 +130,8 @@ struct sck_dump {
 	int pagemap_fd;			/* /proc/self/pagemap */
 	int mem_fd;			/* /proc/self/mem, for unreadable pages */
 	int have_pagemap_scan;
+	int scan_guard;			/* PAGEMAP_SCAN takes PAGE_IS_GUARD */
+	uint8_t *probe;			/* SCK_PROBE_SIZE bytes: guard probing */
 	size_t smaps_cap;		/* bytes for /proc/self/smaps */
 	void *scanbuf;			/* PAGEMAP_SCAN regions or pagemap words */
 	size_t scanbuf_size;
@@ -226,6 +233,28 @@ extern int selfckpt__new_ids;		/* SELFCKPT_NEW_IDS: auto, 1, 0 */
 int selfckpt__elf_build_id(int fd, uint8_t *out, uint32_t cap);
 int selfckpt__vdso_symbols(const void *base, size_t len,
 			   uint64_t off[SCK_VDSO_NSYMS]);
+
+/*
+ * What PAGEMAP_SCAN can do here, probed once per process and again after
+ * a restart (checkpoint.c): SCK_PM_PAGEMAP, no ioctl (before Linux 6.7):
+ * /proc/self/pagemap is read; SCK_PM_SCAN, the ioctl without
+ * PAGE_IS_GUARD (6.7-6.14): guard pages show as swapped out, and the
+ * writer tells them by reading (selfckpt__walk_pages); SCK_PM_SCAN_GUARD
+ * (6.15+).
+ */
+enum { SCK_PM_UNKNOWN, SCK_PM_PAGEMAP, SCK_PM_SCAN, SCK_PM_SCAN_GUARD };
+#define SCK_PROBE_SIZE (64 << 10)
+
+/*
+ * SELFCKPT_TEST_FAULT=name[,name...] (init.c, read once at load time,
+ * ignored in secure-execution programs): kernel behaviour the tests
+ * cannot get otherwise, forced. Never for production use.
+ */
+enum {
+	SCK_FAULT_NO_PAGE_IS_GUARD = 1 << 0,	/* "no-page-is-guard" */
+	SCK_FAULT_NO_TMPFILE = 1 << 1,		/* "no-tmpfile" */
+};
+extern unsigned selfckpt__test_faults;
 
 /* Is fd one the checkpoint holds for itself? */
 int selfckpt__fd_excluded(const struct sck_dump *d, int fd);

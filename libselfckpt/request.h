@@ -15,4 +15,13 @@
 #define SCK_REQ_EXIT (1ULL << 17)		/* exit after a good checkpoint */
 #define SCK_REQ_TIMER (1ULL << 18)		/* the interval timer */
 
+/*
+ * The answer, DIR/.result-PID-SEQ (PID as the process sees itself), is
+ * one line: "ok ID PATH" or "error ERRNO MESSAGE". Where the line cannot
+ * be written (the file system is full: ENOSPC), the file is left without
+ * data, and its size, a hole that needs no block, gives the outcome: the
+ * error number, or SCK_ANSWER_OK plus the checkpoint id.
+ */
+#define SCK_ANSWER_OK 0x10000ULL
+
 #endif

@@ -8,8 +8,10 @@
  * ids as seen from inside) and a PID namespace in it. Root needs only the
  * PID namespace.
  *
- *   selfckpt restart (this process, in the caller's PID namespace)
- *    |  unshare(user, pid); fork
+ *   selfckpt restart (this process, in the caller's namespaces)
+ *    |  fork
+ *    +- setup: unshare(user, pid); maps its uid and gid; clone with
+ *    |         CLONE_PARENT, so that init is this process's child; exits
  *    +- init: PID 1 of the new namespace; its own mount namespace with a
  *       |     /proc of the new PID namespace; reaps orphans, forwards
  *       |     signals sent to it, reports how the program ended
@@ -21,8 +23,16 @@
  * terminal's, which reach the program directly: same process group), and
  * exits with the program's status, or dies of the program's signal.
  *
- * Where namespaces cannot be created the caller falls back to new ids
- * (restore.c); selfckpt__rs_namespaces says which mode was used.
+ * It never enters the namespaces itself, so that whatever fails before
+ * the program exists (creating the namespaces, mapping the ids, clone3
+ * with the image's pid) leaves it as it was: setup and init say how far
+ * they got through a pipe, and the caller falls back to new ids in this
+ * process (restore.c), after a note that says why.
+ * selfckpt__rs_namespaces says which mode was used.
+ *
+ * SELFCKPT_TEST_FAULT=ns-map, ns-pid-max or ns-set-tid
+ * (docs/reliability.md) makes the id maps, the pid_max check or clone3
+ * fail, for the tests.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,10 +90,32 @@ static int write_file(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/* Is NAME in SELFCKPT_TEST_FAULT (a comma-separated list)? */
+static int test_fault(const char *name)
+{
+	const char *s = getenv("SELFCKPT_TEST_FAULT");
+	size_t n = strlen(name);
+
+	while (s && *s) {
+		size_t len = strcspn(s, ",");
+
+		if (len == n && !strncmp(s, name, n))
+			return 1;
+		s += len;
+		s += *s == ',';
+	}
+	return 0;
+}
+
 /* The new user namespace maps only our own ids: they stay what they were. */
 static int map_ids(uid_t uid, gid_t gid)
 {
 	char line[64];
+
+	if (test_fault("ns-map")) {
+		errno = EPERM;
+		return -1;
+	}
 
 	if (write_file("/proc/self/setgroups", "deny"))
 		return -1;
@@ -99,6 +131,29 @@ struct ending {
 	int32_t how;			/* 0 exit, 1 signal, 2 init failed */
 	int32_t value;
 };
+
+/*
+ * How far setup and init got, told to this process through another pipe
+ * before the program exists: a failed step with its errno, init's PID,
+ * or the program created (then there is no way back).
+ */
+enum { SETUP_UNSHARE = 1, SETUP_MAP, SETUP_INIT, SETUP_PID_MAX, SETUP_SET_TID,
+       SETUP_INIT_PID, SETUP_STARTED };
+
+struct setup_msg {
+	int32_t step;			/* SETUP_* */
+	int32_t value;			/* errno, init's PID, a thread id */
+	int64_t pid_max;		/* SETUP_PID_MAX: the namespace's */
+};
+
+static void tell(int fd, int32_t step, int32_t value)
+{
+	struct setup_msg m = { step, value, 0 };
+
+	if (write(fd, &m, sizeof(m)) != sizeof(m)) {
+		/* This process is gone: nobody to tell. */
+	}
+}
 
 static void report(int fd, int32_t how, int32_t value)
 {
@@ -121,7 +176,39 @@ static void own_proc(void)
 		mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-static void init_main(struct rs *s, pid_t want, int pipe_w,
+/*
+ * clone3 refuses a set_tid not below the namespace's pid_max (EINVAL):
+ * an image from a machine whose pid_max was larger, on a kernel before
+ * 6.14 (since, a new PID namespace has the largest pid_max). The main
+ * thread's would fail here, safely; the others' only in the restorer,
+ * past the point of no return: so init compares them all first, with the
+ * pid_max of its own namespace. Returns the first id too large, or 0.
+ */
+static pid_t tid_too_large(const struct rs *s, pid_t want, int64_t *pid_max)
+{
+	char buf[32];
+	int fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;	/* clone3 will tell */
+	buf[n] = '\0';
+	*pid_max = strtoll(buf, NULL, 10);
+	if (test_fault("ns-pid-max"))
+		*pid_max = 301;	/* the smallest the kernel allows */
+	if (*pid_max <= 0)
+		return 0;
+	if (want >= *pid_max)
+		return want;
+	for (uint32_t i = 0; i < s->img.nthreads; i++)
+		if (s->img.threads[i].t.tid >= *pid_max)
+			return s->img.threads[i].t.tid;
+	return 0;
+}
+
+static void init_main(struct rs *s, pid_t want, int pipe_w, int setup_w,
 		      void (*go)(struct rs *s))
 {
 	struct clone_args ca;
@@ -130,22 +217,39 @@ static void init_main(struct rs *s, pid_t want, int pipe_w,
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	own_proc();
+
+	struct setup_msg big = { SETUP_PID_MAX, 0, 0 };
+
+	big.value = tid_too_large(s, want, &big.pid_max);
+	if (big.value) {
+		if (write(setup_w, &big, sizeof(big)) != sizeof(big)) {
+			/* The outside is gone. */
+		}
+		_exit(SCK_EX_OSERR);
+	}
 	memset(&ca, 0, sizeof(ca));
 	ca.exit_signal = SIGCHLD;
 	ca.set_tid = (uint64_t)(uintptr_t)&want;
 	ca.set_tid_size = 1;
-	child = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (test_fault("ns-set-tid")) {
+		errno = EINVAL;
+		child = -1;
+	} else {
+		child = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	}
 	if (child == 0) {
 		close(pipe_w);
+		close(setup_w);
 		go(s);		/* never returns */
 		_exit(SCK_EX_SOFTWARE);
 	}
 	if (child < 0) {
-		selfckpt__rs_msg(s, "cannot create the process with its pid %d: %s",
-				 (int)want, strerror(errno));
-		report(pipe_w, 2, SCK_EX_OSERR);
+		/* Nothing runs yet: the outside goes on with new ids. */
+		tell(setup_w, SETUP_SET_TID, errno);
 		_exit(SCK_EX_OSERR);
 	}
+	tell(setup_w, SETUP_STARTED, 0);
+	close(setup_w);
 	/*
 	 * init holds nothing of the program's: a pipe end or a socket kept
 	 * open here would keep its peer from seeing end-of-file, a lock
@@ -282,43 +386,142 @@ static __attribute__((noreturn)) void outside(struct rs *s, pid_t init,
 	_exit(128 + e.value);
 }
 
-int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s))
+/*
+ * setup: makes the namespaces and init, then exits. Runs in a child of
+ * the outside, so that a failure here leaves the outside as it was.
+ */
+static __attribute__((noreturn)) void setup_main(struct rs *s, pid_t want, int fl,
+						 int p[2], int setup_w,
+						 void (*go)(struct rs *s))
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
-	int fl = CLONE_NEWPID, p[2];
 	pid_t init;
 
-	if (geteuid() != 0)
-		fl |= CLONE_NEWUSER;
+	close(p[0]);
 	if (unshare(fl) < 0) {
-		selfckpt__rs_msg(s,
-				 "note: cannot create a %snamespace (%s): restarting with new process and thread ids",
-				 fl & CLONE_NEWUSER ? "user and PID " : "PID ",
-				 strerror(errno));
-		return -1;
+		tell(setup_w, SETUP_UNSHARE, errno);
+		_exit(0);
 	}
 	if ((fl & CLONE_NEWUSER) && map_ids(uid, gid) < 0) {
-		selfckpt__rs_msg(s, "cannot map user and group ids in the new namespace: %s",
-				 strerror(errno));
-		return SCK_EX_OSERR;
+		tell(setup_w, SETUP_MAP, errno);
+		_exit(0);
 	}
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return SCK_EX_OSERR;
-	init = fork();
+	/* init is the outside's child (CLONE_PARENT), in the new namespaces. */
+	init = (pid_t)syscall(SYS_clone, CLONE_PARENT, 0, 0, 0, 0);
 	if (init < 0) {
-		selfckpt__rs_msg(s, "fork: %s", strerror(errno));
-		return SCK_EX_OSERR;
+		tell(setup_w, SETUP_INIT, errno);
+		_exit(0);
 	}
 	if (init == 0) {
-		close(p[0]);
 		if (want == 1) {	/* the program was a PID 1 itself */
 			close(p[1]);
 			own_proc();
+			tell(setup_w, SETUP_STARTED, 0);
+			close(setup_w);
 			go(s);
 			_exit(SCK_EX_SOFTWARE);
 		}
-		init_main(s, want, p[1], go);
+		init_main(s, want, p[1], setup_w, go);
+	}
+	tell(setup_w, SETUP_INIT_PID, init);
+	_exit(0);
+}
+
+/* The note for a step that failed: then restart goes on with new ids. */
+static void fall_back(struct rs *s, const struct setup_msg *m, pid_t want, int fl)
+{
+	const char *ns = fl & CLONE_NEWUSER ? "user and PID " : "PID ";
+	const char *why = m->value > 0 ? strerror(m->value) : "it ended early";
+
+	switch (m->step) {
+	case SETUP_UNSHARE:
+		selfckpt__rs_msg(s, "note: cannot create a %snamespace (%s): restarting with new process and thread ids",
+				 ns, why);
+		break;
+	case SETUP_MAP:
+		selfckpt__rs_msg(s, "note: cannot map user and group ids in a new user namespace (%s): restarting with new process and thread ids",
+				 why);
+		break;
+	case SETUP_PID_MAX:
+		selfckpt__rs_msg(s, "note: thread id %d is not below the pid_max of a new PID namespace here (%lld): restarting with new process and thread ids",
+				 m->value, (long long)m->pid_max);
+		break;
+	case SETUP_SET_TID:
+		selfckpt__rs_msg(s, "note: cannot create the process with its pid %d in a new %snamespace (clone3 with set_tid: %s): restarting with new process and thread ids",
+				 (int)want, ns, why);
+		break;
+	default:
+		selfckpt__rs_msg(s, "note: cannot start a new %snamespace (%s): restarting with new process and thread ids",
+				 ns, why);
+	}
+}
+
+int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s))
+{
+	int fl = CLONE_NEWPID, p[2], q[2];
+	struct setup_msg m = { 0, 0, 0 };
+	pid_t setup, init = 0;
+	int status;
+
+	if (geteuid() != 0)
+		fl |= CLONE_NEWUSER;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		m.value = errno;
+		fall_back(s, &m, want, fl);
+		return -1;
+	}
+	if (pipe2(q, O_CLOEXEC) < 0) {
+		m.value = errno;
+		goto fail_pipe;
+	}
+	setup = fork();
+	if (setup < 0) {
+		m.value = errno;
+		goto fail;
+	}
+	if (setup == 0) {
+		close(q[0]);
+		setup_main(s, want, fl, p, q[1], go);
+	}
+	close(q[1]);
+	q[1] = -1;
+	/*
+	 * Until the program exists, every failure leaves this process as it
+	 * was. setup (init's PID) and init (started, or what failed) write
+	 * in either order; the pipe ends when both, and the program, have
+	 * closed it.
+	 */
+	int started = 0;
+
+	for (;;) {
+		struct setup_msg got;
+		ssize_t n = read(q[0], &got, sizeof(got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(got))
+			break;
+		if (got.step == SETUP_INIT_PID)
+			init = got.value;
+		else if (got.step == SETUP_STARTED)
+			started = 1;
+		else
+			m = got;
+	}
+	while (waitpid(setup, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!started) {
+		if (init > 0)
+			while (waitpid(init, &status, 0) < 0 && errno == EINTR)
+				;
+		goto fail;
+	}
+	close(q[0]);
+	if (init <= 0) {
+		/* setup died between the two (killed): init dies with us. */
+		selfckpt__rs_msg(s, "the namespaces' setup ended before it said init's pid");
+		return SCK_EX_OSERR;
 	}
 	close(p[1]);
 	/* The outside only waits: it keeps the report pipe and the log. */
@@ -328,4 +531,14 @@ int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s))
 	if (s->helper_base > 1024)
 		syscall(SYS_close_range, 1024, ~0U, 0);
 	outside(s, init, p[0], want == 1);
+
+fail:
+	if (q[1] >= 0)
+		close(q[1]);
+	close(q[0]);
+fail_pipe:
+	close(p[0]);
+	close(p[1]);
+	fall_back(s, &m, want, fl);
+	return -1;
 }

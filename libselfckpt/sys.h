@@ -108,6 +108,13 @@ static inline long sys_renameat(int olddir, const char *oldp, int newdir,
 			    (long)newp);
 }
 
+static inline long sys_linkat(int olddir, const char *oldp, int newdir,
+			      const char *newp, int flags)
+{
+	return sck_syscall5(__NR_linkat, olddir, (long)oldp, newdir, (long)newp,
+			    flags);
+}
+
 static inline long sys_unlinkat(int dirfd, const char *path, int flags)
 {
 	return sck_syscall3(__NR_unlinkat, dirfd, (long)path, flags);
@@ -239,6 +246,11 @@ static inline long sys_ppoll(void *fds, unsigned long nfds,
 static inline long sys_getpid(void)
 {
 	return sck_syscall0(__NR_getpid);
+}
+
+static inline long sys_getppid(void)
+{
+	return sck_syscall0(__NR_getppid);
 }
 
 static inline long sys_gettid(void)

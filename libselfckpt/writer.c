@@ -167,6 +167,52 @@ static int feed(struct out *o, const void *p, size_t n)
 /* ---- finding the pages ----------------------------------------------- */
 
 /*
+ * Where PAGEMAP_SCAN does not take PAGE_IS_GUARD (Linux 6.7-6.14; guard
+ * regions exist from 6.13 on), a guard page is reported as swapped out.
+ * Read through /proc/self/mem, a swapped-out page comes back in (the
+ * writer would read it anyway), while a guard page cannot be read at all
+ * (the kernel's page walk refuses guard markers, even with FOLL_FORCE):
+ * so each page of a swapped range that does not read is a guard page. A
+ * read of many pages stops before the first one that fails, so a range
+ * costs one read per SCK_PROBE_SIZE of it and one per guard page. (A
+ * swapped page that cannot be read back, after a swap device error, is
+ * taken for a guard page too: the program would fault there anyway.)
+ * Calls fn for the pieces, in order, as selfckpt__walk_pages does.
+ */
+static int split_guards(struct sck_dump *d, const struct region *r,
+			int (*fn)(void *, const struct region *), void *arg)
+{
+	struct region cur = { r->start, r->start, 0 };
+
+	for (uint64_t a = r->start; a < r->end;) {
+		uint64_t n = r->end - a, ok, cat;
+		long got;
+
+		if (n > SCK_PROBE_SIZE)
+			n = SCK_PROBE_SIZE;
+		do
+			got = sys_pread(d->mem_fd, d->probe, (size_t)n, (int64_t)a);
+		while (got == -EINTR);
+		ok = got > 0 ? (uint64_t)got & ~(uint64_t)(PAGE - 1) : 0;
+		/* [a, a + ok) read; if less than asked, the page at a + ok did not. */
+		cat = ok ? r->cat : PAGE_IS_GUARD | PAGE_IS_SWAPPED;
+		if (!ok)
+			ok = PAGE;
+		if (cur.end > cur.start && cur.cat != cat) {
+			int ret = fn(arg, &cur);
+
+			if (ret)
+				return ret;
+			cur.start = cur.end;
+		}
+		cur.cat = cat;
+		cur.end = a + ok;
+		a += ok;
+	}
+	return cur.end > cur.start ? fn(arg, &cur) : 0;
+}
+
+/*
  * Call fn for each range of [start, end) whose pages are present, swapped
  * or guard pages, with their PAGE_IS_* categories, in address order.
  */
@@ -175,16 +221,16 @@ int selfckpt__walk_pages(struct sck_dump *d, uint64_t start, uint64_t end,
 {
 	if (d->have_pagemap_scan) {
 		struct page_region *vec = d->scanbuf;
+		uint64_t guard = d->scan_guard ? PAGE_IS_GUARD : 0;
 		struct pm_scan_arg a = {
 			.size = sizeof(a),
 			.start = start,
 			.end = end,
 			.vec = (uint64_t)(uintptr_t)vec,
 			.vec_len = d->scanbuf_size / sizeof(*vec),
-			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED |
-					       PAGE_IS_GUARD,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | guard,
 			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED |
-				       PAGE_IS_FILE | PAGE_IS_PFNZERO | PAGE_IS_GUARD,
+				       PAGE_IS_FILE | PAGE_IS_PFNZERO | guard,
 		};
 
 		while (a.start < end) {
@@ -196,7 +242,9 @@ int selfckpt__walk_pages(struct sck_dump *d, uint64_t start, uint64_t end,
 			for (long i = 0; i < n; i++) {
 				struct region r = { vec[i].start, vec[i].end,
 						    vec[i].categories };
-				int ret = fn(arg, &r);
+				int ret = !guard && (r.cat & PAGE_IS_SWAPPED) ?
+						  split_guards(d, &r, fn, arg) :
+						  fn(arg, &r);
 
 				if (ret)
 					return ret;

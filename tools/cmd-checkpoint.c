@@ -20,10 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "request.h"
+#include "nolibc/fmt.h"
 #include "restore.h"
 #include "selfckpt.h"
 
@@ -166,6 +168,25 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * An answer without its line: the process could not write it into DIR
+ * (full), so the size says what happened (request.h).
+ */
+static int sized_answer(int pid, const char *dir, uint64_t size)
+{
+	if (size > SCK_ANSWER_OK) {
+		printf("%s/ckpt-%06llu.img\n", dir, (unsigned long long)(size - SCK_ANSWER_OK));
+		return 0;
+	}
+	if (size == 0 || size == SCK_ANSWER_OK) {
+		cli_err("checkpoint", "process %d: its answer in %s is empty", pid, dir);
+		return 1;
+	}
+	cli_err("checkpoint", "process %d: the checkpoint failed: %s; its full reason is on the process's stderr (it could not be written into %s)",
+		pid, selfckpt__errname((int)size), dir);
+	return 1;
+}
+
 static int wait_result(int pid, const char *dir, unsigned seq, double timeout)
 {
 	char name[PATH_MAX], line[2048];
@@ -181,9 +202,13 @@ static int wait_result(int pid, const char *dir, unsigned seq, double timeout)
 
 		if (f) {
 			size_t n = fread(line, 1, sizeof(line) - 1, f);
+			struct stat st;
+			int sized = fstat(fileno(f), &st) == 0 && (n == 0 || line[0] == '\0');
 
 			fclose(f);
 			unlink(name);
+			if (sized)	/* the process could not write its line */
+				return sized_answer(pid, dir, (uint64_t)st.st_size);
 			line[n] = '\0';
 			line[strcspn(line, "\n")] = '\0';
 			if (!strncmp(line, "ok ", 3)) {

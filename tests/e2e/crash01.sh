@@ -18,27 +18,33 @@
 #       again and again from another process, killed the same ways.
 #
 # Every program runs under helpers/subreap, which waits for every
-# descendant: a writer child whose program was killed goes on (it is
-# another process) and may still rename its image into place, so the
-# checks start only once it is gone. After each kill:
+# descendant: a writer child whose program was killed dies with it
+# (PR_SET_PDEATHSIG), but not at once, so the checks start only once it
+# is gone. After each kill:
 #
 #  - the image at PATH (dir: the one DIR/latest names) is complete
 #    (`selfckpt info` exits 0 and says complete);
 #  - it is the previous one (same image uuid), or a new one written by
 #    this run's process whose id is the last one the program (dir:
-#    checkpoint --wait) reported, or the next (written, not yet reported;
-#    with none reported: the first id of the run, 1, or in dir mode the
-#    newest id in D plus one); once a checkpoint was reported, the image
-#    must be new;
+#    checkpoint --wait) reported, or a later one written but not reported:
+#    the next, or up to one more per checkpoint that failed since (its
+#    writer was killed, so its image may exist: its id is not used again;
+#    with none reported: counting from the first id of the run, 1, or in
+#    dir mode the newest id in D plus one); once a checkpoint was
+#    reported, the image must be new;
 #  - `selfckpt restart` from it resumes at that id (path: the program
 #    checks every page against its step, the id against the step) and
 #    ends with the line of an uninterrupted run;
 #  - leftovers are counted, not removed at once: temporary files
-#    (.selfckpt-PID-RND.tmp, partial images of killed checkpoints),
-#    .latest.tmp, .result-* files, complete images latest does not name.
-#    A later checkpoint must not trip on them: every failed checkpoint in
-#    the log must be "the image writer died" after a writer kill, nothing
-#    else (they are removed every 25 iterations, to bound the disk used).
+#    (.selfckpt-PID-RND.tmp), .latest.tmp, .result-* files, complete
+#    images latest does not name. Where the file system has O_TMPFILE
+#    (probed here), the image is written to a nameless file and gets a
+#    name only when complete: a temporary file that is not a complete
+#    image fails the test (one that is, killed between the link and the
+#    rename, is counted). A later checkpoint must not trip on leftovers:
+#    every failed checkpoint in the log must be "the image writer died"
+#    after a writer kill, nothing else (they are removed every 25
+#    iterations, to bound the disk used).
 #
 # Env: B, ROOT, WORK (see run-tests.sh); CRASH01_ITERATIONS, CRASH01_SECONDS.
 # Last line: a summary with the iterations and leftovers of each round.
@@ -170,11 +176,18 @@ kill_it() { # PID ITER NTHREADS PROGRAM_WINDOW_MS
 	esac
 }
 
+# Does the file system under WORK take O_TMPFILE? Then the library
+# writes nameless images (checkpoint.c, open_target).
+tmpfile=no
+python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600))' \
+	"$WORK" 2>/dev/null && tmpfile=yes
+
 # Count and list leftovers in DIR (names, without the images and latest);
-# with "clean", remove the temporary ones.
-left_tmp=0 left_bytes=0
+# with "clean", remove the temporary ones. With O_TMPFILE, a temporary
+# file must be a complete image (the kill came between link and rename).
+left_tmp=0 left_bytes=0 left_complete=0
 declare -A seen
-leftovers() { # DIR [clean]
+leftovers() { # DIR WHAT [clean]
 	local f n
 	for f in "$1"/.selfckpt-*.tmp; do
 		[ -e "$f" ] || continue
@@ -183,8 +196,13 @@ leftovers() { # DIR [clean]
 			n=$(stat -c %s "$f")
 			left_bytes=$((left_bytes + n))
 			left_tmp=$((left_tmp + 1))
+			if "$sck" info "$f" >/dev/null 2>&1; then
+				left_complete=$((left_complete + 1))
+			elif [ $tmpfile = yes ]; then
+				die "$2: ${f##*/} ($n bytes), not a complete image, was left although the file system has O_TMPFILE"
+			fi
 		fi
-		[ "${2:-}" != clean ] || rm -f "$f"
+		[ "${3:-}" != clean ] || rm -f "$f"
 	done
 }
 
@@ -195,7 +213,7 @@ round_path() { # LABEL NTHREADS
 	mkdir -p "$dir"
 	img=$dir/run.img
 	seen=()
-	left_tmp=0 left_bytes=0 k_prog=0 k_writer=0 k_both=0 k_missed=0
+	left_tmp=0 left_bytes=0 left_complete=0 k_prog=0 k_writer=0 k_both=0 k_missed=0
 	expected=$("$H/crashloop" - "$dir/ref.log" "$nt" "$MIB" "$STEPS")
 	[[ $expected == "DONE steps=$STEPS "* ]] || die "$label: reference run: $expected"
 	while [ $it -lt "$maxit" ] && [ $((SECONDS - t0)) -lt "$budget" ]; do
@@ -213,6 +231,8 @@ round_path() { # LABEL NTHREADS
 		# What the program reported: the last good checkpoint, failures.
 		last=$(grep '^ckpt ' "$dir/log" | tail -n 1 | cut -d' ' -f2)
 		last=${last:-0}
+		# Failures since the last good one: each may have used up an id.
+		after=$(awk '/^ckpt /{n=0} /^fail /{n++} END{print n+0}' "$dir/log")
 		[ "$last" -eq 0 ] || ok=$((ok + 1))
 		if grep -q '^fail ' "$dir/log"; then
 			fails=$((fails + $(grep -c '^fail ' "$dir/log")))
@@ -222,7 +242,7 @@ round_path() { # LABEL NTHREADS
 			fi
 		fi
 		grep -q '^FAIL' "$dir/log" && die "$label/$it: $(grep '^FAIL' "$dir/log")"
-		leftovers "$dir"
+		leftovers "$dir" "$label/$it"
 		if [ ! -e "$img" ]; then
 			[ -z "$prev_uuid" ] && [ "$last" -eq 0 ] ||
 				die "$label/$it: no image at $img (last reported checkpoint: $last)"
@@ -235,13 +255,13 @@ round_path() { # LABEL NTHREADS
 			unchanged=$((unchanged + 1))
 		else
 			[ "$INFO_PID" = "$pid" ] || die "$label/$it: $img is new but was not written by pid $pid (by $INFO_PID)"
-			[ "$INFO_ID" -eq "$last" ] || [ "$INFO_ID" -eq $((last + 1)) ] ||
-				die "$label/$it: $img holds checkpoint $INFO_ID, the last reported was $last"
+			[ "$INFO_ID" -ge "$last" ] && [ "$INFO_ID" -le $((last + 1 + after)) ] ||
+				die "$label/$it: $img holds checkpoint $INFO_ID, the last reported was $last, $after failed since"
 			newer=$((newer + 1))
 			prev_uuid=$INFO_UUID
 		fi
 		restart_check "$img" "$label/$it" "$INFO_ID"
-		[ $((it % 25)) -ne 0 ] || leftovers "$dir" clean
+		[ $((it % 25)) -ne 0 ] || leftovers "$dir" "$label/$it" clean
 	done
 	[ $ok -gt 0 ] || die "$label: no checkpoint was ever reported"
 	[ "$nt" -eq 1 ] || [ $((k_writer + k_both)) -gt 0 ] || die "$label: no writer child was ever killed"
@@ -254,9 +274,9 @@ round_path() { # LABEL NTHREADS
 		esac
 	done
 	[ -z "$left" ] || die "$label: unexpected files in $dir:$left"
-	echo "$label: $it iterations in $((SECONDS - t0)) s: kills program $k_prog, writer then program $k_writer, both $k_both, writer not found or gone $k_missed; image unchanged $unchanged, new $newer, none yet $noimg; failed checkpoints $fails (all 'the image writer died'); leftover temporary files $left_tmp ($((left_bytes / 1024)) KiB)"
+	echo "$label: $it iterations in $((SECONDS - t0)) s: kills program $k_prog, writer then program $k_writer, both $k_both, writer not found or gone $k_missed; image unchanged $unchanged, new $newer, none yet $noimg; failed checkpoints $fails (all 'the image writer died'); leftover temporary files $left_tmp ($((left_bytes / 1024)) KiB; complete images $left_complete; O_TMPFILE $tmpfile)"
 	summary+=("$label $it it, $left_tmp tmp left")
-	leftovers "$dir" clean
+	leftovers "$dir" "$label" clean
 }
 
 # ---- dir mode: selfckpt run + checkpoint --wait ----------------------------
@@ -288,7 +308,7 @@ round_dir() {
 	mkdir -p "$dir"
 	D=$dir/ckpt
 	seen=()
-	left_tmp=0 left_bytes=0 k_prog=0 k_writer=0 k_both=0 k_missed=0
+	left_tmp=0 left_bytes=0 left_complete=0 k_prog=0 k_writer=0 k_both=0 k_missed=0
 	: >"$dir/go"
 	expected=$("$H/run-crash01" 3 "$RMIB" "$RSTEPS" "$dir/go")
 	[[ $expected == "DONE steps=$RSTEPS "* ]] || die "dir: reference run: $expected"
@@ -321,6 +341,7 @@ round_dir() {
 		last=$(grep '^ok ' "$dir/ask.log" | tail -n 1 | sed 's/.*ckpt-0*\([0-9][0-9]*\)\.img$/\1/')
 		reported=${last:-0}
 		last=${last:-$base}
+		after=$(awk '/^ok /{n=0} /^err /{n++} END{print n+0}' "$dir/ask.log")
 		[ "$reported" -eq 0 ] || ok=$((ok + 1))
 		fails=$((fails + $(grep -c '^err ' "$dir/ask.log" || :)))
 		if grep '^err ' "$dir/ask.log" | grep -vq '^err 1$'; then
@@ -331,7 +352,7 @@ round_dir() {
 			die "dir/$it: a checkpoint failed for another reason: $(grep 'the checkpoint failed' ask.err | grep -v 'writer died' | tail -n 2)"
 		fi
 		: >ask.err
-		leftovers "$D"
+		leftovers "$D" "dir/$it"
 		if [ ! -L "$D/latest" ]; then
 			[ -z "$prev" ] && [ "$reported" -eq 0 ] || die "dir/$it: no $D/latest (last reported: $reported)"
 			noimg=$((noimg + 1))
@@ -347,8 +368,8 @@ round_dir() {
 			unchanged=$((unchanged + 1))
 		else
 			[ "$INFO_PID" = "$pid" ] || die "dir/$it: latest names a new image not written by pid $pid (by $INFO_PID)"
-			[ "$INFO_ID" -eq "$last" ] || [ "$INFO_ID" -eq $((last + 1)) ] ||
-				die "dir/$it: latest holds checkpoint $INFO_ID; the last reported was $reported, the newest image before this run $base"
+			[ "$INFO_ID" -ge "$last" ] && [ "$INFO_ID" -le $((last + 1 + after)) ] ||
+				die "dir/$it: latest holds checkpoint $INFO_ID; the last reported was $reported, the newest image before this run $base, $after failed since"
 			newer=$((newer + 1))
 			prev=$INFO_UUID
 		fi
@@ -373,17 +394,17 @@ round_dir() {
 		done
 		: >"$dir/go"
 		restart_check "$D" "dir/$it"
-		[ $((it % 25)) -ne 0 ] || leftovers "$D" clean
+		[ $((it % 25)) -ne 0 ] || leftovers "$D" "dir/$it" clean
 	done
 	[ $ok -gt 0 ] || die "dir: no checkpoint was ever reported"
 	[ $((k_writer + k_both)) -gt 0 ] || die "dir: no writer child was ever killed"
-	echo "dir: $it iterations in $((SECONDS - t0)) s: kills program $k_prog, writer then program $k_writer, both $k_both, writer not found or gone $k_missed; latest unchanged $unchanged, new $newer, none yet $noimg; failed checkpoints $fails (all 'the image writer died'); leftover temporary files $left_tmp ($((left_bytes / 1024)) KiB), complete images latest does not name $unpublished, other leftovers: ${other[*]:-none}"
+	echo "dir: $it iterations in $((SECONDS - t0)) s: kills program $k_prog, writer then program $k_writer, both $k_both, writer not found or gone $k_missed; latest unchanged $unchanged, new $newer, none yet $noimg; failed checkpoints $fails (all 'the image writer died'); leftover temporary files $left_tmp ($((left_bytes / 1024)) KiB; complete images $left_complete; O_TMPFILE $tmpfile), complete images latest does not name $unpublished, other leftovers: ${other[*]:-none}"
 	summary+=("dir $it it, $left_tmp tmp left, $unpublished unpublished")
-	leftovers "$D" clean
+	leftovers "$D" dir clean
 }
 
 round_path st 1
 round_path mt 3
 round_dir
 printf -v line '%s; ' "${summary[@]}"
-echo "crash01: ${line}all images complete and restartable"
+echo "crash01: ${line}all images complete and restartable (O_TMPFILE $tmpfile)"

@@ -14,11 +14,18 @@
 #  1. mid-image: a 16 MiB tmpfs holds a first image; then the program
 #     grows by 24 MiB and checkpoints to the same path: -1/ENOSPC while the
 #     page data is written; the image is still the first one byte for
-#     byte; nothing else is left in the directory; the program goes on;
+#     byte; nothing else is left in the directory; the program goes on.
+#     Twice: with the nameless image file (O_TMPFILE) and with the named
+#     temporary file used where a file system has none
+#     (SELFCKPT_TEST_FAULT=no-tmpfile);
 #  2. full before the checkpoint: a file fills the tmpfs to the last byte,
 #     the checkpoint fails with ENOSPC; once the file is removed, the next
 #     checkpoint to the same path succeeds (no space was leaked);
-#  3. no inode left (nr_inodes): the temporary file cannot be created.
+#  3. no inode left (nr_inodes): the temporary file cannot be created;
+#  4. `selfckpt run --dir D` on a tmpfs that fills up: `selfckpt checkpoint
+#     --wait` says the checkpoint failed (status 1, naming ENOSPC) instead
+#     of waiting, latest still names the previous image, the program goes
+#     on and ends with the output of an uninterrupted run.
 # After each, `selfckpt info` says the image at the path is complete and
 # `selfckpt restart` from it ends with the same DONE line as the program.
 #
@@ -29,7 +36,8 @@
 # the fsync of the image and its rename each make the checkpoint return
 # -1/EIO with the previous image intact and no temporary file left, and
 # fusefault confirms each fault was hit where intended. A failing fsync
-# of the directory (after the rename) is reported as observed.
+# of the directory (after the rename): -1/EIO with a message that says the
+# new image is in place, complete; its id is not used again.
 #
 # Exit 77 (not run here, never a pass) when no tmpfs can be mounted, or
 # when the EIO part cannot run (unprivileged: SKIP(needs root); no FUSE in
@@ -71,6 +79,7 @@ die() {
 }
 
 cleanup() {
+	[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || :
 	mountpoint -q "$F" 2>/dev/null && umount -l "$F" 2>/dev/null
 	[ -z "$srv" ] || kill "$srv" 2>/dev/null || :
 	mountpoint -q "$M" 2>/dev/null && umount -l "$M" 2>/dev/null
@@ -137,18 +146,20 @@ only() { # DIR NAMES... : nothing else in DIR
 }
 
 # ---- 1. ENOSPC in the middle of the image ----------------------------------
-for nt in 1 3; do
-	w="mid/$nt"
-	rm -rf "${M:?}"/*
-	run mid$nt.log threads:$nt grow:2 ck:$M/a.img hash:$M/a.img grow:24 \
-		fail:$M/a.img:ENOSPC same:$M/a.img verify
-	expect mid$nt.log '^ckpt 1$' '^failed ENOSPC: write: cannot write the image: ENOSPC'
-	only "$M" a.img
-	complete "$M/a.img" 1 "$w"
-	restart_ok "$M/a.img" 1 "$w"
-	only "$M" a.img
+for tf in tmpfile no-tmpfile; do
+	for nt in 1 3; do
+		w="mid/$nt/$tf"
+		rm -rf "${M:?}"/*
+		SELFCKPT_TEST_FAULT=$tf run mid$nt$tf.log threads:$nt grow:2 ck:$M/a.img \
+			hash:$M/a.img grow:24 fail:$M/a.img:ENOSPC same:$M/a.img verify
+		expect mid$nt$tf.log '^ckpt 1$' '^failed ENOSPC: write: cannot write the image: ENOSPC'
+		only "$M" a.img
+		complete "$M/a.img" 1 "$w"
+		restart_ok "$M/a.img" 1 "$w"
+		only "$M" a.img
+	done
 done
-done_+=("mid-image")
+done_+=("mid-image (O_TMPFILE and named)")
 
 # ---- 2. ENOSPC: full before the checkpoint; then space again ---------------
 for nt in 1 3; do
@@ -173,6 +184,64 @@ complete "$N/c.img" 2 inodes
 restart_ok "$N/c.img" 2 inodes
 done_+=("no inode")
 
+# ---- 4. selfckpt run --dir on a tmpfs that fills up --------------------------
+rm -rf "${M:?}"/* go
+: >go
+expected=$("$H/run-crash01" 3 4 20000 "$WORK/go")
+rm -f go
+D=$M/d
+# stdout through a pipe (a restart gives the resumed process its own);
+# the program's status in run.st ($! is cat's).
+{
+	st=0
+	"$sck" run --dir "$D" -- "$H/run-crash01" 3 4 20000 "$WORK/go" </dev/null 2>run.err || st=$?
+	echo $st >run.st
+} | cat >run.out &
+runner=$!
+pid=
+for _ in $(seq 500); do
+	pid=$(pgrep -f -n "run-crash01 3 4 20000 $WORK/go" || :)
+	[ -n "$pid" ] && break
+	sleep 0.01
+done
+[ -n "$pid" ] || die "run: the program did not start"
+ask() { # EXPECTED_STATUS
+	local st=0
+	ask_out=$("$sck" checkpoint --wait --timeout 20 "$pid" 2>ask.err) || st=$?
+	[ $st -eq "$1" ] || die "run: checkpoint --wait: status $st, not $1: $ask_out $(cat ask.err)"
+}
+for _ in $(seq 200); do # until the library's handler is there
+	st=0
+	"$sck" checkpoint --wait --timeout 30 "$pid" >ask.out 2>ask.err || st=$?
+	[ $st -ne 69 ] || { sleep 0.01; continue; }
+	break
+done
+[ $st -eq 0 ] || die "run: first checkpoint --wait: status $st: $(cat ask.err)"
+[ "$(readlink "$D/latest")" = ckpt-000001.img ] || die "run: latest names $(readlink "$D/latest")"
+cp "$D/ckpt-000001.img" "$WORK/run1.img"
+head -c 64m /dev/zero >"$M/filler" 2>/dev/null || :
+ask 1
+grep -qiE 'the checkpoint failed: .*(ENOSPC|no space left)' ask.err || die "run: checkpoint --wait on a full disk: $(cat ask.err)"
+[ "$(readlink "$D/latest")" = ckpt-000001.img ] || die "run: latest changed to $(readlink "$D/latest")"
+cmp -s "$D/ckpt-000001.img" "$WORK/run1.img" || die "run: the previous image changed"
+only "$D" ckpt-000001.img latest
+rm -f "$M/filler"
+ask 0
+[ "$(readlink "$D/latest")" = ckpt-000002.img ] || die "run: after space came back, latest names $(readlink "$D/latest")"
+: >go
+wait $runner || :
+pid=
+st=$(<run.st)
+[ "$st" -eq 0 ] || die "run: the program ended with status $st: $(cat run.out run.err)"
+grep -q "checkpoint into $D failed: write: cannot write the image: ENOSPC" run.err ||
+	die "run: the program's stderr lacks the full reason: $(cat run.err)"
+[ "$(tail -n 1 run.out)" = "$expected" ] || die "run: the program ended with '$(tail -n 1 run.out)', not '$expected'"
+complete "$D/latest" 2 run
+rm -f go
+o=$(timeout 120 "$sck" restart "$WORK/run1.img" 2>restart.err </dev/null & sleep 0.2; : >go; wait $!) ||
+	die "run: restart of the image kept through the full disk: $o $(cat restart.err)"
+[ "$(tail -n 1 <<<"$o")" = "$expected" ] || die "run: its restart ended with '$(tail -n 1 <<<"$o")'"
+done_+=("selfckpt run")
 enospc="ENOSPC ok (${done_[*]}; 1 and 3 threads)"
 
 # ---- 5. EIO through FUSE -------------------------------------------------------
@@ -222,22 +291,29 @@ for nt in 1 3; do
 	complete "$F/e.img" 2 "$w"
 	restart_ok "$F/e.img" 2 "$w"
 done
-# The directory's fsync fails after the rename: observed, not required.
-rm -f "$WORK"/fback/* "$CTL.count"
-run eiodir.log grow:2 ck:$F/g.img put:$CTL:fsyncdir fail:$F/g.img:EIO put:$CTL:none
-expect eiodir.log '^ckpt 1$' "^failed EIO: fsync of the image's directory failed: EIO"
-only "$WORK/fback" g.img
-o=$("$sck" info --json "$F/g.img") || die "eio/dir: $F/g.img is not a complete image"
-[[ $o =~ \"checkpoint\":\{\"id\":([0-9]+), ]] || die "eio/dir: no id"
-dirid=${BASH_REMATCH[1]}
-o=$(timeout 120 "$sck" restart "$F/g.img" </dev/null 2>restart.err) || die "eio/dir: restart: $(cat restart.err)"
-[ "$(tail -n 1 <<<"$o")" = "$done_line" ] || die "eio/dir: restart ended with '$(tail -n 1 <<<"$o")'"
-case $dirid in
-1) dirnote="the previous image stayed" ;;
-2) dirnote="the call failed but the new image (id 2) had replaced the previous one" ;;
-*) die "eio/dir: g.img holds checkpoint $dirid" ;;
-esac
-echo "eio/dir: fsync of the directory failed: -1/EIO; $dirnote; complete and restartable"
+# The directory's fsync fails after the rename: -1/EIO, the message says
+# the new image (id 2) is in place; it is complete, and its id is never
+# used again: the next checkpoint is 3 (two images with id 2 would
+# confuse the lineage). Both restart: 3 to the end, 2 inside the call
+# that failed (which returns 0 there), then on to checkpoint 3.
+for nt in 1 3; do
+	w="eio/dir/$nt"
+	rm -f "$WORK"/fback/* "$CTL.count" g2.img
+	run eiodir$nt.log threads:$nt grow:2 ck:$F/g.img put:$CTL:fsyncdir fail:$F/g.img:EIO \
+		put:$CTL:none copy:$F/g.img:$WORK/g2.img ck:$F/g.img verify
+	expect eiodir$nt.log '^ckpt 1$' '^ckpt 3$' \
+		"^failed EIO: fsync of the image's directory failed: EIO \(input/output error\): the new image \(checkpoint 2\) is in place as g.img, but the rename may not survive a crash of the machine$"
+	only "$WORK/fback" g.img
+	complete "$WORK/g2.img" 2 "$w"
+	complete "$F/g.img" 3 "$w"
+	restart_ok "$F/g.img" 3 "$w"
+	o=$(timeout 120 "$sck" restart "$WORK/g2.img" </dev/null 2>restart.err) ||
+		die "$w: restart of the image the failed call left: $o $(cat restart.err)"
+	grep -qx 'resumed 2 (a checkpoint that failed)' <<<"$o" && grep -qx 'ckpt 3' <<<"$o" &&
+		[ "$(tail -n 1 <<<"$o")" = "$done_line" ] || die "$w: restart of g2.img: $o"
+done
+dirnote="-1/EIO, the new image (id 2) in place and complete, id 2 not used again"
+echo "eio/dir: fsync of the directory failed: $dirnote; both restart"
 umount "$F"
 wait $srv || die "fusefault ended with status $?: $(cat fuse.err)"
 srv=

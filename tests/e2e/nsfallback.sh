@@ -1,0 +1,100 @@
+#!/bin/bash
+# nsfallback.sh - `selfckpt restart` falls back to new process and thread
+# ids, with a note saying why, when the private namespaces are created but
+# what comes next fails (restore-ns.c): the uid and gid maps of the user
+# namespace (unprivileged), a thread id not below the new namespace's
+# pid_max (which clone3 would refuse, for the threads after the point of
+# no return), or clone3 with the image's PID as set_tid. Each is forced
+# with SELFCKPT_TEST_FAULT=ns-map, ns-pid-max (pid_max taken as 301) and
+# ns-set-tid (docs/reliability.md); ns-map only where restart makes a
+# user namespace, that is when not root. For each:
+#
+#   - mem01, from an image made with SELFCKPT_NEW_IDS=1 (searched for held
+#     locks): the restart prints the note naming the step that failed,
+#     exits 0 with PASS, and --pidfile holds the restart command's own
+#     PID (new ids: the command became the program);
+#   - threads03 (SCK_NEW_IDS=1, it then expects new ids; its image holds
+#     locks that record a thread id and was not searched): the note, then
+#     the warning about such locks, and the program's own checks of
+#     pthread_self, pthread_kill, join and its mutexes pass with new ids,
+#     up to its second checkpoint.
+#
+# Without the knob the same mem01 image restarts with its ids kept (a
+# PID namespace: --pidfile differs from the command's PID), so that the
+# test tells one way from the other. Before the fallback, a failure at
+# these steps ended the restart with status 71.
+#
+# Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
+set -eu
+: "${B:?}" "${ROOT:?}" "${WORK:?}"
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+done
+cd "$WORK"
+sck=$B/selfckpt
+E=$B/tests/e2e/bin
+done_=()
+
+die() {
+	echo "nsfallback.sh: $*" >&2
+	exit 1
+}
+
+# Can restart keep ids here at all? (The suite's other tests need it.)
+unshare_args=(-p -f)
+[ "$(id -u)" = 0 ] || unshare_args=(-U -p -f)
+if ! unshare "${unshare_args[@]}" true 2>/dev/null; then
+	echo "nsfallback: SKIP(no namespaces here: restart always uses new ids)"
+	exit 77
+fi
+
+env -u SCK_READY SELFCKPT_NEW_IDS=1 SCK_IMAGE="$WORK/mem.img" "$E/mem01" >mem-first.log 2>&1 ||
+	die "mem01: $(cat mem-first.log)"
+env -u SCK_READY SCK_NEW_IDS=1 SCK_IMAGE="$WORK/thr.img" "$E/threads03" >thr-first.log 2>&1 ||
+	die "threads03: $(cat thr-first.log)"
+# The restarted programs checkpoint again to the same paths: keep these.
+cp mem.img mem0.img
+cp thr.img thr0.img
+
+# restart IMAGE LOG [KNOB]: $rpid is the command's PID, $ppid the pid file's.
+restart() {
+	local st=0
+	rm -f pf
+	cp "${1%.img}0.img" "$1"
+	SELFCKPT_TEST_FAULT=${3:-} "$sck" restart --stdio=inherit --pidfile "$WORK/pf" "$1" </dev/null >"$2" 2>&1 &
+	rpid=$!
+	wait $rpid || st=$?
+	[ $st -eq 0 ] || die "restart $1 ${3:+with $3 }: status $st: $(cat "$2")"
+	ppid=$(cat pf 2>/dev/null || :)
+}
+
+restart mem.img plain.log
+grep -qx PASS plain.log || die "mem01 without the knob: $(cat plain.log)"
+[ -n "$ppid" ] && [ "$ppid" != "$rpid" ] ||
+	die "without the knob the ids were not kept: pid file '$ppid', restart $rpid: $(cat plain.log)"
+
+knobs=(ns-pid-max ns-set-tid)
+[ "$(id -u)" = 0 ] || knobs=(ns-map ns-pid-max ns-set-tid)
+for k in "${knobs[@]}"; do
+	case $k in
+	ns-map) note='note: cannot map user and group ids in a new user namespace \(Operation not permitted\): restarting with new process and thread ids' ;;
+	ns-pid-max) note='note: thread id [0-9]+ is not below the pid_max of a new PID namespace here \(301\): restarting with new process and thread ids' ;;
+	ns-set-tid) note='note: cannot create the process with its pid [0-9]+ in a new (user and )?PID namespace \(clone3 with set_tid: Invalid argument\): restarting with new process and thread ids' ;;
+	esac
+	restart mem.img "mem-$k.log" "$k"
+	grep -qE "^selfckpt restart: $note\$" "mem-$k.log" || die "mem01 with $k: no note: $(cat "mem-$k.log")"
+	grep -qx PASS "mem-$k.log" && ! grep -q warning "mem-$k.log" || die "mem01 with $k: $(cat "mem-$k.log")"
+	[ "$ppid" = "$rpid" ] || die "mem01 with $k: pid file '$ppid', not the restart command's $rpid"
+
+	restart thr.img "thr-$k.log" "$k"
+	grep -qE "^selfckpt restart: $note\$" "thr-$k.log" || die "threads03 with $k: no note: $(cat "thr-$k.log")"
+	grep -q '^selfckpt restart: warning: restarting with new process and thread ids (.*namespaces unavailable); the image was not searched for held locks' "thr-$k.log" ||
+		die "threads03 with $k: no warning about held locks: $(cat "thr-$k.log")"
+	grep -qE '^info: pid [0-9]+ \(was [0-9]+\); thread ids: 0 kept, [0-9]+ changed$' "thr-$k.log" &&
+		grep -qx 'info: checkpoint 2 written (no runner: exiting)' "thr-$k.log" ||
+		die "threads03 with $k: $(cat "thr-$k.log")"
+	[ "$ppid" = "$rpid" ] || die "threads03 with $k: pid file '$ppid', not the restart command's $rpid"
+	done_+=("$k")
+done
+echo "nsfallback: ${done_[*]}: restart fell back to new ids with a note (mem01 PASS, threads03 to its second checkpoint); without the knob ids kept"
