@@ -368,9 +368,11 @@ int selfckpt__rs_make_inotify(struct rs *s, const struct sck_img_obj *o, int *fd
 			goto out;
 		}
 		if (wd != w.wd) {
-			/* Two watches on one inode now: the kernel gave the first. */
-			selfckpt__rs_msg(s, "cannot watch %s again as inotify watch %d: it is the file of watch %d now",
-					 path, w.wd, wd);
+			/* A lower number: two watches lead to one file now. */
+			selfckpt__rs_msg(s, "cannot give the inotify watch on %s its number %d back: the kernel gave %d%s",
+					 path, w.wd, wd,
+					 wd < w.wd ? ", an earlier watch's: both paths lead to one file now"
+						   : "");
 			goto out;
 		}
 		next = wd + 1;

@@ -391,9 +391,15 @@ int main(void)
 		check_objects(&s, when);
 		check_timers(&s, when, rel_left);
 		/* What was pending arrives, then the loop goes on. */
-		while (s.got < s.sent || s.ev_got < s.ev_sent || s.sigs_got < s.sigs_sent ||
-		       s.ticks < ticks + 6)
+		for (int n = 0; s.got < s.sent || s.ev_got < s.ev_sent ||
+				s.sigs_got < s.sigs_sent || s.ticks < ticks + 6;
+		     n++) {
+			CHECK(n < 200, "%s: after 200 turns, %u of %u messages, %" PRIu64
+			      " of %" PRIu64 " counted, %u of %u signals, %u ticks since",
+			      when, s.got, s.sent, s.ev_got, s.ev_sent, s.sigs_got, s.sigs_sent,
+			      s.ticks - ticks);
 			turn(&s, when);
+		}
 		check_oneshot(&s, when);
 		test_log("%s: %u ticks, %u messages, %u signals", when, s.ticks, s.got,
 			 s.sigs_got);
