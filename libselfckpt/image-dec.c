@@ -106,7 +106,8 @@ const char *selfckpt__fd_kind_name(uint32_t kind)
 
 const char *selfckpt__obj_kind_name(uint32_t kind)
 {
-	static const char *const names[] = { "?", "pipe", "eventfd" };
+	static const char *const names[] = { "?", "pipe", "eventfd", "timerfd",
+					     "signalfd", "epoll", "inotify" };
 
 	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
 }
@@ -488,6 +489,148 @@ static int take_vma(struct rd *r, struct sck_image *img,
 	return 0;
 }
 
+/* ---- event-loop objects: timerfd, signalfd, epoll, inotify (6.15) ---- */
+
+static size_t evl_state_size(uint32_t kind)
+{
+	switch (kind) {
+	case SCK_OBJ_TIMERFD:
+		return sizeof(struct sck_obj_timerfd);
+	case SCK_OBJ_SIGNALFD:
+		return sizeof(struct sck_obj_signalfd);
+	case SCK_OBJ_EPOLL:
+		return sizeof(struct sck_obj_epoll);
+	}
+	return sizeof(struct sck_obj_inotify);
+}
+
+#define EPOLLEXCLUSIVE_ (1u << 28)
+/* What epoll_ctl() accepts with EPOLLEXCLUSIVE: IN OUT ERR HUP WAKEUP ET. */
+#define EPOLLEXCLUSIVE_OK_ (0x1u | 0x4u | 0x8u | 0x10u | (1u << 29) | (1u << 31) | \
+			    EPOLLEXCLUSIVE_)
+#define IN_KNOWN_ (0x00000fffu | 0x04000000u | 0x80000000u)
+
+/* The state and data of an event-loop object; 0, or 1 with why set. */
+static int evl_check(const struct sck_img_obj *o, char *why, size_t n)
+{
+	switch (o->o.kind) {
+	case SCK_OBJ_TIMERFD: {
+		const struct sck_obj_timerfd *t = (const void *)o->state;
+		int c = t->clockid, wall = c == 0 || c == 8;
+		int abs = !!(t->flags & SCK_TFD_ABSTIME);
+
+		if ((c != 0 && c != 1 && c != 7 && c != 8 && c != 9) ||
+		    (t->flags & ~(SCK_TFD_ABSTIME | SCK_TFD_CANCEL_ON_SET)) ||
+		    ((t->flags & SCK_TFD_CANCEL_ON_SET) && !(abs && wall)) ||
+		    (t->deadline_ns != 0) != (abs && t->value_ns != 0) || o->o.data_len) {
+			snprintf(why, n, "bad timerfd state");
+			return 1;
+		}
+		return 0;
+	}
+	case SCK_OBJ_SIGNALFD: {
+		const struct sck_obj_signalfd *sf = (const void *)o->state;
+
+		/* SIGKILL and SIGSTOP cannot be taken by a signalfd. */
+		if ((sf->mask & ((1ULL << 8) | (1ULL << 18))) || o->o.data_len) {
+			snprintf(why, n, "bad signalfd state");
+			return 1;
+		}
+		return 0;
+	}
+	case SCK_OBJ_EPOLL: {
+		const struct sck_obj_epoll *e = (const void *)o->state;
+		const struct sck_epoll_watch *w = (const void *)o->data;
+
+		if (o->o.data_len != (uint64_t)e->nwatches * sizeof(*w)) {
+			snprintf(why, n, "bad epoll state");
+			return 1;
+		}
+		for (uint32_t i = 0; i < e->nwatches; i++) {
+			if (w[i].fd < 0 || (uint32_t)w[i].fd >= SCK_MAX_FDS ||
+			    (i && w[i].fd <= w[i - 1].fd)) {
+				snprintf(why, n, "epoll watch %u: fd %d out of order", i, w[i].fd);
+				return 1;
+			}
+			if ((w[i].events & EPOLLEXCLUSIVE_) &&
+			    (w[i].events & ~EPOLLEXCLUSIVE_OK_)) {
+				snprintf(why, n, "epoll watch of fd %d: events %x", w[i].fd,
+					 w[i].events);
+				return 1;
+			}
+		}
+		return 0;
+	}
+	}
+	/* inotify: nwatches watches, each its header, path and padding. */
+	const struct sck_obj_inotify *in = (const void *)o->state;
+	uint64_t off = 0;
+	int32_t last = 0;
+
+	for (uint32_t i = 0; i < in->nwatches; i++) {
+		struct sck_inotify_watch w;
+
+		if (o->o.data_len - off < sizeof(w) || o->o.data_len < off) {
+			snprintf(why, n, "bad inotify state");
+			return 1;
+		}
+		memcpy(&w, o->data + off, sizeof(w));
+		uint64_t len = (sizeof(w) + (uint64_t)w.path_len + 7) & ~(uint64_t)7;
+		const uint8_t *path = o->data + off + sizeof(w);
+
+		if (w.path_len < 1 || w.path_len > SCK_MAX_PATH ||
+		    len > o->o.data_len - off) {
+			snprintf(why, n, "bad inotify state");
+			return 1;
+		}
+		if (w.wd <= last) {
+			snprintf(why, n, "inotify watch %d out of order", w.wd);
+			return 1;
+		}
+		if (path[0] != '/' || memchr(path, 0, w.path_len)) {
+			snprintf(why, n, "inotify watch %d: bad path", w.wd);
+			return 1;
+		}
+		if (!(w.mask & 0xfffu) || (w.mask & ~IN_KNOWN_) ||
+		    (w.flags & ~SCK_INW_DONT_FOLLOW)) {
+			snprintf(why, n, "inotify watch %d: mask %x, flags %x", w.wd, w.mask,
+				 w.flags);
+			return 1;
+		}
+		last = w.wd;
+		off += len;
+	}
+	if (off != o->o.data_len) {
+		snprintf(why, n, "bad inotify state");
+		return 1;
+	}
+	return 0;
+}
+
+/* At END_META: every descriptor an epoll instance watches is the image's. */
+static int evl_check_targets(struct rd *r, const struct sck_image *img,
+			     const struct sck_rec *rec, uint64_t off)
+{
+	for (uint32_t i = 0; i < img->nobjs; i++) {
+		const struct sck_img_obj *o = &img->objs[i];
+		const struct sck_epoll_watch *w = (const void *)o->data;
+
+		if (o->o.kind != SCK_OBJ_EPOLL)
+			continue;
+		for (uint32_t k = 0; k < ((const struct sck_obj_epoll *)o->state)->nwatches;
+		     k++) {
+			uint32_t j = 0;
+
+			while (j < img->nfds && img->fds[j].fd != w[k].fd)
+				j++;
+			if (j == img->nfds)
+				return BAD("object %u: epoll watches fd %d, which the image does not have",
+					   o->o.id, w[k].fd);
+		}
+	}
+	return 0;
+}
+
 /*
  * OBJ: a kernel object. The kind's state must have the size this reader
  * knows (or more, from a newer minor version) and sensible values; data
@@ -513,6 +656,12 @@ static int take_obj(struct rd *r, struct sck_image *img,
 		break;
 	case SCK_OBJ_EVENTFD:
 		known = sizeof(struct sck_obj_eventfd);
+		break;
+	case SCK_OBJ_TIMERFD:
+	case SCK_OBJ_SIGNALFD:
+	case SCK_OBJ_EPOLL:
+	case SCK_OBJ_INOTIFY:
+		known = evl_state_size(h.kind);
 		break;
 	default:
 		return BAD("object %u has unknown kind %u", h.id, h.kind);
@@ -563,6 +712,12 @@ static int take_obj(struct rd *r, struct sck_image *img,
 			return BAD("object %u: bad eventfd state", h.id);
 		break;
 	}
+	default: {
+		char why[96];
+
+		if (evl_check(o, why, sizeof(why)))
+			return BAD("object %u: %s", h.id, why);
+	}
 	}
 	return 0;
 }
@@ -578,7 +733,12 @@ static int check_obj_fd(const struct sck_image *img, const struct sck_fd *f)
 		/* O_RDWR: a FIFO, or an anonymous pipe reopened via /proc */
 		return acc == 3 || (f->open_flags & (O_PATH | O_DIRECT)) != 0;
 	case SCK_OBJ_EVENTFD:
+	case SCK_OBJ_TIMERFD:
+	case SCK_OBJ_SIGNALFD:
+	case SCK_OBJ_EPOLL:
 		return acc != O_RDWR;
+	case SCK_OBJ_INOTIFY:
+		return acc != O_RDONLY;
 	}
 	return 1;
 }
@@ -759,6 +919,8 @@ static int take_end(struct rd *r, struct sck_image *img,
 		runs += img->vmas[i].v.nruns;
 	if (e->nruns != runs)
 		return BAD("run count does not match the mappings");
+	if (evl_check_targets(r, img, rec, off))
+		return -EBADMSG;
 	/* The header's vDSO/vvar list must be exactly those mappings (P5). */
 	uint32_t k = 0;
 

@@ -418,6 +418,65 @@ struct sck_obj_eventfd {
 	uint32_t _pad;
 };
 
+/*
+ * SCK_OBJ_TIMERFD. No data. value_ns is the time left until the next
+ * expiration at the checkpoint (0: disarmed); for an absolute timer
+ * (SCK_TFD_ABSTIME), deadline_ns is that expiration on the timer's own
+ * clock, else 0. ticks: expirations not read yet.
+ */
+struct sck_obj_timerfd {
+	int32_t clockid;		/* CLOCK_REALTIME, _MONOTONIC, _BOOTTIME, *_ALARM */
+	uint32_t flags;			/* SCK_TFD_*: timerfd_settime() flags */
+	uint64_t ticks;
+	uint64_t value_ns;
+	uint64_t interval_ns;
+	uint64_t deadline_ns;
+};
+
+#define SCK_TFD_ABSTIME 1u		/* TFD_TIMER_ABSTIME */
+#define SCK_TFD_CANCEL_ON_SET 2u	/* TFD_TIMER_CANCEL_ON_SET */
+
+/* SCK_OBJ_SIGNALFD. No data. */
+struct sck_obj_signalfd {
+	uint64_t mask;			/* bit s - 1 for signal s */
+};
+
+/*
+ * SCK_OBJ_EPOLL. Data: nwatches struct sck_epoll_watch, by increasing fd;
+ * each fd is a descriptor of the image, registered again once all are
+ * placed.
+ */
+struct sck_obj_epoll {
+	uint32_t nwatches;
+	uint32_t _pad;
+};
+
+struct sck_epoll_watch {
+	int32_t fd;			/* the watched descriptor */
+	uint32_t events;		/* EPOLLIN..., EPOLLET, EPOLLONESHOT... */
+	uint64_t data;			/* epoll_event.data, as given */
+};
+
+/*
+ * SCK_OBJ_INOTIFY. Data: nwatches watches by increasing wd, each a struct
+ * sck_inotify_watch, then path_len bytes of its absolute path, then zeros
+ * to a multiple of 8.
+ */
+struct sck_obj_inotify {
+	uint32_t nwatches;
+	uint32_t _pad;
+};
+
+struct sck_inotify_watch {
+	int32_t wd;			/* watch descriptor, >= 1 */
+	uint32_t mask;			/* IN_* events, IN_ONESHOT, IN_EXCL_UNLINK */
+	uint64_t dev, ino;		/* the watched inode at the checkpoint */
+	uint32_t flags;			/* SCK_INW_* */
+	uint32_t path_len;
+};
+
+#define SCK_INW_DONT_FOLLOW 1u		/* the inode is a symbolic link */
+
 #define SCK_MAX_OBJ_DATA (64ULL << 20)	/* data of one object */
 
 /* ---- THREAD: registers and per-thread kernel state ---------------------- */

@@ -24,6 +24,10 @@
  * passes its request as rem, and the stop handler resumes the sleep for
  * the time that was left (threads.c, resume_call).
  *
+ * inotify_add_watch() and inotify_rm_watch() are here because the kernel
+ * shows a watch's inode but not its path: they record the path of each
+ * watch (res-evl.c), which a checkpoint needs to watch it again.
+ *
  * These functions may run in signal handlers: the real ones are resolved
  * once, when the library is loaded, and nothing here allocates.
  */
@@ -34,12 +38,14 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "objects.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -59,6 +65,8 @@ static int (*real_pselect)(int, fd_set *, fd_set *, fd_set *,
 			   const struct timespec *, const sigset_t *);
 static int (*real_epoll_pwait)(int, struct epoll_event *, int, int,
 			       const sigset_t *);
+static int (*real_inotify_add_watch)(int, const char *, uint32_t);
+static int (*real_inotify_rm_watch)(int, int);
 
 #define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
 /*
@@ -82,6 +90,8 @@ __attribute__((constructor)) static void resolve(void)
 	RESOLVE(ppoll);
 	RESOLVE(pselect);
 	RESOLVE(epoll_pwait);
+	RESOLVE(inotify_add_watch);
+	RESOLVE(inotify_rm_watch);
 }
 
 static int missing(void)
@@ -279,6 +289,20 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
 	if (!REAL(epoll_pwait))
 		return missing();
 	return real_epoll_pwait(epfd, ev, max, timeout, strip(mask, &copy));
+}
+
+EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+	if (!REAL(inotify_add_watch))
+		return missing();
+	return selfckpt__inotify_add_watch(real_inotify_add_watch, fd, path, mask);
+}
+
+EXPORT int inotify_rm_watch(int fd, int wd)
+{
+	if (!REAL(inotify_rm_watch))
+		return missing();
+	return selfckpt__inotify_rm_watch(real_inotify_rm_watch, fd, wd);
 }
 
 EXPORT int usleep(useconds_t us)

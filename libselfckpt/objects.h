@@ -54,4 +54,29 @@ uint64_t selfckpt__obj_plan(void);
 int selfckpt__obj_add(struct sck_dump *d, struct sck_obj *o,
 		      const void *state, const void *data);
 
+/*
+ * res-evl.c: event-loop objects, saved from descriptor x as a new object
+ * (anon_kinds[] of res-obj.c). Each returns 1 with r->obj_id set and the
+ * OBJ record added, or -errno with the reason set.
+ */
+int selfckpt__timerfd_obj(struct sck_dump *d, const struct sck_fdx *x,
+			  struct sck_fd *r);
+int selfckpt__signalfd_obj(struct sck_dump *d, const struct sck_fdx *x,
+			   struct sck_fd *r);
+int selfckpt__epoll_obj(struct sck_dump *d, const struct sck_fdx *x,
+			struct sck_fd *r);
+int selfckpt__inotify_obj(struct sck_dump *d, const struct sck_fdx *x,
+			  struct sck_fd *r);
+/* Bytes an epoll or inotify instance on fd may need (selfckpt__obj_plan). */
+uint64_t selfckpt__evl_plan(int fd);
+
+/*
+ * The interposed inotify functions (interpose.c): call real, and record
+ * the path of each watch added (forget it once removed), with every
+ * signal blocked, so that a checkpoint knows where each watch is.
+ */
+int selfckpt__inotify_add_watch(int (*real)(int, const char *, uint32_t), int fd,
+				const char *path, uint32_t mask);
+int selfckpt__inotify_rm_watch(int (*real)(int, int), int fd, int wd);
+
 #endif

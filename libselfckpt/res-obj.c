@@ -288,6 +288,10 @@ static const struct {
 	int (*save)(struct sck_dump *d, const struct sck_fdx *x, struct sck_fd *r);
 } anon_kinds[] = {
 	{ "[eventfd]", eventfd_obj },
+	{ "[timerfd]", selfckpt__timerfd_obj },		/* res-evl.c */
+	{ "[signalfd]", selfckpt__signalfd_obj },
+	{ "[eventpoll]", selfckpt__epoll_obj },
+	{ "inotify", selfckpt__inotify_obj },
 };
 
 int selfckpt__obj_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
@@ -346,6 +350,8 @@ uint64_t selfckpt__obj_plan(void)
 				long cap = sys_fcntl(fd, F_GETPIPE_SZ, 0);
 
 				total += cap > 0 ? (uint64_t)cap : 0;
+			} else {
+				total += selfckpt__evl_plan(fd);
 			}
 		}
 	sys_close((int)dirfd);

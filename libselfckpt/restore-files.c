@@ -415,7 +415,10 @@ int selfckpt__rs_place_fds(struct rs *s)
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 		}
 	}
-	selfckpt__rs_objects_done(s);
+	if (selfckpt__rs_objects_done(s)) {
+		free(is_image_fd);
+		return -1;
+	}
 	/* Descriptors the launcher inherited that the image does not have. */
 	for (int fd = 0; fd < s->helper_base; fd++) {
 		if (is_image_fd[fd])

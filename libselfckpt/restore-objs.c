@@ -3,7 +3,8 @@
  *
  * Every OBJ record of the image is made again before the descriptors are
  * placed (restore-files.c): a pipe with its queued bytes written back, a
- * FIFO opened by its path and refilled, an eventfd with its counter. The
+ * FIFO opened by its path and refilled, an eventfd with its counter, and
+ * the event-loop kinds of restore-evl.c. The
  * objects wait above the image's descriptors (helper_base); each FD record
  * of kind SCK_FD_OBJ then gets a descriptor on its object with its own
  * status flags, and what is left over is closed.
@@ -170,6 +171,18 @@ int selfckpt__rs_make_objects(struct rs *s)
 		case SCK_OBJ_EVENTFD:
 			ret = make_eventfd(s, o, ro);
 			break;
+		case SCK_OBJ_TIMERFD:	/* restore-evl.c */
+			ret = selfckpt__rs_make_timerfd(s, o, &ro->fd[0]);
+			break;
+		case SCK_OBJ_SIGNALFD:
+			ret = selfckpt__rs_make_signalfd(s, o, &ro->fd[0]);
+			break;
+		case SCK_OBJ_EPOLL:
+			ret = selfckpt__rs_make_epoll(s, o, &ro->fd[0]);
+			break;
+		case SCK_OBJ_INOTIFY:
+			ret = selfckpt__rs_make_inotify(s, o, &ro->fd[0]);
+			break;
 		}
 		if (ret)
 			return -1;
@@ -249,8 +262,11 @@ int selfckpt__rs_obj_fd(struct rs *s, const struct sck_fd *r)
 	return n;
 }
 
-void selfckpt__rs_objects_done(struct rs *s)
+int selfckpt__rs_objects_done(struct rs *s)
 {
+	/* Registrations name descriptors: all are in place now. */
+	int ret = selfckpt__rs_epoll_register(s);
+
 	for (uint32_t i = 0; i < s->img.nobjs; i++) {
 		struct rs_obj *ro = &s->objs[i];
 
@@ -260,4 +276,5 @@ void selfckpt__rs_objects_done(struct rs *s)
 			close(ro->fd[0]);
 		ro->fd[0] = ro->fd[1] = -1;
 	}
+	return ret;
 }

@@ -319,7 +319,7 @@ struct plan {
 	size_t nmaps, nfills, nguards, names_len;
 	size_t blob_len, args_off, maps_off, fills_off, guards_off, names_off;
 	size_t hash_off, want_off, trailer_off, trailer_len, frame_off, frame_len;
-	size_t unmap_off, threads_off, tstacks_off;
+	size_t unmap_off, threads_off, tstacks_off, tfd_off, epa_off;
 	size_t stack_off, temp_off, temp_len, total;
 };
 
@@ -371,6 +371,10 @@ static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
 	off += sizeof(struct rst_thread) * img->nthreads;
 	p->unmap_off = off;
 	off += (SCK_MAX_SPECIAL + 2) * sizeof(struct sck_range);
+	p->tfd_off = off;
+	off += selfckpt__rs_timerfds(s, NULL) * sizeof(struct rst_timerfd);
+	p->epa_off = off;
+	off += selfckpt__rs_epoll_late(s, NULL) * sizeof(struct rst_epoll_add);
 	off = PAGE_UP(off);
 	p->stack_off = off;
 	off += RST_STACK_SIZE;
@@ -932,6 +936,10 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 
 	if ((ret = pack_threads(s, a, hole, &p, &cpu)))
 		return ret;
+	a->timerfds = (uint64_t)(uintptr_t)(hole + p.tfd_off);
+	a->ntimerfds = selfckpt__rs_timerfds(s, (struct rst_timerfd *)(hole + p.tfd_off));
+	a->epoll_adds = (uint64_t)(uintptr_t)(hole + p.epa_off);
+	a->nepoll_adds = selfckpt__rs_epoll_late(s, (struct rst_epoll_add *)(hole + p.epa_off));
 	a->rstinfo_addr = rstinfo_target(s);
 	a->rstinfo.magic = SCK_RSTINFO_MAGIC;
 	a->rstinfo.blob_start = a->hole_start;

@@ -83,7 +83,24 @@ int selfckpt__rs_move_fd_up(struct rs *s, int *fd);
  */
 int selfckpt__rs_make_objects(struct rs *s);
 int selfckpt__rs_obj_fd(struct rs *s, const struct sck_fd *r);
-void selfckpt__rs_objects_done(struct rs *s);
+int selfckpt__rs_objects_done(struct rs *s);
+
+/*
+ * restore-evl.c: make a timerfd (disarmed), signalfd, epoll or inotify
+ * instance into *fd (0, or -1 with the message printed); register epoll
+ * watches once every descriptor is placed; the timerfds the restorer arms
+ * last and the registrations of signalfds it makes, into out (NULL: only
+ * count them).
+ */
+struct rst_timerfd;
+struct rst_epoll_add;
+int selfckpt__rs_make_timerfd(struct rs *s, const struct sck_img_obj *o, int *fd);
+int selfckpt__rs_make_signalfd(struct rs *s, const struct sck_img_obj *o, int *fd);
+int selfckpt__rs_make_epoll(struct rs *s, const struct sck_img_obj *o, int *fd);
+int selfckpt__rs_make_inotify(struct rs *s, const struct sck_img_obj *o, int *fd);
+int selfckpt__rs_epoll_register(struct rs *s);
+uint32_t selfckpt__rs_timerfds(const struct rs *s, struct rst_timerfd *out);
+uint32_t selfckpt__rs_epoll_late(const struct rs *s, struct rst_epoll_add *out);
 
 /*
  * restore-ns.c: continue the restart in new user and PID namespaces, with

@@ -398,6 +398,28 @@ static inline long sys_capset(void *hdr, const void *data)
 	return sck_syscall2(__NR_capset, (long)hdr, (long)data);
 }
 
+/* Event-loop objects (res-evl.c, and the restorer for timerfds). */
+static inline long sys_timerfd_gettime(int fd, void *cur)
+{
+	return sck_syscall2(__NR_timerfd_gettime, fd, (long)cur);
+}
+
+static inline long sys_timerfd_settime(int fd, int flags, const void *val,
+				       void *old)
+{
+	return sck_syscall4(__NR_timerfd_settime, fd, flags, (long)val, (long)old);
+}
+
+static inline long sys_epoll_ctl(int epfd, int op, int fd, void *event)
+{
+	return sck_syscall4(__NR_epoll_ctl, epfd, op, fd, (long)event);
+}
+
+static inline long sys_open_by_handle_at(int mount_fd, void *handle, int flags)
+{
+	return sck_syscall3(__NR_open_by_handle_at, mount_fd, (long)handle, flags);
+}
+
 static __attribute__((noreturn)) inline void sys_exit_group(int code)
 {
 	for (;;)

@@ -190,6 +190,40 @@ static const char *obj_desc(const struct sck_image *img, const struct sck_fd *f)
 			 e->semaphore ? ", semaphore" : "");
 		break;
 	}
+	case SCK_OBJ_TIMERFD: {
+		static const char *const clocks[] = { "realtime", "monotonic", "?", "?", "?",
+						      "?", "?", "boottime", "realtime-alarm",
+						      "boottime-alarm" };
+		const struct sck_obj_timerfd *t = (const void *)o->state;
+
+		n = snprintf(b, sizeof(b), "timerfd (%s)",
+			     t->clockid >= 0 && t->clockid <= 9 ? clocks[t->clockid] : "?");
+		if (t->value_ns)
+			n += snprintf(b + n, sizeof(b) - (size_t)n, ", next in %llu ns",
+				      (unsigned long long)t->value_ns);
+		else
+			n += snprintf(b + n, sizeof(b) - (size_t)n, ", disarmed");
+		if (t->interval_ns)
+			n += snprintf(b + n, sizeof(b) - (size_t)n, ", every %llu ns",
+				      (unsigned long long)t->interval_ns);
+		snprintf(b + n, sizeof(b) - (size_t)n, "%s%s, %llu unread",
+			 (t->flags & SCK_TFD_ABSTIME) ? ", absolute" : "",
+			 (t->flags & SCK_TFD_CANCEL_ON_SET) ? ", cancel on set" : "",
+			 (unsigned long long)t->ticks);
+		break;
+	}
+	case SCK_OBJ_SIGNALFD:
+		snprintf(b, sizeof(b), "signalfd, mask 0x%llx",
+			 (unsigned long long)((const struct sck_obj_signalfd *)o->state)->mask);
+		break;
+	case SCK_OBJ_EPOLL:
+		snprintf(b, sizeof(b), "epoll, watches %u fds",
+			 ((const struct sck_obj_epoll *)o->state)->nwatches);
+		break;
+	case SCK_OBJ_INOTIFY:
+		snprintf(b, sizeof(b), "inotify, %u watches",
+			 ((const struct sck_obj_inotify *)o->state)->nwatches);
+		break;
 	default:
 		snprintf(b, sizeof(b), "%s", selfckpt__obj_kind_name(o->o.kind));
 	}

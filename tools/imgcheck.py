@@ -161,8 +161,17 @@ VMAF_SHARED = 1
 FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio", 5: "object"}
 FD_FILE, FD_DIR, FD_DEV, FD_STDIO, FD_OBJ = 1, 2, 3, 4, 5
 # Kernel objects (OBJ records, section 6.10): kind -> (name, state size).
-OBJ_KINDS = {1: ("pipe", 8), 2: ("eventfd", 16)}
-OBJ_PIPE, OBJ_EVENTFD = 1, 2
+OBJ_KINDS = {1: ("pipe", 8), 2: ("eventfd", 16), 3: ("timerfd", 40), 4: ("signalfd", 8),
+             5: ("epoll", 8), 6: ("inotify", 8)}
+OBJ_PIPE, OBJ_EVENTFD, OBJ_TIMERFD, OBJ_SIGNALFD, OBJ_EPOLL, OBJ_INOTIFY = 1, 2, 3, 4, 5, 6
+TFD_ABSTIME, TFD_CANCEL_ON_SET = 1, 2
+TFD_CLOCKS = {0: "realtime", 1: "monotonic", 7: "boottime", 8: "realtime-alarm",
+              9: "boottime-alarm"}
+EPOLLEXCLUSIVE = 1 << 28
+# What epoll_ctl() accepts with EPOLLEXCLUSIVE: IN OUT ERR HUP WAKEUP ET.
+EPOLLEXCLUSIVE_OK = 0x1 | 0x4 | 0x8 | 0x10 | (1 << 29) | (1 << 31) | EPOLLEXCLUSIVE
+IN_KNOWN = 0x00000fff | 0x04000000 | 0x80000000
+INW_DONT_FOLLOW = 1
 SZ_OBJ = 32
 MAX_OBJ_DATA = 64 << 20
 O_PATH, O_DIRECT = 0o10000000, 0o40000
@@ -643,13 +652,20 @@ class Reader:
             if count == (1 << 64) - 1 or sem > 1 or data_len:
                 raise self.bad(r, "object %d: bad eventfd state" % oid)
             obj["count"], obj["semaphore"] = count, sem
+        else:
+            data = p[SZ_OBJ + state_len:SZ_OBJ + state_len + data_len]
+            why = evl_check(kind, state, data, obj)
+            if why:
+                raise self.bad(r, "object %d: %s" % (oid, why))
 
     def obj_fd_ok(self, f_open_flags, obj):
         acc = f_open_flags & O_ACCMODE
         if obj["kind"] == OBJ_PIPE:
             return acc != 3 and not f_open_flags & (O_PATH | O_DIRECT)
-        if obj["kind"] == OBJ_EVENTFD:
+        if obj["kind"] in (OBJ_EVENTFD, OBJ_TIMERFD, OBJ_SIGNALFD, OBJ_EPOLL):
             return acc == 2
+        if obj["kind"] == OBJ_INOTIFY:
+            return acc == 0
         return False
 
     def take_fd(self, r, p):
@@ -760,6 +776,13 @@ class Reader:
             raise self.bad(r, "PROCESS names unknown executable file %d" % exe)
         if nruns != sum(v["nruns"] for v in self.vmas):
             raise self.bad(r, "run count does not match the mappings")
+        # Every descriptor an epoll instance watches is one of the image's.
+        fds = {f["fd"] for f in self.fds}
+        for o in self.objs:
+            for w in o.get("watches", []) if o["kind"] == OBJ_EPOLL else []:
+                if w[0] not in fds:
+                    raise self.bad(r, "object %d: epoll watches fd %d, which the image "
+                                   "does not have" % (o["id"], w[0]))
         # HEADER.special[] lists exactly the vdso/vvar mappings, in order.
         mine = [(v["start"], v["end"], v["kind"]) for v in self.vmas
                 if v["kind"] >= VMA_VDSO]
@@ -885,6 +908,64 @@ def perms(v):
                          "s" if v["flags"] & VMAF_SHARED else "p")
 
 
+def evl_check(kind, state, data, obj):
+    """The state and data of a timerfd, signalfd, epoll or inotify object
+    (section 6.15): None, or why they are refused."""
+    if kind == OBJ_TIMERFD:
+        (clk, flags, ticks, value, interval, deadline) = struct.unpack_from("<iIQQQQ", state, 0)
+        absolute = bool(flags & TFD_ABSTIME)
+        if (clk not in TFD_CLOCKS or flags & ~(TFD_ABSTIME | TFD_CANCEL_ON_SET) or
+                (flags & TFD_CANCEL_ON_SET and not (absolute and clk in (0, 8))) or
+                (deadline != 0) != (absolute and value != 0) or data):
+            return "bad timerfd state"
+        obj.update(clock=clk, flags=flags, ticks=ticks, value=value, interval=interval)
+        return None
+    if kind == OBJ_SIGNALFD:
+        (mask,) = struct.unpack_from("<Q", state, 0)
+        if mask & ((1 << 8) | (1 << 18)) or data:
+            return "bad signalfd state"
+        obj["mask"] = mask
+        return None
+    if kind == OBJ_EPOLL:
+        (n,) = struct.unpack_from("<I", state, 0)
+        if len(data) != 16 * n:
+            return "bad epoll state"
+        watches = []
+        for i in range(n):
+            (fd, events, udata) = struct.unpack_from("<iIQ", data, 16 * i)
+            if fd < 0 or fd >= MAX_FDS or (watches and fd <= watches[-1][0]):
+                return "epoll watch %d: fd %d out of order" % (i, fd)
+            if events & EPOLLEXCLUSIVE and events & ~EPOLLEXCLUSIVE_OK:
+                return "epoll watch of fd %d: events %x" % (fd, events)
+            watches.append((fd, events, udata))
+        obj["watches"] = watches
+        return None
+    # inotify: n watches, each a header, its path and zeros to 8 bytes
+    (n,) = struct.unpack_from("<I", state, 0)
+    off, last, watches = 0, 0, []
+    for _ in range(n):
+        if len(data) - off < 32:
+            return "bad inotify state"
+        (wd, mask, dev, ino, flags, plen) = struct.unpack_from("<iIQQII", data, off)
+        size = (32 + plen + 7) & ~7
+        if plen < 1 or plen > MAX_PATH or size > len(data) - off:
+            return "bad inotify state"
+        if wd <= last:
+            return "inotify watch %d out of order" % wd
+        path = data[off + 32:off + 32 + plen]
+        if path[:1] != b"/" or b"\0" in path:
+            return "inotify watch %d: bad path" % wd
+        if not mask & 0xfff or mask & ~IN_KNOWN or flags & ~INW_DONT_FOLLOW:
+            return "inotify watch %d: mask %x, flags %x" % (wd, mask, flags)
+        watches.append((wd, mask, path))
+        last = wd
+        off += size
+    if off != len(data):
+        return "bad inotify state"
+    obj["watches"] = watches
+    return None
+
+
 def obj_what(rd, f):
     o = rd.objs[f["obj_id"] - 1]
     if o["kind"] == OBJ_PIPE:
@@ -896,6 +977,20 @@ def obj_what(rd, f):
         return "%s, %s, %d of %d bytes queued" % (s, end, o["data_len"], o["capacity"])
     if o["kind"] == OBJ_EVENTFD:
         return "eventfd, count %d%s" % (o["count"], ", semaphore" if o["semaphore"] else "")
+    if o["kind"] == OBJ_TIMERFD:
+        s = "timerfd (%s)" % TFD_CLOCKS.get(o["clock"], "?")
+        s += ", next in %d ns" % o["value"] if o["value"] else ", disarmed"
+        if o["interval"]:
+            s += ", every %d ns" % o["interval"]
+        return "%s%s%s, %d unread" % (s, ", absolute" if o["flags"] & TFD_ABSTIME else "",
+                                      ", cancel on set" if o["flags"] & TFD_CANCEL_ON_SET
+                                      else "", o["ticks"])
+    if o["kind"] == OBJ_SIGNALFD:
+        return "signalfd, mask 0x%x" % o["mask"]
+    if o["kind"] == OBJ_EPOLL:
+        return "epoll, watches %d fds" % len(o["watches"])
+    if o["kind"] == OBJ_INOTIFY:
+        return "inotify, %d watches" % len(o["watches"])
     return OBJ_KINDS[o["kind"]][0]
 
 

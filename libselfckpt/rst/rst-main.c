@@ -557,6 +557,59 @@ static void restore_timers(struct rst_args *a, long pid)
 			sck_syscall2(__NR_kill, pid, s);
 }
 
+/*
+ * timerfds (restore-evl.c made them disarmed): the time left, or the
+ * deadline, then the expirations not read, which timerfd_settime() resets
+ * (P13).
+ */
+static void restore_timerfds(struct rst_args *a)
+{
+	const struct rst_timerfd *t = (const void *)(uintptr_t)a->timerfds;
+
+	for (uint32_t i = 0; i < a->ntimerfds; i++, t++) {
+		struct __kernel_timespec its[2], now;	/* interval, value */
+		uint64_t v = t->value_ns;
+		long r;
+
+		if (v && t->add_now && sys_clock_gettime(t->clockid, &now) == 0)
+			v += (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+		its[0].tv_sec = (long long)(t->interval_ns / 1000000000ULL);
+		its[0].tv_nsec = (long long)(t->interval_ns % 1000000000ULL);
+		its[1].tv_sec = (long long)(v / 1000000000ULL);
+		its[1].tv_nsec = (long long)(v % 1000000000ULL);
+		if ((v || t->flags) &&
+		    (r = sys_timerfd_settime(t->fd, (int)t->flags, its, NULL)) < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot arm the timerfd of fd %d (error %ld)", t->fd, -r);
+		/* ECANCELED: its clock was set meanwhile; read() will say so. */
+		if (t->ticks &&
+		    (r = sys_ioctl(t->fd, RST_TFD_IOC_SET_TICKS, (void *)&t->ticks)) < 0 &&
+		    r != -ECANCELED)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot give the timerfd of fd %d its %llu expirations back (error %ld)",
+				t->fd, (unsigned long long)t->ticks, -r);
+	}
+}
+
+/* epoll registrations of signalfds, by this process (rst.h). */
+static void restore_epoll_adds(struct rst_args *a)
+{
+	const struct rst_epoll_add *e = (const void *)(uintptr_t)a->epoll_adds;
+
+	for (uint32_t i = 0; i < a->nepoll_adds; i++, e++) {
+		struct {
+			uint32_t events;
+			uint64_t data;
+		} __attribute__((packed)) ev = { e->events, e->data };
+		long r = sys_epoll_ctl(e->epfd, 1 /* EPOLL_CTL_ADD */, e->fd, &ev);
+
+		if (r < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot register the signalfd of fd %d with the epoll instance of fd %d (error %ld)",
+				e->fd, e->epfd, -r);
+	}
+}
+
 void rst_main(struct rst_args *a)
 {
 	struct rst_thread *self;
@@ -587,6 +640,8 @@ void rst_main(struct rst_args *a)
 	sys_close_range((unsigned)a->first_helper_fd, ~0U, 0);
 
 	restore_timers(a, pid);
+	restore_epoll_adds(a);
+	restore_timerfds(a);
 	if (a->rstinfo_addr)
 		__builtin_memcpy((void *)(uintptr_t)a->rstinfo_addr, &a->rstinfo,
 				 sizeof(a->rstinfo));

@@ -97,6 +97,36 @@ struct rst_thread {
 
 #define RST_THREAD_STACK (32 << 10)
 
+/*
+ * A timerfd to arm (restore-evl.c packs them): last, just before the
+ * process goes on, so that the time the restart takes does not count.
+ */
+struct rst_timerfd {
+	int32_t fd;			/* its descriptor in the image */
+	int32_t clockid;
+	uint32_t flags;			/* timerfd_settime() flags */
+	uint32_t add_now;		/* value_ns is relative: add the clock's time */
+	uint64_t value_ns;		/* 0: disarmed */
+	uint64_t interval_ns;
+	uint64_t ticks;			/* expirations not read: TFD_IOC_SET_TICKS */
+};
+
+/*
+ * An epoll registration of a signalfd: made by the restored process itself,
+ * since a signalfd's readiness is the polling process's (its wait queue is
+ * in the caller's signal handlers, signalfd_poll()); one the launcher made
+ * would never see the restored process's signals.
+ */
+struct rst_epoll_add {
+	int32_t epfd, fd;
+	uint32_t events;
+	uint32_t _pad;
+	uint64_t data;
+};
+
+/* TFD_IOC_SET_TICKS, _IOW('T', 0, __u64) (CONFIG_CHECKPOINT_RESTORE). */
+#define RST_TFD_IOC_SET_TICKS 0x40085400UL
+
 #define RST_F_VERIFIED_LIST 1u		/* expected chunk hashes are known */
 #define RST_F_EXE_SET 2u		/* try exe_fd with PR_SET_MM_MAP */
 #define RST_F_DEBUG 4u
@@ -165,6 +195,14 @@ struct rst_args {
 	uint64_t threads;		/* struct rst_thread[nthreads] */
 	int32_t go;			/* futex: the others wait for it */
 	uint32_t _pad4;
+
+	/* timerfds to arm (restore-evl.c). */
+	uint32_t ntimerfds;
+	uint32_t _pad6;
+	uint64_t timerfds;		/* struct rst_timerfd[ntimerfds] */
+	uint32_t nepoll_adds;
+	uint32_t _pad7;
+	uint64_t epoll_adds;		/* struct rst_epoll_add[nepoll_adds] */
 
 	/* Reports. */
 	uint64_t rstinfo_addr;

@@ -9,8 +9,10 @@
 #      checkpoint of a lineage (--checkpoint-every), the images the
 #      runner keeps of the e2e tests maps01 (shared, memfd, deleted and
 #      named mappings), files01 (descriptors; its image.2 was written
-#      by a restarted process, generation 1) and pipes01 (OBJ records:
-#      pipes, a FIFO, eventfds), and one of a multi-threaded
+#      by a restarted process, generation 1), pipes01 (OBJ records:
+#      pipes, a FIFO, eventfds), evloop01 (timerfds, a signalfd, epoll
+#      instances, one watching another) and inotify01 (inotify instances,
+#      watches with gaps in their numbers), and one of a multi-threaded
 #      process (threads.img: three threads besides the main one, one of
 #      which calls the checkpoint, so that MAIN and CALLER are two THREAD
 #      records, each worker named by pthread_setname_np; built here from a
@@ -96,7 +98,7 @@ heat large --size 256 --steps 121 --checkpoint-at 120	# 1.2 MiB of page data
 heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
-for t in maps01 files01 pipes01; do
+for t in maps01 files01 pipes01 evloop01 inotify01; do
 	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" -- "$B/tests/e2e/bin/$t" \
 		>"$t.log" 2>&1 || die "$t failed under the runner: $(tail -n 20 "$t.log")"
 done
@@ -163,7 +165,8 @@ grep -q '^checkpointed$' threads.log || die "the threads program did not checkpo
 # Searched for held locks that record a thread id: NO_OWNED_LOCKS.
 SELFCKPT_NEW_IDS=1 heat safe --size 16 --steps 12 --checkpoint-at 6
 images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
-	files01/image.2 threads.img safe.img pipes01/image.1)
+	files01/image.2 threads.img safe.img pipes01/image.1 evloop01/image.1
+	inotify01/image.1)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -285,6 +288,12 @@ if refs["files01/image.2"]["checkpoint"]["restarted"] not in ("pidns", "userns+p
     fail("files01/image.2: restarted %r" % refs["files01/image.2"]["checkpoint"]["restarted"])
 if not {"object"} <= {f["kind"] for f in refs["pipes01/image.1"]["fds"]}:
     fail("pipes01's image has no kernel objects")
+for img, kinds in (("evloop01/image.1", ("timerfd", "signalfd", "epoll")),
+                   ("inotify01/image.1", ("inotify",))):
+    whats = " ".join(f.get("what", "") for f in refs[img]["fds"])
+    for k in kinds:
+        if k not in whats:
+            fail("%s has no %s" % (img, k))
 if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
     fail("safe.img (SELFCKPT_NEW_IDS=1) does not say new ids are safe")
 
@@ -466,6 +475,11 @@ def set_file(pred, fid=1):
     return lambda r: setf(vma(r, pred), 36, "<I", lambda v: fid)
 
 
+def obj(recs, kind, i=0):
+    """The i-th OBJ record of the given kind."""
+    return [r for r in recs if r[0] == ic.OBJ and struct.unpack_from("<I", r[2], 4)[0] == kind][i]
+
+
 def setf(rec, off, fmt, fn):
     """Change the field at payload offset off (struct format fmt) of rec."""
     p = bytearray(rec[2])
@@ -538,6 +552,8 @@ def drop(t):
 ALL8 = {t: 8 for t in FIXED}
 ALL4 = {t: 4 for t in FIXED}
 M = "medium.img"
+E = "evloop01/image.1"
+I = "inotify01/image.1"
 T = "threads.img"
 F1 = "files01/image.1"
 ROLES = "the threads' ids or roles are inconsistent"
@@ -624,6 +640,37 @@ forged = [
     ("maps01/image.1", "fd naming an object",
      lambda r: setf(fdrec(r, 3), 24, "<I", lambda v: file_ids(r, lambda f, k: f & 1)[0]), {},
      "fd 3 refers to a file of another kind"),
+    # Event-loop objects (6.15): state, data, and what epoll watches.
+    (E, "timerfd on clock 5", lambda r: setf(obj(r, ic.OBJ_TIMERFD), 32, "<i", lambda v: 5), {},
+     "bad timerfd state"),
+    (E, "relative timerfd cancelled on set",
+     lambda r: setf(obj(r, ic.OBJ_TIMERFD), 36, "<I", lambda v: v | 2), {}, "bad timerfd state"),
+    (E, "timerfd with a deadline but relative",
+     lambda r: setf(obj(r, ic.OBJ_TIMERFD), 64, "<Q", lambda v: 12345), {}, "bad timerfd state"),
+    (E, "signalfd taking SIGKILL", lambda r: setf(obj(r, ic.OBJ_SIGNALFD), 32, "<Q",
+                                                  lambda v: v | 1 << 8), {}, "bad signalfd state"),
+    (E, "epoll watch count + 1", lambda r: setf(obj(r, ic.OBJ_EPOLL), 32, "<I", lambda v: v + 1), {},
+     "bad epoll state"),
+    (E, "epoll watches out of order", lambda r: setf(obj(r, ic.OBJ_EPOLL), 40 + 16, "<i",
+                                                     lambda v: 0), {}, "fd 0 out of order"),
+    (E, "epoll watching an fd the image lacks",
+     lambda r: setf(obj(r, ic.OBJ_EPOLL, 1), 40, "<i", lambda v: 999), {},
+     "epoll watches fd 999, which the image does not have"),
+    (E, "EPOLLEXCLUSIVE with EPOLLONESHOT",
+     lambda r: setf(obj(r, ic.OBJ_EPOLL), 44, "<I", lambda v: v | 1 << 28 | 1 << 30), {},
+     "events"),
+    (E, "timerfd fd O_RDONLY", lambda r: setf(fdrec(r, 13), 8, "<I", lambda v: v & ~3), {},
+     "fd 13 cannot be an end of timerfd object"),
+    (I, "inotify wd 0", lambda r: setf(obj(r, ic.OBJ_INOTIFY), 40, "<i", lambda v: 0), {},
+     "inotify watch 0 out of order"),
+    (I, "inotify relative path", lambda r: setf(obj(r, ic.OBJ_INOTIFY), 40 + 32, "<B",
+                                                lambda v: ord("x")), {}, "bad path"),
+    (I, "inotify mask 0", lambda r: setf(obj(r, ic.OBJ_INOTIFY), 44, "<I", lambda v: 0), {},
+     "mask 0, flags"),
+    (I, "inotify watch count + 1", lambda r: setf(obj(r, ic.OBJ_INOTIFY), 32, "<I", lambda v: v + 1),
+     {}, "bad inotify state"),
+    (I, "inotify fd O_RDWR", lambda r: setf(fdrec(r, 3), 8, "<I", lambda v: v | 2), {},
+     "fd 3 cannot be an end of inotify object"),
     # One MAIN thread (tid = HEADER.pid), one CALLER, distinct positive tids.
     (T, "two MAIN threads", lambda r: setf(thread(r, 0), 4, "<I", lambda v: ic.THRF_MAIN), {}, ROLES),
     (T, "duplicate tids", lambda r: setf(thread(r, 0, 1), 0, "<i", lambda v: tid_of(thread(r, 0))), {},

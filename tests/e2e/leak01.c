@@ -4,7 +4,12 @@
  * goes on:
  *
  *   - while the process holds a socket, one end of a pipe (the other is
- *     not in the process), a packet-mode pipe, a timerfd, an epoll fd, a signalfd, an inotify fd, a memfd
+ *     not in the process), a packet-mode pipe, an epoll fd watching a
+ *     file registered as a descriptor since closed (the file still open
+ *     through a dup), an inotify fd with events not read yet, one with a
+ *     watch added behind the library's back (the raw system call) and one
+ *     whose watch was added by a path since renamed (for root, without
+ *     CAP_DAC_READ_SEARCH, which would find them by file handle), a memfd
  *     descriptor, an unlinked but open file, a file or directory of its
  *     own /proc/<pid> (a restarted process has another pid: restart would
  *     fail, or open another process's), a file with a flock(), a POSIX
@@ -29,10 +34,10 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -137,6 +142,22 @@ static void expect_refusal(const char *what, const char *word1, const char *word
 	check_goes_on(what, ++round_no);
 }
 
+/*
+ * Take CAP_DAC_READ_SEARCH out of the effective set (drop) or put it back
+ * from the permitted one: with it, the checkpoint finds an inotify watch's
+ * path from the inode's file handle.
+ */
+static void dac_read_search(int drop)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct c[2];
+	uint32_t bit = 1u << CAP_DAC_READ_SEARCH;
+
+	CHECK(syscall(SYS_capget, &h, c) == 0, "capget: %s", strerror(errno));
+	c[0].effective = drop ? c[0].effective & ~bit : c[0].effective | (c[0].permitted & bit);
+	CHECK(syscall(SYS_capset, &h, c) == 0, "capset: %s", strerror(errno));
+}
+
 static void refuse_fd(const char *what, int fd, const char *kind)
 {
 	char num[32];
@@ -189,34 +210,49 @@ int main(void)
 	close(fds[0]);
 	close(fds[1]);
 
-	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-
-	CHECK(tfd >= 0, "timerfd_create: %s", strerror(errno));
-	refuse_fd("timerfd", tfd, "timerfd");
-	close(tfd);
-
+	/* Registered as fd d, then d closed: the dup keeps the file open. */
 	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN };
 
-	CHECK(ep >= 0, "epoll_create1: %s", strerror(errno));
-	refuse_fd("epoll", ep, "eventpoll");
+	CHECK(ep >= 0 && pipe(fds) == 0, "epoll_create1/pipe: %s", strerror(errno));
+	int keep = dup(fds[0]);
+
+	CHECK(keep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], &ev) == 0, "epoll_ctl: %s",
+	      strerror(errno));
+	close(fds[0]);
+	refuse_fd("epoll watching a closed fd", ep, "no longer that file");
 	close(ep);
+	close(keep);
+	close(fds[1]);
 
-	sigset_t sfd_set;
+	/* inotify: events not read yet, a path unknown, a path renamed. */
+	int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	char evbuf[4096];
 
-	sigemptyset(&sfd_set);
-	sigaddset(&sfd_set, SIGUSR2);
-	int sfd = signalfd(-1, &sfd_set, SFD_CLOEXEC);
-
-	CHECK(sfd >= 0, "signalfd: %s", strerror(errno));
-	refuse_fd("signalfd", sfd, "signalfd");
-	close(sfd);
-
-	int ino = inotify_init1(IN_CLOEXEC);
-
-	CHECK(ino >= 0 && inotify_add_watch(ino, ".", IN_CREATE) >= 0,
+	mkdir("watched.d", 0700);
+	CHECK(ino >= 0 && inotify_add_watch(ino, "watched.d", IN_CREATE) >= 0,
 	      "inotify: %s", strerror(errno));
-	refuse_fd("inotify", ino, "inotify");
+	int tmp = open("watched.d/new", O_WRONLY | O_CREAT, 0600);
+
+	CHECK(tmp >= 0, "create watched.d/new: %s", strerror(errno));
+	close(tmp);
+	refuse_fd("inotify with events queued", ino, "not read yet");
+	CHECK(read(ino, evbuf, sizeof(evbuf)) > 0, "the inotify events were lost");
 	close(ino);
+	dac_read_search(1);
+	mkdir("raw.d", 0700);
+	ino = inotify_init1(IN_CLOEXEC);
+	CHECK(ino >= 0 && syscall(SYS_inotify_add_watch, ino, "raw.d", IN_CREATE) > 0,
+	      "inotify: %s", strerror(errno));
+	refuse_fd("inotify watch added by the raw system call", ino, "no known path");
+	close(ino);
+	mkdir("before.d", 0700);
+	ino = inotify_init1(IN_CLOEXEC);
+	CHECK(ino >= 0 && inotify_add_watch(ino, "before.d", IN_CREATE) > 0 &&
+	      rename("before.d", "after.d") == 0, "inotify: %s", strerror(errno));
+	refuse_fd("inotify watch on a renamed directory", ino, "leads to another file");
+	close(ino);
+	dac_read_search(0);
 
 	int mfd = memfd_create("leak01", MFD_CLOEXEC);
 

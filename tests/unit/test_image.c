@@ -2310,6 +2310,7 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__fd_kind_name(SCK_FD_OBJ + 1), "?");
 	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_PIPE), "pipe");
 	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_EVENTFD), "eventfd");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_INOTIFY), "inotify");
 	assert_string_equal(selfckpt__obj_kind_name(0), "?");
 }
 
