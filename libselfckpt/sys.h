@@ -241,6 +241,17 @@ static inline long sys_getpid(void)
 	return sck_syscall0(__NR_getpid);
 }
 
+/* The process group and session of this process (pid 0: as seen here). */
+static inline long sys_getpgid(int pid)
+{
+	return sck_syscall1(__NR_getpgid, pid);
+}
+
+static inline long sys_getsid(int pid)
+{
+	return sck_syscall1(__NR_getsid, pid);
+}
+
 static inline long sys_gettid(void)
 {
 	return sck_syscall0(__NR_gettid);
