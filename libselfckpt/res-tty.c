@@ -352,9 +352,18 @@ int selfckpt__tty_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 {
 	struct peer p = { 0, 0, 0 };
 
-	if (!S_ISCHR(x->st.st_mode) || !is_terminal(x->st.st_rdev) ||
-	    (x->fi.flags & O_PATH))
+	struct sck_termios t;
+
+	if (!S_ISCHR(x->st.st_mode) || (x->fi.flags & O_PATH))
 		return 0;	/* res-file.c decides */
+	/*
+	 * Terminals by major number; on stdio also any other device that
+	 * answers TCGETS2 as a terminal does (a USB serial line, a
+	 * console of another driver): it is the restart command's own.
+	 */
+	if (!is_terminal(x->st.st_rdev) &&
+	    (x->fd > 2 || sys_ioctl(x->fd, SCK_TCGETS2, &t) < 0))
+		return 0;
 	if (is_master(x)) {
 		const struct sck_fdx *s;
 		int ret = pty_peer(x->fd, &p);
