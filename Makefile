@@ -43,7 +43,7 @@ NOLIBC_SRC := libselfckpt/writer.c libselfckpt/image-enc.c libselfckpt/log.c \
 	libselfckpt/nolibc/fmt.c libselfckpt/nolibc/errname.c
 CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-obj.c \
-	libselfckpt/res-evl.c libselfckpt/res-proc.c \
+	libselfckpt/res-evl.c libselfckpt/res-tty.c libselfckpt/res-proc.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
 	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \
 	libselfckpt/arch/$(ARCH)/cpu.c
@@ -51,7 +51,7 @@ CORE_ASM := libselfckpt/arch/$(ARCH)/context.S
 # Used by the selfckpt program (restart, info) and the tests, not exported.
 TOOL_LIB_SRC := libselfckpt/image-dec.c libselfckpt/restore.c \
 	libselfckpt/restore-files.c libselfckpt/restore-objs.c \
-	libselfckpt/restore-evl.c libselfckpt/restore-ns.c \
+	libselfckpt/restore-evl.c libselfckpt/restore-tty.c libselfckpt/restore-ns.c \
 	libselfckpt/arch/$(ARCH)/sigframe.c
 
 # Only in the shared library: libc functions it interposes (interpose.c).
@@ -249,6 +249,7 @@ E2E_LIBS_threadsig01 := -lpthread
 E2E_LIBS_guard01 := -lpthread
 E2E_CFLAGS_openmp01 := -fopenmp
 E2E_LIBS_openmp01 := -fopenmp
+E2E_LIBS_pty01 := -lutil
 
 $(BUILD)/tests/e2e/helpers/%: tests/e2e/helpers/%.c $(BUILD)/libselfckpt.so
 	@mkdir -p $(dir $@)
@@ -260,6 +261,8 @@ $(BUILD)/tests/e2e/helpers/%: tests/e2e/helpers/%.c $(BUILD)/libselfckpt.so
 $(BUILD)/tests/e2e/helpers/run-%: tests/e2e/helpers/run-%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -o $@ $< -lpthread
+
+HELPER_LIBS_ptyrun := -lutil
 
 # The image editor of incompat.sh uses the codec and xxh64 from inside.
 HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a $(SAN_PROG)

@@ -106,10 +106,21 @@ const char *selfckpt__fd_kind_name(uint32_t kind)
 
 const char *selfckpt__obj_kind_name(uint32_t kind)
 {
-	static const char *const names[] = { "?", "pipe", "eventfd", "timerfd",
-					     "signalfd", "epoll", "inotify" };
+	static const char *const names[] = {
+		[0] = "?",
+		[SCK_OBJ_PIPE] = "pipe",
+		[SCK_OBJ_EVENTFD] = "eventfd",
+		[SCK_OBJ_TIMERFD] = "timerfd",
+		[SCK_OBJ_SIGNALFD] = "signalfd",
+		[SCK_OBJ_EPOLL] = "epoll",
+		[SCK_OBJ_INOTIFY] = "inotify",
+		[SCK_OBJ_PTY] = "pty",
+		[SCK_OBJ_PTS] = "pts",
+		[SCK_OBJ_TTY] = "terminal",
+	};
 
-	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind]
+								     : "?";
 }
 
 /* Read one record header and check its place in the chain. */
@@ -632,6 +643,30 @@ static int evl_check_targets(struct rd *r, const struct sck_image *img,
 }
 
 /*
+ * The slave side of a pty: it names an earlier pty object, which has no
+ * other slave.
+ */
+static int take_pts(struct rd *r, const struct sck_image *img,
+		    const struct sck_rec *rec, uint64_t off, const struct sck_img_obj *o)
+{
+	const struct sck_obj_pts *t = (const void *)o->state;
+
+	if (o->o.data_len)
+		return BAD("object %u: bad pts state", o->o.id);
+	if (!t->master || t->master >= o->o.id ||
+	    img->objs[t->master - 1].o.kind != SCK_OBJ_PTY)
+		return BAD("object %u: the slave of object %u, which is not a pty", o->o.id,
+			   t->master);
+	for (uint32_t i = 0; i + 1 < o->o.id; i++)
+		if (img->objs[i].o.kind == SCK_OBJ_PTS &&
+		    ((const struct sck_obj_pts *)(const void *)img->objs[i].state)->master ==
+			    t->master)
+			return BAD("object %u: a second slave of pty object %u", o->o.id,
+				   t->master);
+	return 0;
+}
+
+/*
  * OBJ: a kernel object. The kind's state must have the size this reader
  * knows (or more, from a newer minor version) and sensible values; data
  * only where the kind has any.
@@ -662,6 +697,15 @@ static int take_obj(struct rd *r, struct sck_image *img,
 	case SCK_OBJ_EPOLL:
 	case SCK_OBJ_INOTIFY:
 		known = evl_state_size(h.kind);
+		break;
+	case SCK_OBJ_PTY:
+		known = sizeof(struct sck_obj_pty);
+		break;
+	case SCK_OBJ_PTS:
+		known = sizeof(struct sck_obj_pts);
+		break;
+	case SCK_OBJ_TTY:
+		known = sizeof(struct sck_obj_tty);
 		break;
 	default:
 		return BAD("object %u has unknown kind %u", h.id, h.kind);
@@ -712,6 +756,26 @@ static int take_obj(struct rd *r, struct sck_image *img,
 			return BAD("object %u: bad eventfd state", h.id);
 		break;
 	}
+	case SCK_OBJ_PTY: {
+		const struct sck_obj_pty *t = (const void *)o->state;
+
+		if (t->flags & ~(SCK_PTYF_LOCKED | SCK_PTYF_PACKET | SCK_PTYF_EXCL) ||
+		    h.data_len)
+			return BAD("object %u: bad pty state", h.id);
+		break;
+	}
+	case SCK_OBJ_PTS:
+		return take_pts(r, img, rec, off, o);
+	case SCK_OBJ_TTY: {
+		const struct sck_obj_tty *t = (const void *)o->state;
+		uint32_t job = t->flags & (SCK_TTYF_FOREGROUND | SCK_TTYF_BACKGROUND);
+
+		if (t->flags & ~(SCK_TTYF_CTTY | job) || job == (SCK_TTYF_FOREGROUND |
+								 SCK_TTYF_BACKGROUND) ||
+		    (job && !(t->flags & SCK_TTYF_CTTY)) || h.data_len)
+			return BAD("object %u: bad terminal state", h.id);
+		break;
+	}
 	default: {
 		char why[96];
 
@@ -739,8 +803,11 @@ static int check_obj_fd(const struct sck_image *img, const struct sck_fd *f)
 		return acc != O_RDWR;
 	case SCK_OBJ_INOTIFY:
 		return acc != O_RDONLY;
+	case SCK_OBJ_PTY:
+	case SCK_OBJ_PTS:
+		return acc == 3 || (f->open_flags & O_PATH) != 0;
 	}
-	return 1;
+	return 1;	/* a terminal object only stdio descriptors name */
 }
 
 static int take_fd(struct rd *r, struct sck_image *img,
@@ -780,6 +847,14 @@ static int take_fd(struct rd *r, struct sck_image *img,
 			return BAD("fd %d refers to unknown object %u", f->fd, f->obj_id);
 		if (check_obj_fd(img, f))
 			return BAD("fd %d cannot be an end of %s object %u", f->fd,
+				   selfckpt__obj_kind_name(img->objs[f->obj_id - 1].o.kind),
+				   f->obj_id);
+	} else if (f->obj_id && f->kind == SCK_FD_STDIO) {
+		/* The settings of the terminal it was (kind tty). */
+		if (f->obj_id > img->nobjs)
+			return BAD("fd %d refers to unknown object %u", f->fd, f->obj_id);
+		if (img->objs[f->obj_id - 1].o.kind != SCK_OBJ_TTY)
+			return BAD("fd %d is stdio but refers to %s object %u", f->fd,
 				   selfckpt__obj_kind_name(img->objs[f->obj_id - 1].o.kind),
 				   f->obj_id);
 	} else if (f->obj_id) {

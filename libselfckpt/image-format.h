@@ -356,7 +356,8 @@ struct sck_fd {
 	uint32_t file_id;		/* FILE record for FILE/DIR/DEV */
 	uint32_t share_with;		/* lower fd sharing the open file description, +1; 0 none */
 	uint32_t stdio_kind;		/* enum sck_stdio_kind for SCK_FD_STDIO */
-	uint32_t obj_id;		/* OBJ record for SCK_FD_OBJ, else 0 */
+	uint32_t obj_id;		/* OBJ record for SCK_FD_OBJ; for
+					 * SCK_FD_STDIO a SCK_OBJ_TTY or 0 */
 	uint64_t size_at_ckpt;		/* regular files: st_size at checkpoint */
 };
 
@@ -390,6 +391,8 @@ enum sck_obj_kind {
 	SCK_OBJ_MEMFD = 10,
 	SCK_OBJ_PTY = 11,		/* pseudo-terminal master/slave pair */
 	SCK_OBJ_SYSV = 12,		/* System V IPC the process created */
+	SCK_OBJ_PTS = 13,		/* the slave side of a SCK_OBJ_PTY */
+	SCK_OBJ_TTY = 14,		/* settings of a stdio terminal */
 };
 
 struct sck_obj {
@@ -476,6 +479,62 @@ struct sck_inotify_watch {
 };
 
 #define SCK_INW_DONT_FOLLOW 1u		/* the inode is a symbolic link */
+
+/*
+ * Terminals. A terminal's settings: the kernel's struct termios2 (TCGETS2,
+ * Linux x86-64 values and layout) and its window size (TIOCGWINSZ).
+ */
+struct sck_termios {
+	uint32_t iflag, oflag, cflag, lflag;
+	uint8_t line;
+	uint8_t cc[19];
+	uint32_t ispeed, ospeed;
+};
+
+struct sck_winsize {
+	uint16_t rows, cols, xpixel, ypixel;
+};
+
+/*
+ * SCK_OBJ_PTY: a pseudo-terminal pair the process opened, seen from its
+ * master (/dev/ptmx): the FD records naming it are descriptors on the
+ * master. The slave's descriptors name the SCK_OBJ_PTS object that
+ * follows it. Restart opens a new pair (another /dev/pts number). No data:
+ * a checkpoint refuses a pair with bytes queued either way.
+ */
+#define SCK_PTYF_LOCKED 0x1u		/* TIOCGPTLCK: the slave may not be opened */
+#define SCK_PTYF_PACKET 0x2u		/* TIOCPKT on the master */
+#define SCK_PTYF_EXCL 0x4u		/* TIOCEXCL on the slave */
+
+struct sck_obj_pty {
+	struct sck_termios t;		/* the slave's settings */
+	struct sck_winsize ws;
+	uint32_t index;			/* N of /dev/pts/N at checkpoint; for info */
+	uint32_t flags;			/* SCK_PTYF_* */
+	uint32_t _pad;
+};
+
+/* SCK_OBJ_PTS: the slave of an earlier SCK_OBJ_PTY. No data. */
+struct sck_obj_pts {
+	uint32_t master;		/* id of the SCK_OBJ_PTY object */
+	uint32_t _pad;
+};
+
+/*
+ * SCK_OBJ_TTY: the terminal that stdio descriptors (FD kind stdio) were
+ * on, which restart does not make: the restarted process gets the restart
+ * command's own terminal, and these settings are reapplied to it. No data.
+ */
+#define SCK_TTYF_CTTY 0x1u		/* the process's controlling terminal */
+#define SCK_TTYF_FOREGROUND 0x2u	/* ...and its group was the foreground */
+#define SCK_TTYF_BACKGROUND 0x4u	/* ...and it was not: settings not its own */
+
+struct sck_obj_tty {
+	struct sck_termios t;
+	struct sck_winsize ws;
+	uint32_t rdev_major, rdev_minor;	/* which terminal; for info */
+	uint32_t flags;			/* SCK_TTYF_* */
+};
 
 #define SCK_MAX_OBJ_DATA (64ULL << 20)	/* data of one object */
 
@@ -572,6 +631,10 @@ _Static_assert(sizeof(struct sck_rec) == 32, "rec");
 _Static_assert(sizeof(struct sck_run) == 32, "run");
 _Static_assert(sizeof(struct sck_vma) == 72, "vma");
 _Static_assert(sizeof(struct sck_fd) == 48, "fd");
+_Static_assert(sizeof(struct sck_termios) == 44, "termios2");
+_Static_assert(sizeof(struct sck_obj_pty) == 64, "pty");
+_Static_assert(sizeof(struct sck_obj_pts) == 8, "pts");
+_Static_assert(sizeof(struct sck_obj_tty) == 64, "tty");
 _Static_assert(sizeof(struct sck_gregs) == 144, "gregs");
 _Static_assert(sizeof(struct sck_sigaction) == 32, "sigaction");
 _Static_assert(sizeof(struct sck_file) == 112, "file");

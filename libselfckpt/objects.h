@@ -50,6 +50,14 @@ int selfckpt__obj_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
  */
 uint64_t selfckpt__obj_plan(void);
 
+/*
+ * res-tty.c: a terminal (a pty pair of the process, or a stdio terminal);
+ * the same contract as selfckpt__obj_fd (a stdio terminal is FD kind
+ * stdio naming an OBJ of kind tty).
+ */
+int selfckpt__tty_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
+		     const struct sck_fdx *x, struct sck_fd *r);
+
 /* Add an OBJ record; fills o->id. Returns the id or -errno. */
 int selfckpt__obj_add(struct sck_dump *d, struct sck_obj *o,
 		      const void *state, const void *data);

@@ -178,7 +178,15 @@ static int classify_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 
 	r->fd = x->fd;
 	r->open_flags = x->fi.flags & ~(uint32_t)O_CLOEXEC;
-	r->fd_flags = (x->fi.flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
+	/*
+	 * From the descriptor itself: fdinfo's flags also show O_CLOEXEC for
+	 * a file opened with it by TIOCGPTPEER, which keeps it in the file's
+	 * flags after FD_CLOEXEC is cleared.
+	 */
+	long fdfl = sys_fcntl(x->fd, F_GETFD, 0);
+
+	r->fd_flags = fdfl >= 0 ? (uint32_t)fdfl & FD_CLOEXEC
+				: (x->fi.flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
 	r->pos = x->fi.pos;
 
 	/* Pipes, eventfds... (res-obj.c) */

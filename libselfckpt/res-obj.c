@@ -305,6 +305,8 @@ int selfckpt__obj_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 			r->kind = SCK_FD_OBJ;
 		return ret;
 	}
+	if (S_ISCHR(x->st.st_mode))
+		return selfckpt__tty_fd(d, all, n, x, r);	/* res-tty.c */
 	if (!sck_starts_with(x->target, "anon_inode:"))
 		return 0;
 	for (size_t i = 0; i < sizeof(anon_kinds) / sizeof(anon_kinds[0]); i++) {

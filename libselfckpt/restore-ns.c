@@ -20,8 +20,10 @@
  *
  * This process stays outside: it finds the program's PID as seen from
  * here for --pidfile, forwards the signals it is sent (kill, not the
- * terminal's, which reach the program directly: same process group), and
- * exits with the program's status, or dies of the program's signal.
+ * terminal's, which reach the program directly: same process group),
+ * stops when the program stops (^Z: the shell that waits for this
+ * process sees the job stopped), and exits with the program's status, or
+ * dies of the program's signal.
  *
  * It never enters the namespaces itself, so that whatever fails before
  * the program exists (creating the namespaces, mapping the ids, clone3
@@ -126,9 +128,13 @@ static int map_ids(uid_t uid, gid_t gid)
 	return write_file("/proc/self/gid_map", line);
 }
 
-/* How the program ended, told by init to the outside through a pipe. */
+/*
+ * How the program ended, told by init to the outside through a pipe; or
+ * that it stopped, which the outside then does too (job control).
+ */
 struct ending {
-	int32_t how;			/* 0 exit, 1 signal, 2 init failed */
+	int32_t how;			/* 0 exit, 1 signal, 2 init failed,
+					 * 3 stopped (by signal value) */
 	int32_t value;
 };
 
@@ -266,7 +272,7 @@ static void init_main(struct rs *s, pid_t want, int pipe_w, int setup_w,
 	forward_to = child;
 	forward_signals();
 	for (;;) {
-		pid_t w = waitpid(-1, &status, __WALL);
+		pid_t w = waitpid(-1, &status, __WALL | WUNTRACED);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -274,6 +280,10 @@ static void init_main(struct rs *s, pid_t want, int pipe_w, int setup_w,
 			break;
 		if (w != child)
 			continue;	/* an orphan of the program: reaped */
+		if (WIFSTOPPED(status)) {
+			report(pipe_w, 3, WSTOPSIG(status));
+			continue;
+		}
 		if (WIFEXITED(status))
 			report(pipe_w, 0, WEXITSTATUS(status));
 		else if (WIFSIGNALED(status))
@@ -338,6 +348,50 @@ static int write_pidfile(struct rs *s, const char *path, pid_t pid)
 	return 0;
 }
 
+/* Is process pid stopped now (by a signal, or traced)? */
+static int is_stopped(pid_t pid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+
+	char *p = strrchr(buf, ')');
+
+	return p && (p[2] == 'T' || p[2] == 't');
+}
+
+/*
+ * The program stopped (^Z on its terminal, SIGTTIN in the background,
+ * SIGSTOP): so does the outside, with the same signal, so that the shell
+ * that waits for it sees the job stopped and can continue it (fg, bg:
+ * SIGCONT to the process group, which the program is in). Without this
+ * the shell would go on waiting for a job it cannot see stopped. Only if
+ * the program is still stopped: the terminal's stop signal may have
+ * reached the outside too (before its handlers were set), and the SIGCONT
+ * that continued both makes this report stale. A stop signal the kernel
+ * discards (an orphaned process group) stops nothing.
+ */
+static void stop_too(int sig, pid_t prog)
+{
+	struct sigaction dfl, old;
+
+	if (prog > 0 && !is_stopped(prog))
+		return;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, &old);
+	kill(getpid(), sig);	/* stopped here until SIGCONT */
+	sigaction(sig, &old, NULL);
+}
+
 /*
  * The outside: wait for init, pass on what it reports. Its descriptors
  * other than the report pipe and stderr are closed: the program's files
@@ -363,10 +417,27 @@ static __attribute__((noreturn)) void outside(struct rs *s, pid_t init,
 	forward_to = prog;
 	if (prog && s->o->pidfile)
 		write_pidfile(s, s->o->pidfile, prog);
-	while (!init_is_prog && read(pipe_r, &e, sizeof(e)) < 0 && errno == EINTR)
-		;
-	while (waitpid(init, &status, 0) < 0 && errno == EINTR)
-		;
+	while (!init_is_prog) {
+		ssize_t n = read(pipe_r, &e, sizeof(e));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != sizeof(e) || e.how != 3)
+			break;
+		stop_too(e.value, prog);
+		e = (struct ending){ 2, SCK_EX_OSERR };
+	}
+	for (;;) {
+		pid_t w = waitpid(init, &status, init_is_prog ? WUNTRACED : 0);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w == init && WIFSTOPPED(status)) {
+			stop_too(WSTOPSIG(status), init);
+			continue;
+		}
+		break;
+	}
 	/* A program that was PID 1 is init itself: its own status. */
 	if (init_is_prog && WIFEXITED(status))
 		e = (struct ending){ 0, WEXITSTATUS(status) };

@@ -183,6 +183,13 @@ int selfckpt__rs_make_objects(struct rs *s)
 		case SCK_OBJ_INOTIFY:
 			ret = selfckpt__rs_make_inotify(s, o, &ro->fd[0]);
 			break;
+		case SCK_OBJ_PTY:	/* and its slave, the pts object */
+			ret = selfckpt__rs_make_pty(s, o, ro->fd);
+			break;
+		case SCK_OBJ_PTS:	/* made with its pty */
+		case SCK_OBJ_TTY:	/* the restart command's own (stdio) */
+			ret = 0;
+			break;
 		}
 		if (ret)
 			return -1;
@@ -243,12 +250,20 @@ int selfckpt__rs_obj_fd(struct rs *s, const struct sck_fd *r)
 		}
 		n = fcntl(ro->fd[end], F_DUPFD_CLOEXEC, 0);
 		break;
+	case SCK_OBJ_PTS:
+		/* The slave, opened with its master (fd[1] of the pty object). */
+		ro = &s->objs[((const struct sck_obj_pts *)(const void *)o->state)->master - 1];
+		if (ro->used[1]++)
+			n = reopen(s, ro->fd[1], acc | O_NOCTTY);
+		else
+			n = fcntl(ro->fd[1], F_DUPFD_CLOEXEC, 0);
+		break;
 	default:
 		n = fcntl(ro->fd[0], F_DUPFD_CLOEXEC, 0);
 		break;
 	}
 	if (n < 0) {
-		if (o->o.kind != SCK_OBJ_PIPE)
+		if (o->o.kind != SCK_OBJ_PIPE && o->o.kind != SCK_OBJ_PTS)
 			selfckpt__rs_msg(s, "cannot place fd %d on %s: %s", r->fd,
 					 what(s, o, w, sizeof(w)), strerror(errno));
 		return -1;
@@ -267,9 +282,12 @@ int selfckpt__rs_objects_done(struct rs *s)
 	/* Registrations name descriptors: all are in place now. */
 	int ret = selfckpt__rs_epoll_register(s);
 
+	selfckpt__rs_stdio_ttys(s);
 	for (uint32_t i = 0; i < s->img.nobjs; i++) {
 		struct rs_obj *ro = &s->objs[i];
 
+		if (s->img.objs[i].o.kind == SCK_OBJ_PTY)
+			selfckpt__rs_pty_done(s, &s->img.objs[i], ro->fd);
 		if (ro->fd[1] >= 0 && ro->fd[1] != ro->fd[0])
 			close(ro->fd[1]);
 		if (ro->fd[0] >= 0)

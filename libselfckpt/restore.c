@@ -623,7 +623,7 @@ static void pack_process(struct rs *s, struct rst_args *a)
 	a->child_subreaper = p->child_subreaper;
 	a->timerslack_ns = p->timerslack_ns;
 	memcpy(a->itimer, p->itimer, sizeof(a->itimer));
-	a->pending_shared = p->pending_shared;
+	a->pending_shared = p->pending_shared | s->raise;
 	a->xcomp_perm = s->img.hdr.cpu.xcomp_perm;
 	a->mdwe = p->mdwe;
 	a->cap_inh = p->cap_inh;
@@ -840,7 +840,7 @@ static void go(struct rs *s)
 {
 	uint64_t all = ~0ULL;
 
-	(void)s;
+	selfckpt__rs_tty_modes(s);	/* the terminal's, last: restore-tty.c */
 	/* Raw, so that libc's own signals are blocked too. */
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
 	jump(jump_hole, jump_args, jump_stack);

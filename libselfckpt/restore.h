@@ -58,6 +58,8 @@ struct rs {
 	int helper_base;		/* helper fds live at or above it */
 	struct rs_file *files;		/* [img.nfiles], index id - 1 */
 	struct rs_obj *objs;		/* [img.nobjs]: restore-objs.c */
+	uint64_t raise;			/* standard signals the restored process
+					 * gets (SIGWINCH: another window size) */
 	char err[512];
 };
 
@@ -101,6 +103,17 @@ int selfckpt__rs_make_inotify(struct rs *s, const struct sck_img_obj *o, int *fd
 int selfckpt__rs_epoll_register(struct rs *s);
 uint32_t selfckpt__rs_timerfds(const struct rs *s, struct rst_timerfd *out);
 uint32_t selfckpt__rs_epoll_late(const struct rs *s, struct rst_epoll_add *out);
+
+/*
+ * restore-tty.c: a pseudo-terminal pair (fd[0] the master, fd[1] the
+ * slave) for a pty object, its lock once every descriptor is placed; what
+ * the restart command's terminals (stdio) need, and (last, from go())
+ * the program's settings on them.
+ */
+int selfckpt__rs_make_pty(struct rs *s, const struct sck_img_obj *o, int fd[2]);
+void selfckpt__rs_pty_done(struct rs *s, const struct sck_img_obj *o, const int fd[2]);
+void selfckpt__rs_stdio_ttys(struct rs *s);
+void selfckpt__rs_tty_modes(struct rs *s);
 
 /*
  * restore-ns.c: continue the restart in new user and PID namespaces, with

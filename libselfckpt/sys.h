@@ -253,6 +253,17 @@ static inline long sys_getppid(void)
 	return sck_syscall0(__NR_getppid);
 }
 
+/* The process group and session of this process (pid 0: as seen here). */
+static inline long sys_getpgid(int pid)
+{
+	return sck_syscall1(__NR_getpgid, pid);
+}
+
+static inline long sys_getsid(int pid)
+{
+	return sck_syscall1(__NR_getsid, pid);
+}
+
 static inline long sys_gettid(void)
 {
 	return sck_syscall0(__NR_gettid);

@@ -74,6 +74,8 @@ e2e_round() { # label, extra runner options...
 		for mode in file pipe; do
 			local opts=()
 			[ $mode = pipe ] && opts+=(--pipe)
+			# tty*: programs whose stdio is a terminal (a pty of their own)
+			case $name in tty*) opts+=(--pty "$B/tests/e2e/helpers/ptyrun") ;; esac
 			dir="$work/$label-$name-$mode"
 			timeout 300 "$B/tests/runner" --selfckpt "$B/selfckpt" --dir "$dir" \
 				"${opts[@]}" "$@" -- "$t"

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +163,85 @@ static void time_str(int64_t sec, char *b, size_t n)
 		snprintf(b, n, "%lld", (long long)sec);
 }
 
+/* A terminal's modes: the usual ones that are off, or "cooked". */
+static void tty_modes(const struct sck_termios *t, char *b, size_t n)
+{
+	static const struct {
+		int field;	/* 0 iflag, 1 oflag, 3 lflag */
+		uint32_t bit;
+		const char *name;
+	} m[] = {
+		{ 3, ICANON, "icanon" }, { 3, ECHO, "echo" }, { 3, ISIG, "isig" },
+		{ 3, IEXTEN, "iexten" }, { 0, ICRNL, "icrnl" }, { 0, IXON, "ixon" },
+		{ 1, OPOST, "opost" },
+	};
+	const uint32_t flags[4] = { t->iflag, t->oflag, t->cflag, t->lflag };
+	size_t k = 0;
+
+	b[0] = '\0';
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (!(flags[m[i].field] & m[i].bit) && k < n)
+			k += (size_t)snprintf(b + k, n - k, "%s-%s", k ? " " : "", m[i].name);
+	if (!k)
+		snprintf(b, n, "cooked");
+}
+
+/* Terminals (pty, pts, terminal objects), res-tty.c. */
+static void tty_desc(const struct sck_image *img, const struct sck_img_obj *o, char *b,
+		     size_t n)
+{
+	static const char *const job[8] = { "", ", controlling terminal", "", ", foreground",
+					     "", ", background" };
+	char modes[80], size[32] = "";
+	const struct sck_termios *t = NULL;
+	const struct sck_winsize *ws = NULL;
+
+	if (o->o.kind == SCK_OBJ_PTS) {
+		const struct sck_obj_pts *p = (const void *)o->state;
+		const struct sck_obj_pty *m = (const void *)img->objs[p->master - 1].state;
+
+		snprintf(b, n, "pty slave /dev/pts/%u", m->index);
+		return;
+	}
+	if (o->o.kind == SCK_OBJ_PTY) {
+		const struct sck_obj_pty *p = (const void *)o->state;
+
+		t = &p->t;
+		ws = &p->ws;
+	} else {
+		const struct sck_obj_tty *p = (const void *)o->state;
+
+		t = &p->t;
+		ws = &p->ws;
+	}
+	tty_modes(t, modes, sizeof(modes));
+	if (ws->rows || ws->cols)
+		snprintf(size, sizeof(size), ", %ux%u", ws->cols, ws->rows);
+	if (o->o.kind == SCK_OBJ_PTY) {
+		const struct sck_obj_pty *p = (const void *)o->state;
+
+		snprintf(b, n, "pty master of /dev/pts/%u%s, %s%s%s%s", p->index, size, modes,
+			 (p->flags & SCK_PTYF_LOCKED) ? ", locked" : "",
+			 (p->flags & SCK_PTYF_PACKET) ? ", packet mode" : "",
+			 (p->flags & SCK_PTYF_EXCL) ? ", exclusive" : "");
+		return;
+	}
+	const struct sck_obj_tty *p = (const void *)o->state;
+	char name[32];
+
+	if (p->rdev_major >= 136 && p->rdev_major <= 143)
+		snprintf(name, sizeof(name), "/dev/pts/%u", (p->rdev_major - 136) * 256 + p->rdev_minor);
+	else if (p->rdev_major == 4 && p->rdev_minor < 64)
+		snprintf(name, sizeof(name), "/dev/tty%u", p->rdev_minor);
+	else if (p->rdev_major == 4)
+		snprintf(name, sizeof(name), "/dev/ttyS%u", p->rdev_minor - 64);
+	else if (p->rdev_major == 5 && p->rdev_minor < 2)
+		snprintf(name, sizeof(name), "%s", p->rdev_minor ? "/dev/console" : "/dev/tty");
+	else
+		snprintf(name, sizeof(name), "device %u:%u", p->rdev_major, p->rdev_minor);
+	snprintf(b, n, "terminal %s%s, %s%s", name, size, modes, job[p->flags & 7]);
+}
+
 /* What an object is, for the descriptor f on it. */
 static const char *obj_desc(const struct sck_image *img, const struct sck_fd *f)
 {
@@ -224,6 +304,11 @@ static const char *obj_desc(const struct sck_image *img, const struct sck_fd *f)
 		snprintf(b, sizeof(b), "inotify, %u watches",
 			 ((const struct sck_obj_inotify *)o->state)->nwatches);
 		break;
+	case SCK_OBJ_PTY:
+	case SCK_OBJ_PTS:
+	case SCK_OBJ_TTY:
+		tty_desc(img, o, b, sizeof(b));
+		break;
 	default:
 		snprintf(b, sizeof(b), "%s", selfckpt__obj_kind_name(o->o.kind));
 	}
@@ -235,9 +320,9 @@ static const char *fd_desc(const struct sck_image *img, const struct sck_fd *f)
 	static const char *const stdio[] = { "?", "terminal", "/dev/null", "pipe",
 					     "socket", "other" };
 
-	if (f->kind == SCK_FD_STDIO)
+	if (f->kind == SCK_FD_STDIO && !f->obj_id)
 		return f->stdio_kind < 6 ? stdio[f->stdio_kind] : "?";
-	if (f->kind == SCK_FD_OBJ)
+	if (f->obj_id)
 		return obj_desc(img, f);
 	return img->files[f->file_id - 1].path;
 }

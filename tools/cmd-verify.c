@@ -517,6 +517,12 @@ static void check_fd(struct verify *v, const struct sck_fd *r)
 		say(v, "ok", "fd %d: shares its open file with fd %u", r->fd, r->share_with - 1);
 		return;
 	}
+	if (r->kind == SCK_FD_OBJ) {
+		/* Made again by restart (restore-objs.c), not reopened. */
+		say(v, "ok", "fd %d: on a %s (object %u), made again", r->fd,
+		    selfckpt__obj_kind_name(img->objs[r->obj_id - 1].o.kind), r->obj_id);
+		return;
+	}
 	if (!r->file_id || r->file_id > img->nfiles) {
 		bad(v, SCK_EX_DATAERR, "fd %d: no file", r->fd);	/* the reader refuses it */
 		return;

@@ -162,8 +162,10 @@ FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio", 5: "object"}
 FD_FILE, FD_DIR, FD_DEV, FD_STDIO, FD_OBJ = 1, 2, 3, 4, 5
 # Kernel objects (OBJ records, section 6.10): kind -> (name, state size).
 OBJ_KINDS = {1: ("pipe", 8), 2: ("eventfd", 16), 3: ("timerfd", 40), 4: ("signalfd", 8),
-             5: ("epoll", 8), 6: ("inotify", 8)}
+             5: ("epoll", 8), 6: ("inotify", 8), 11: ("pty", 64), 13: ("pts", 8),
+             14: ("terminal", 64)}
 OBJ_PIPE, OBJ_EVENTFD, OBJ_TIMERFD, OBJ_SIGNALFD, OBJ_EPOLL, OBJ_INOTIFY = 1, 2, 3, 4, 5, 6
+OBJ_PTY, OBJ_PTS, OBJ_TTY = 11, 13, 14
 TFD_ABSTIME, TFD_CANCEL_ON_SET = 1, 2
 TFD_CLOCKS = {0: "realtime", 1: "monotonic", 7: "boottime", 8: "realtime-alarm",
               9: "boottime-alarm"}
@@ -172,6 +174,10 @@ EPOLLEXCLUSIVE = 1 << 28
 EPOLLEXCLUSIVE_OK = 0x1 | 0x4 | 0x8 | 0x10 | (1 << 29) | (1 << 31) | EPOLLEXCLUSIVE
 IN_KNOWN = 0x00000fff | 0x04000000 | 0x80000000
 INW_DONT_FOLLOW = 1
+# Terminals (6.15): struct termios2 and winsize, then the kind's fields.
+PTYF_LOCKED, PTYF_PACKET, PTYF_EXCL = 1, 2, 4
+TTYF_CTTY, TTYF_FOREGROUND, TTYF_BACKGROUND = 1, 2, 4
+TERMIOS = "<IIIIB19sIIHHHH"             # 52 bytes: termios2, winsize
 SZ_OBJ = 32
 MAX_OBJ_DATA = 64 << 20
 O_PATH, O_DIRECT = 0o10000000, 0o40000
@@ -652,6 +658,31 @@ class Reader:
             if count == (1 << 64) - 1 or sem > 1 or data_len:
                 raise self.bad(r, "object %d: bad eventfd state" % oid)
             obj["count"], obj["semaphore"] = count, sem
+        elif kind in (OBJ_PTY, OBJ_TTY):
+            t = struct.unpack_from(TERMIOS, state, 0)
+            obj["iflag"], obj["oflag"], obj["lflag"] = t[0], t[1], t[3]
+            obj["cols"], obj["rows"] = t[9], t[8]
+            if kind == OBJ_PTY:
+                (obj["index"], fl) = struct.unpack_from("<II", state, 52)
+                if fl & ~(PTYF_LOCKED | PTYF_PACKET | PTYF_EXCL) or data_len:
+                    raise self.bad(r, "object %d: bad pty state" % oid)
+            else:
+                (obj["major"], obj["minor"], fl) = struct.unpack_from("<III", state, 52)
+                job = fl & (TTYF_FOREGROUND | TTYF_BACKGROUND)
+                if (fl & ~(TTYF_CTTY | job) or job == TTYF_FOREGROUND | TTYF_BACKGROUND or
+                        (job and not fl & TTYF_CTTY) or data_len):
+                    raise self.bad(r, "object %d: bad terminal state" % oid)
+            obj["flags"] = fl
+        elif kind == OBJ_PTS:
+            (master,) = struct.unpack_from("<I", state, 0)
+            if data_len:
+                raise self.bad(r, "object %d: bad pts state" % oid)
+            if not master or master >= oid or self.objs[master - 1]["kind"] != OBJ_PTY:
+                raise self.bad(r, "object %d: the slave of object %d, which is not a pty"
+                               % (oid, master))
+            if any(o["kind"] == OBJ_PTS and o["master"] == master for o in self.objs[:-1]):
+                raise self.bad(r, "object %d: a second slave of pty object %d" % (oid, master))
+            obj["master"] = master
         else:
             data = p[SZ_OBJ + state_len:SZ_OBJ + state_len + data_len]
             why = evl_check(kind, state, data, obj)
@@ -666,7 +697,9 @@ class Reader:
             return acc == 2
         if obj["kind"] == OBJ_INOTIFY:
             return acc == 0
-        return False
+        if obj["kind"] in (OBJ_PTY, OBJ_PTS):
+            return acc != 3 and not f_open_flags & O_PATH
+        return False                    # a terminal object only stdio names
 
     def take_fd(self, r, p):
         if not self.fixed_ok(r.len, SZ_FD):
@@ -691,6 +724,14 @@ class Reader:
             o = self.objs[obj_id - 1]
             if not self.obj_fd_ok(open_flags, o):
                 raise self.bad(r, "fd %d cannot be an end of %s object %d"
+                               % (fd, OBJ_KINDS[o["kind"]][0], obj_id))
+        elif obj_id and kind == FD_STDIO:
+            # The settings of the terminal it was (kind terminal).
+            if obj_id > len(self.objs):
+                raise self.bad(r, "fd %d refers to unknown object %d" % (fd, obj_id))
+            o = self.objs[obj_id - 1]
+            if o["kind"] != OBJ_TTY:
+                raise self.bad(r, "fd %d is stdio but refers to %s object %d"
                                % (fd, OBJ_KINDS[o["kind"]][0], obj_id))
         elif obj_id:
             raise self.bad(r, "fd %d refers to an object but is not one" % fd)
@@ -991,13 +1032,44 @@ def obj_what(rd, f):
         return "epoll, watches %d fds" % len(o["watches"])
     if o["kind"] == OBJ_INOTIFY:
         return "inotify, %d watches" % len(o["watches"])
+    if o["kind"] in (OBJ_PTY, OBJ_PTS, OBJ_TTY):
+        return tty_what(rd, o)
     return OBJ_KINDS[o["kind"]][0]
 
 
+# (flags, bit, name) of the usual modes, in the order info lists them.
+TTY_MODES = ((3, 0o2, "icanon"), (3, 0o10, "echo"), (3, 0o1, "isig"), (3, 0o100000, "iexten"),
+             (0, 0o400, "icrnl"), (0, 0o2000, "ixon"), (1, 0o1, "opost"))
+
+
+def tty_what(rd, o):
+    if o["kind"] == OBJ_PTS:
+        return "pty slave /dev/pts/%d" % rd.objs[o["master"] - 1]["index"]
+    flags = (o["iflag"], o["oflag"], 0, o["lflag"])
+    modes = " ".join("-" + n for w, b, n in TTY_MODES if not flags[w] & b) or "cooked"
+    size = ", %dx%d" % (o["cols"], o["rows"]) if o["rows"] or o["cols"] else ""
+    if o["kind"] == OBJ_PTY:
+        fl = o["flags"]
+        return "pty master of /dev/pts/%d%s, %s%s%s%s" % (
+            o["index"], size, modes, ", locked" if fl & PTYF_LOCKED else "",
+            ", packet mode" if fl & PTYF_PACKET else "", ", exclusive" if fl & PTYF_EXCL else "")
+    ma, mi = o["major"], o["minor"]
+    if 136 <= ma <= 143:
+        name = "/dev/pts/%d" % ((ma - 136) * 256 + mi)
+    elif ma == 4:
+        name = "/dev/tty%d" % mi if mi < 64 else "/dev/ttyS%d" % (mi - 64)
+    elif ma == 5 and mi < 2:
+        name = "/dev/console" if mi else "/dev/tty"
+    else:
+        name = "device %d:%d" % (ma, mi)
+    job = {1: ", controlling terminal", 3: ", foreground", 5: ", background"}.get(o["flags"], "")
+    return "terminal %s%s, %s%s" % (name, size, modes, job)
+
+
 def fd_what(rd, f):
-    if f["kind"] == FD_STDIO:
+    if f["kind"] == FD_STDIO and not f["obj_id"]:
         return STDIO_KINDS.get(f["stdio_kind"], "?")
-    if f["kind"] == FD_OBJ:
+    if f["obj_id"]:
         return obj_what(rd, f)
     return rd.files[f["file_id"] - 1]["path"]
 

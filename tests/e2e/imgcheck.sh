@@ -11,8 +11,11 @@
 #      named mappings), files01 (descriptors; its image.2 was written
 #      by a restarted process, generation 1), pipes01 (OBJ records:
 #      pipes, a FIFO, eventfds), evloop01 (timerfds, a signalfd, epoll
-#      instances, one watching another) and inotify01 (inotify instances,
-#      watches with gaps in their numbers), and one of a multi-threaded
+#      instances, one watching another), inotify01 (inotify instances,
+#      watches with gaps in their numbers), pty01 (pseudo-terminal pairs:
+#      pty and pts objects) and tty01 (run on a pty: stdio naming a
+#      terminal object, in the foreground, and in the background in
+#      image.3), and one of a multi-threaded
 #      process (threads.img: three threads besides the main one, one of
 #      which calls the checkpoint, so that MAIN and CALLER are two THREAD
 #      records, each worker named by pthread_setname_np; built here from a
@@ -98,8 +101,10 @@ heat large --size 256 --steps 121 --checkpoint-at 120	# 1.2 MiB of page data
 heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
-for t in maps01 files01 pipes01 evloop01 inotify01; do
-	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" -- "$B/tests/e2e/bin/$t" \
+for t in maps01 files01 pipes01 evloop01 inotify01 pty01 tty01; do
+	pty=()
+	[ $t = tty01 ] && pty=(--pty "$B/tests/e2e/helpers/ptyrun")
+	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" "${pty[@]}" -- "$B/tests/e2e/bin/$t" \
 		>"$t.log" 2>&1 || die "$t failed under the runner: $(tail -n 20 "$t.log")"
 done
 [ -f files01/image.2 ] || die "files01 left no image.2"
@@ -166,7 +171,7 @@ grep -q '^checkpointed$' threads.log || die "the threads program did not checkpo
 SELFCKPT_NEW_IDS=1 heat safe --size 16 --steps 12 --checkpoint-at 6
 images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
 	files01/image.2 threads.img safe.img pipes01/image.1 evloop01/image.1
-	inotify01/image.1)
+	inotify01/image.1 pty01/image.1 tty01/image.1 tty01/image.3)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -294,6 +299,14 @@ for img, kinds in (("evloop01/image.1", ("timerfd", "signalfd", "epoll")),
     for k in kinds:
         if k not in whats:
             fail("%s has no %s" % (img, k))
+whats = " ".join(f["what"] for f in refs["pty01/image.1"]["fds"])
+if not all(w in whats for w in ("pty master of", "pty slave", "packet mode", "locked")):
+    fail("pty01's image lacks some pseudo-terminals: %s" % whats)
+for img, job in (("tty01/image.1", ", foreground"), ("tty01/image.3", ", background")):
+    whats = [f["what"] for f in refs[img]["fds"] if f["fd"] <= 2]
+    if len(whats) != 3 or not all(w.startswith("terminal /dev/pts/") and w.endswith(job)
+                                  for w in whats):
+        fail("%s: stdio is not a terminal%s: %s" % (img, job, whats))
 if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
     fail("safe.img (SELFCKPT_NEW_IDS=1) does not say new ids are safe")
 
@@ -538,6 +551,20 @@ def name_thread(flags, name, ncpus=None):
     return f
 
 
+def objrec(recs, kind, i=0):
+    """The i-th OBJ record of kind."""
+    return [r for r in recs if r[0] == ic.OBJ and struct.unpack_from("<I", r[2], 4)[0] == kind][i]
+
+
+def cooked(recs):
+    """The terminal object's modes all on: icrnl ixon, opost, icanon echo
+    isig iexten."""
+    r = objrec(recs, ic.OBJ_TTY)
+    setf(r, 32, "<I", lambda v: v | 0o2400)
+    setf(r, 36, "<I", lambda v: v | 1)
+    setf(r, 44, "<I", lambda v: v | 0o100013)
+
+
 def twice(t):
     def f(recs):
         i = recs.index(nth(recs, t))
@@ -549,6 +576,8 @@ def drop(t):
     return lambda recs: recs.remove(nth(recs, t))
 
 
+P = "pty01/image.1"             # objects 1-6: pty, pts, pty (packet), pts, pty (locked), pts
+Y = "tty01/image.1"             # object 1: the terminal of fds 0-2
 ALL8 = {t: 8 for t in FIXED}
 ALL4 = {t: 4 for t in FIXED}
 M = "medium.img"
@@ -672,6 +701,44 @@ forged = [
     (I, "inotify fd O_RDWR", lambda r: setf(fdrec(r, 3), 8, "<I", lambda v: v | 2), {},
      "fd 3 cannot be an end of inotify object"),
     # One MAIN thread (tid = HEADER.pid), one CALLER, distinct positive tids.
+    # Terminals (6.15): pty and pts objects of a pair, a terminal object
+    # only stdio descriptors name.
+    (P, "pty with an unknown flag", lambda r: setf(objrec(r, ic.OBJ_PTY), 88, "<I", lambda v: v | 8),
+     {}, "object 1: bad pty state"),
+    (P, "pty locked, packet mode, exclusive", lambda r: setf(objrec(r, ic.OBJ_PTY), 88, "<I", lambda v: 7),
+     {}, None),
+    (P, "pty with a path", lambda r: setf(objrec(r, ic.OBJ_PTY), 16, "<I", lambda v: 1), {},
+     "object 1: a pty has no path"),
+    (P, "pts of itself", lambda r: setf(objrec(r, ic.OBJ_PTS), 32, "<I", lambda v: 2), {},
+     "object 2: the slave of object 2, which is not a pty"),
+    (P, "pts of object 0", lambda r: setf(objrec(r, ic.OBJ_PTS), 32, "<I", lambda v: 0), {},
+     "object 2: the slave of object 0, which is not a pty"),
+    (P, "pts of a pts", lambda r: setf(objrec(r, ic.OBJ_PTS, 1), 32, "<I", lambda v: 2), {},
+     "object 4: the slave of object 2, which is not a pty"),
+    (P, "two slaves of one pty", lambda r: setf(objrec(r, ic.OBJ_PTS, 1), 32, "<I", lambda v: 1), {},
+     "object 4: a second slave of pty object 1"),
+    (P, "pty master fd with O_PATH", lambda r: setf(fdrec(r, 3), 8, "<I", lambda v: v | ic.O_PATH), {},
+     "fd 3 cannot be an end of pty object 1"),
+    (P, "pty slave fd with access mode 3", lambda r: setf(fdrec(r, 0), 8, "<I", lambda v: v | 3), {},
+     "fd 0 cannot be an end of pts object 2"),
+    (P, "stdio naming a pty", lambda r: setf(fdrec(r, 1), 36, "<I", lambda v: 1), {},
+     "fd 1 is stdio but refers to pty object 1"),
+    (Y, "an object fd on the terminal object", lambda r: setf(fdrec(r, 1), 4, "<I", lambda v: ic.FD_OBJ),
+     {}, "fd 1 cannot be an end of terminal object 1"),
+    (Y, "stdio naming object 9", lambda r: setf(fdrec(r, 0), 36, "<I", lambda v: 9), {},
+     "fd 0 refers to unknown object 9"),
+    (Y, "terminal in the foreground and background",
+     lambda r: setf(objrec(r, ic.OBJ_TTY), 92, "<I", lambda v: 7), {}, "object 1: bad terminal state"),
+    (Y, "terminal in the foreground, not controlling",
+     lambda r: setf(objrec(r, ic.OBJ_TTY), 92, "<I", lambda v: 2), {}, "object 1: bad terminal state"),
+    (Y, "terminal with an unknown flag",
+     lambda r: setf(objrec(r, ic.OBJ_TTY), 92, "<I", lambda v: v | 16), {}, "object 1: bad terminal state"),
+    (Y, "terminal in the background", lambda r: setf(objrec(r, ic.OBJ_TTY), 92, "<I", lambda v: 5), {},
+     None),
+    (Y, "terminal, not the controlling one", lambda r: setf(objrec(r, ic.OBJ_TTY), 92, "<I", lambda v: 0),
+     {}, None),
+    (Y, "stdio without its terminal object", lambda r: setf(fdrec(r, 2), 36, "<I", lambda v: 0), {}, None),
+    (Y, "terminal in cooked mode", cooked, {}, None),
     (T, "two MAIN threads", lambda r: setf(thread(r, 0), 4, "<I", lambda v: ic.THRF_MAIN), {}, ROLES),
     (T, "duplicate tids", lambda r: setf(thread(r, 0, 1), 0, "<i", lambda v: tid_of(thread(r, 0))), {},
      ROLES),

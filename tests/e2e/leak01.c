@@ -13,8 +13,10 @@
  *     descriptor, an unlinked but open file, a file or directory of its
  *     own /proc/<pid> (a restarted process has another pid: restart would
  *     fail, or open another process's), a file with a flock(), a POSIX
- *     (fcntl) or an open file description lock, a pseudo-terminal master,
- *     a System V shared memory segment, a live child
+ *     (fcntl) or an open file description lock, a pseudo-terminal master
+ *     without its slave or a slave without its master, a pseudo-terminal
+ *     pair holding bytes not read yet (either way) or a packet-mode status
+ *     byte, a System V shared memory segment, a live child
  *     process, a child that exited and was not waited for, a POSIX timer
  *     or a pending real-time signal, selfckpt_checkpoint() returns -1
  *     with errno ENOTSUP, and selfckpt_last_error() names the descriptor
@@ -38,7 +40,10 @@
 #include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 
 #include "zdtm.h"
@@ -282,11 +287,34 @@ int main(void)
 	CHECK(fcntl(lf, F_OFD_SETLK, &fl) == 0, "F_OFD_SETLK unlock");
 	close(lf);
 
+	/* Pseudo-terminals: a pair with something queued, or half of one. */
 	int ptm = posix_openpt(O_RDWR | O_NOCTTY);
 
-	CHECK(ptm >= 0, "posix_openpt: %s", strerror(errno));
-	refuse_fd("pseudo-terminal master", ptm, "terminal");
+	CHECK(ptm >= 0 && grantpt(ptm) == 0 && unlockpt(ptm) == 0, "posix_openpt: %s",
+	      strerror(errno));
+	refuse_fd("pseudo-terminal master alone", ptm, "is not open in this process");
+	int pts = open(ptsname(ptm), O_RDWR | O_NOCTTY);
+	struct termios tio;
+
+	CHECK(pts >= 0 && tcgetattr(pts, &tio) == 0, "pts: %s", strerror(errno));
+	CHECK(write(pts, "out", 3) == 3, "write to the slave");
+	refuse_fd("pseudo-terminal, output not read", ptm, "3 bytes not yet read");
+	char buf[16];
+
+	CHECK(read(ptm, buf, sizeof(buf)) == 3, "read the master");
+	tio.c_lflag &= ~(tcflag_t)ECHO;
+	CHECK(tcsetattr(pts, TCSANOW, &tio) == 0, "tcsetattr");
+	CHECK(write(ptm, "typed\n", 6) == 6, "write to the master");
+	refuse_fd("pseudo-terminal, input not read", pts, "input not yet read (6 bytes)");
+	CHECK(read(pts, buf, sizeof(buf)) == 6, "read the slave");
+	int one = 1;
+
+	CHECK(ioctl(ptm, TIOCPKT, &one) == 0 && tcflush(pts, TCIFLUSH) == 0, "packet mode");
+	refuse_fd("pseudo-terminal, packet status", ptm, "status change not yet read");
+	CHECK(read(ptm, buf, sizeof(buf)) == 1, "read the packet status");
 	close(ptm);
+	refuse_fd("pseudo-terminal slave alone", pts, "master is not in this process");
+	close(pts);
 
 	int shmid = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
 

@@ -10,6 +10,12 @@
  *   --timeout SECS    per stage (default 60)
  *   --restarts N      expect exactly N checkpoint/restart cycles (default:
  *                     any number, at least one)
+ *   --pty HELPER      run every stage on a fresh pseudo-terminal of its own
+ *                     (HELPER is helpers/ptyrun): its stdin, stdout and
+ *                     stderr (stdin stays the image pipe with --pipe), the
+ *                     output copied to the runner's pipe; 80x24 for the
+ *                     first stage, 100x30 for every restart, so that a
+ *                     restarted program sees another window size
  *
  * Every stage (the first run, then each restart) runs in its own process
  * group with a clean descriptor table: stdin /dev/null (or the image pipe),
@@ -45,6 +51,7 @@ struct opts {
 	gid_t gid;
 	int timeout;
 	int restarts;
+	const char *pty;
 	char **prog;
 };
 
@@ -150,6 +157,21 @@ static enum outcome stage(const struct opts *o, char **argv, int restart,
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
+	if (pid == 0 && o->pty) {
+		char *pargv[64];
+		int k = 0;
+
+		pargv[k++] = (char *)o->pty;
+		pargv[k++] = "--size";
+		pargv[k++] = restart ? "100x30" : "80x24";
+		if (restart && o->pipe)
+			pargv[k++] = "--keep-stdin";
+		pargv[k++] = "--";
+		for (int i = 0; argv[i] && k < 63; i++)
+			pargv[k++] = argv[i];
+		pargv[k] = NULL;
+		child_exec(o, outp[1], in, pargv);
+	}
 	if (pid == 0)
 		child_exec(o, outp[1], in, argv);
 	setpgid(pid, pid);
@@ -228,6 +250,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->dir = argv[++i];
 		} else if (i + 1 < argc && !strcmp(a, "--timeout")) {
 			o->timeout = atoi(argv[++i]);
+		} else if (i + 1 < argc && !strcmp(a, "--pty")) {
+			o->pty = argv[++i];
 		} else if (i + 1 < argc && !strcmp(a, "--restarts")) {
 			o->restarts = atoi(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(a, "--user")) {
@@ -243,7 +267,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (!o->prog || !o->prog[0] || !o->dir)
-		die("usage: runner --dir DIR [--pipe] [--user UID:GID] -- PROGRAM ARGS");
+		die("usage: runner --dir DIR [--pipe] [--user UID:GID] [--pty HELPER] -- PROGRAM ARGS");
 }
 
 int main(int argc, char **argv)
@@ -261,6 +285,8 @@ int main(int argc, char **argv)
 		die("chown %s: %s", o.dir, strerror(errno));
 	if (!realpath(o.selfckpt, selfckpt_abs))
 		die("%s: %s", o.selfckpt, strerror(errno));
+	if (o.pty && !(o.pty = realpath(o.pty, NULL)))
+		die("--pty: %s", strerror(errno));
 	char *dir = realpath(o.dir, NULL);
 
 	o.dir = dir;

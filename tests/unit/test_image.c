@@ -2312,6 +2312,10 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_EVENTFD), "eventfd");
 	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_INOTIFY), "inotify");
 	assert_string_equal(selfckpt__obj_kind_name(0), "?");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_PTY), "pty");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_PTS), "pts");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_TTY), "terminal");
+	assert_string_equal(selfckpt__obj_kind_name(UINT32_MAX), "?");
 }
 
 /* ---- the encoder on its own -------------------------------------------------- */
