@@ -199,14 +199,13 @@ static int classify_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 
 		if (own_proc_entry(x))
 			return unsupported(x, "a /proc file of this process, which a restarted process cannot reopen");
-		if (x->st.st_nlink == 0)
-			return unsupported(x, "an unlinked file");
+		if (x->st.st_nlink == 0)	/* files: res-ghost.c */
+			return unsupported(x, S_ISDIR(m) ? "a removed directory" :
+					   "an unlinked file");
 		if (x->target[0] != '/' ||
 		    sys_fstatat(-100, x->target, &now, 0) != 0 ||
 		    now.st_ino != x->st.st_ino || now.st_dev != x->st.st_dev)
 			return unsupported(x, "a file no longer reachable by its path");
-		if (x->fi.has_lock)
-			return unsupported(x, "a file with a lock held");
 		r->kind = S_ISREG(m) ? SCK_FD_FILE : SCK_FD_DIR;
 		r->size_at_ckpt = (uint64_t)x->st.st_size;
 		id = add_fd_file(d, x, S_ISREG(m) ? SCK_FILE_REG : SCK_FILE_DIR);
@@ -380,6 +379,9 @@ int selfckpt__fd_collect(struct sck_dump *d)
 		if (selfckpt__meta_add(&d->meta, SCK_REC_FD, 0, &part, 1, NULL))
 			ret = sck_fail(ENOMEM, "metadata buffer full");
 	}
+	/* Locks, once their descriptors are recorded (res-flock.c). */
+	if (!ret)
+		ret = selfckpt__flock_collect(d, all, recs, n);
 	if (!ret)
 		sck_debug("%d descriptors", n);
 out:

@@ -301,6 +301,9 @@ int selfckpt__obj_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 			r->kind = SCK_FD_OBJ;
 		return ret;
 	}
+	/* Unlinked files and memfds (res-ghost.c). */
+	if (S_ISREG(x->st.st_mode))
+		return selfckpt__ghost_fd(d, x, r);
 	if (!sck_starts_with(x->target, "anon_inode:"))
 		return 0;
 	for (size_t i = 0; i < sizeof(anon_kinds) / sizeof(anon_kinds[0]); i++) {
@@ -347,6 +350,8 @@ uint64_t selfckpt__obj_plan(void)
 
 				total += cap > 0 ? (uint64_t)cap : 0;
 			}
+			total += selfckpt__ghost_plan(&st) +
+				 selfckpt__flock_plan(fd, &st);
 		}
 	sys_close((int)dirfd);
 	return total;

@@ -11,6 +11,9 @@
  *   --restarts N      expect exactly N checkpoint/restart cycles (default:
  *                     any number, at least one)
  *
+ * The test gets SCK_IMAGE, SCK_READY (zdtm.h) and SCK_SELFCKPT, the
+ * selfckpt program's absolute path, for a test that runs it itself.
+ *
  * Every stage (the first run, then each restart) runs in its own process
  * group with a clean descriptor table: stdin /dev/null (or the image pipe),
  * stdout and stderr one pipe read by the runner, nothing else open. When a
@@ -49,6 +52,7 @@ struct opts {
 };
 
 static char image[4096], ready[4096], outpath[4096];
+static char selfckpt_path[4096];	/* absolute, for tests that run it */
 static FILE *outlog;
 static char stage_out[1 << 16];
 static size_t stage_len;
@@ -86,6 +90,7 @@ static void child_exec(const struct opts *o, int out, int in, char **argv)
 		_exit(126);
 	setenv("SCK_IMAGE", image, 1);
 	setenv("SCK_READY", ready, 1);
+	setenv("SCK_SELFCKPT", selfckpt_path, 1);
 	execvp(argv[0], argv);
 	_exit(127);
 }
@@ -261,6 +266,7 @@ int main(int argc, char **argv)
 		die("chown %s: %s", o.dir, strerror(errno));
 	if (!realpath(o.selfckpt, selfckpt_abs))
 		die("%s: %s", o.selfckpt, strerror(errno));
+	snprintf(selfckpt_path, sizeof(selfckpt_path), "%s", selfckpt_abs);
 	char *dir = realpath(o.dir, NULL);
 
 	o.dir = dir;
