@@ -43,7 +43,7 @@ NOLIBC_SRC := libselfckpt/writer.c libselfckpt/image-enc.c libselfckpt/log.c \
 	libselfckpt/nolibc/fmt.c libselfckpt/nolibc/errname.c
 CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-obj.c \
-	libselfckpt/res-ghost.c libselfckpt/res-flock.c \
+	libselfckpt/res-ghost.c libselfckpt/res-flock.c libselfckpt/res-lenient.c \
 	libselfckpt/res-proc.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
 	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \

@@ -67,6 +67,15 @@ int selfckpt__flock_collect(struct sck_dump *d, const struct sck_fdx *all,
 			    const struct sck_fd *recs, int n);
 uint64_t selfckpt__flock_plan(int fd, const struct stat *st);
 
+/*
+ * res-lenient.c: is this checkpoint lenient (SELFCKPT_LENIENT)? lenient_fd:
+ * record descriptor x, just refused with ENOTSUP, as /dev/null with a
+ * NOTE record saying why (0 or -errno).
+ */
+int selfckpt__lenient(const struct sck_dump *d);
+int selfckpt__lenient_fd(struct sck_dump *d, const struct sck_fdx *x,
+			 struct sck_fd *r);
+
 /* Add an OBJ record; fills o->id. Returns the id or -errno. */
 int selfckpt__obj_add(struct sck_dump *d, struct sck_obj *o,
 		      const void *state, const void *data);

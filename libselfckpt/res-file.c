@@ -370,8 +370,12 @@ int selfckpt__fd_collect(struct sck_dump *d)
 		}
 	for (int i = 0; i < n && !ret; i++)
 		ret = describe((int)dirfd, &all[i]);
-	for (int i = 0; i < n && !ret; i++)
+	for (int i = 0; i < n && !ret; i++) {
 		ret = classify_fd(d, all, n, &all[i], &recs[i]);
+		/* /dev/null instead, and a note (res-lenient.c) */
+		if (ret == -EOPNOTSUPP && selfckpt__lenient(d))
+			ret = selfckpt__lenient_fd(d, &all[i], &recs[i]);
+	}
 	for (int i = 0; i < n && !ret; i++) {
 		recs[i].share_with = (uint32_t)find_share(recs, all, i, &warned);
 		struct sck_part part = { &recs[i], sizeof(recs[i]) };
