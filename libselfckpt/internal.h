@@ -119,6 +119,7 @@ struct sck_dump {
 	uint32_t nobjs, objs_cap;
 	struct sck_dump_fdata *fdata;	/* [objs_cap], res-ghost.c */
 	uint32_t nfdata;
+	uint64_t chunk_hash_maps;	/* res-ghost.c: chunks for the mappings */
 	uint64_t *posix_locked;		/* res-flock.c: (dev, ino) pairs */
 	uint32_t nposix_locked;
 	int posix_scanned;

@@ -198,10 +198,22 @@ static int scan_file(struct sck_dump *d, const struct sck_fdx *x, struct scan *s
 	return 0;
 }
 
-/* Room for more chunk hashes: the file's data is page data too. */
+/*
+ * Room for more chunk hashes: the files' data is page data too. The table
+ * was sized for the mappings; files add theirs (geometric growth, so that
+ * many small files cost no more than one big one).
+ */
 static int more_chunks(struct sck_dump *d, uint64_t bytes)
 {
-	uint64_t cap = d->chunk_hash_cap + bytes / SCK_CHUNK_SIZE + 2;
+	if (!d->chunk_hash_maps)
+		d->chunk_hash_maps = d->chunk_hash_cap;
+	uint64_t need = d->chunk_hash_maps + (d->data_len + bytes) / SCK_CHUNK_SIZE + 2;
+	uint64_t cap = d->chunk_hash_cap + d->chunk_hash_cap / 2;
+
+	if (need <= d->chunk_hash_cap)
+		return 0;
+	if (cap < need)
+		cap = need;
 	uint64_t *h = selfckpt__arena_alloc(&d->arena, cap * 8, 8);
 
 	if (!h)

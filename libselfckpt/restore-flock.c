@@ -128,11 +128,26 @@ static int take_one(struct rs *s, const struct sck_lock *l)
 	return -1;
 }
 
+/* With --stdio=inherit, fds 0-2 are the restart command's: not locked. */
+static int inherited(const struct rs *s, const struct sck_lock *l)
+{
+	return l->fd <= 2 && s->o->stdio_inherit;
+}
+
 int selfckpt__rs_take_locks(struct rs *s)
 {
-	for (uint32_t i = 0; i < s->img.nlocks; i++)
-		if (take_one(s, &s->img.locks[i]))
+	for (uint32_t i = 0; i < s->img.nlocks; i++) {
+		const struct sck_lock *l = &s->img.locks[i];
+		char what[SCK_MAX_PATH + 128];
+
+		if (inherited(s, l)) {
+			lock_what(s, l, what, sizeof(what));
+			selfckpt__rs_note(s, "warning: fd %d is this command's own (--stdio=inherit): %s is not taken back",
+					  l->fd, what);
+		} else if (take_one(s, l)) {
 			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -146,7 +161,7 @@ size_t selfckpt__rs_posix_locks(const struct rs *s, struct rst_lock *out,
 		char what[SCK_MAX_PATH + 128];
 		int k;
 
-		if (l->kind != SCK_LOCK_POSIX)
+		if (l->kind != SCK_LOCK_POSIX || inherited(s, l))
 			continue;
 		k = lock_what(s, l, what, sizeof(what));
 		if (k < 0)

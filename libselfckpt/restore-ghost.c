@@ -5,7 +5,7 @@
  * is made again before the descriptors are placed:
  *
  *   - a memfd with memfd_create(), under its name, sealable (the seals
- *     come back after the data: restore below), executable if it was;
+ *     come back after the data: see below), with its mode;
  *   - an unlinked file with O_TMPFILE in the directory it was unlinked
  *     from, so that it is on the same file system, invisible, and can be
  *     given a name with linkat() as before; where that directory is gone
@@ -61,13 +61,18 @@ static void strip(char *buf, size_t n, const char *name, const char *prefix)
 		buf[len - 10] = '\0';
 }
 
-static int make_memfd(struct rs *s, const char *name, int exec)
+/*
+ * MFD_EXEC, whatever the mode: the mode is set afterwards (fchmod) and
+ * F_SEAL_EXEC comes back with the other seals, whereas without it
+ * vm.memfd_noexec=1 would seal it against exec at once. EINVAL before
+ * Linux 6.3, EACCES with vm.memfd_noexec=2: then without.
+ */
+static int make_memfd(struct rs *s, const char *name)
 {
 	unsigned fl = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-	int fd = memfd_create(name, fl | (exec ? MFD_EXEC : 0));
+	int fd = memfd_create(name, fl | MFD_EXEC);
 
-	/* MFD_EXEC: EINVAL before 6.3, EACCES with vm.memfd_noexec=2. */
-	if (fd < 0 && exec && (errno == EINVAL || errno == EACCES))
+	if (fd < 0 && (errno == EINVAL || errno == EACCES))
 		fd = memfd_create(name, fl);
 	if (fd < 0)
 		selfckpt__rs_msg(s, "cannot make the memfd %s: %s", name, strerror(errno));
@@ -108,7 +113,7 @@ static int make_unlinked(struct rs *s, const struct sck_img_obj *o, int *tmpfile
 	}
 	selfckpt__rs_note(s, "note: the unlinked file %s (object %u) comes back as a memfd: cannot make a file in %s (%s)",
 			  path_of(s, o), o->o.id, path, strerror(errno));
-	return make_memfd(s, name, 0);
+	return make_memfd(s, name);
 }
 
 /*
@@ -166,7 +171,7 @@ int selfckpt__rs_make_ghost(struct rs *s, const struct sck_img_obj *o, int *out)
 	}
 	if (o->o.kind == SCK_OBJ_MEMFD) {
 		strip(name, sizeof(name), path_of(s, o), "/memfd:");
-		fd = make_memfd(s, name, (g->mode & 0111) != 0);
+		fd = make_memfd(s, name);
 	} else {
 		fd = make_unlinked(s, o, &s->ghosts[o->o.id - 1].tmpfile);
 	}

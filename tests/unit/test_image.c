@@ -1942,7 +1942,7 @@ static void m_fds_unsorted(struct model *m)
 
 MUT(m_fd_dup, fd_rec(m, 4)->fd = fd_rec(m, 3)->fd)
 MUT(m_fd_negative, fd_rec(m, 0)->fd = -1)
-MUT(m_fd_kind, fd_rec(m, 3)->kind = 5)
+MUT(m_fd_kind, fd_rec(m, 3)->kind = 6)
 MUT(m_fd_stdio3, fd_rec(m, 3)->kind = SCK_FD_STDIO)
 MUT(m_fd_file0, fd_rec(m, 3)->file_id = 0)
 MUT(m_fd_file_big, fd_rec(m, 3)->file_id = 1000)
@@ -2124,7 +2124,7 @@ static const struct mutation mutations[] = {
 	M(m_fds_unsorted, -EBADMSG, "out of order"),
 	M(m_fd_dup, -EBADMSG, "fd 3 out of order"),
 	M(m_fd_negative, -EBADMSG, "fd -1 out of order"),
-	M(m_fd_kind, -EBADMSG, "bad kind 5"),
+	M(m_fd_kind, -EBADMSG, "bad kind 6"),
 	M(m_fd_stdio3, -EBADMSG, "fd 3 cannot be stdio"),
 	M(m_fd_file0, -EBADMSG, "refers to unknown file 0"),
 	M(m_fd_file_big, -EBADMSG, "refers to unknown file 1000"),
@@ -2288,9 +2288,10 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_PAGE_HASHES), "PAGE_HASHES");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_NOTE), "NOTE");
 	assert_string_equal(selfckpt__rec_type_name(0), "?");
-	assert_string_equal(selfckpt__rec_type_name(15), "?");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_LOCK), "LOCK");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_LOCK + 1), "?");
 	assert_string_equal(selfckpt__rec_type_name(UINT32_MAX), "?");
-	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_NOTE; t++)
+	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_LOCK; t++)
 		assert_string_not_equal(selfckpt__rec_type_name(t), "?");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_ANON), "anon");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_VVAR_VCLOCK), "vvar_vclock");
@@ -2299,7 +2300,11 @@ static void test_names(void **state)
 		assert_string_not_equal(selfckpt__vma_kind_name(k), "?");
 	assert_string_equal(selfckpt__fd_kind_name(SCK_FD_STDIO), "stdio");
 	assert_string_equal(selfckpt__fd_kind_name(0), "?");
-	assert_string_equal(selfckpt__fd_kind_name(SCK_FD_STDIO + 1), "?");
+	assert_string_equal(selfckpt__fd_kind_name(SCK_FD_OBJ), "object");
+	assert_string_equal(selfckpt__fd_kind_name(SCK_FD_OBJ + 1), "?");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_MEMFD), "memfd");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_UNLINKED), "unlinked file");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_MEMFD + 1), "?");
 }
 
 /* ---- the encoder on its own -------------------------------------------------- */
