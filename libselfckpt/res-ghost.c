@@ -90,9 +90,10 @@ __attribute__((constructor(101))) static void limit_from_env(void)
 	max_file_data = v;
 }
 
+/* A memfd: no link (a file really named /memfd:... has one). */
 static int is_memfd(const struct sck_fdx *x)
 {
-	return sck_starts_with(x->target, "/memfd:");
+	return sck_starts_with(x->target, "/memfd:") && !x->st.st_nlink;
 }
 
 uint64_t selfckpt__ghost_plan(const struct stat *st)
@@ -255,7 +256,7 @@ int selfckpt__ghost_fd(struct sck_dump *d, const struct sck_fdx *x,
 	uint32_t kind = memfd ? SCK_OBJ_MEMFD : SCK_OBJ_UNLINKED;
 	const char *what = memfd ? "a memfd" : "an unlinked file";
 
-	if (!S_ISREG(x->st.st_mode) || (x->st.st_nlink && !memfd))
+	if (!S_ISREG(x->st.st_mode) || x->st.st_nlink)
 		return 0;
 	if (x->fi.flags & O_PATH)
 		return refuse(x, memfd ? "an O_PATH descriptor of a memfd" :
