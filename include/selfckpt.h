@@ -78,6 +78,20 @@ extern "C" {
 #define SELFCKPT_NO_FORK 0x2u
 
 /*
+ * Lenient: a descriptor the library cannot restore (a socket, a timerfd, a
+ * pipe to another process...) does not fail the checkpoint; it becomes
+ * /dev/null after a restart, with the same number and access mode, and
+ * the image says so (a NOTE record for each, shown by `selfckpt info`,
+ * and the header flag LENIENT). Everything else that cannot be restored
+ * (mappings, child processes, timers, locks on such descriptors) still
+ * fails it. The environment variable SELFCKPT_LENIENT=1, read when the
+ * library is loaded, makes every checkpoint of the process lenient (for
+ * `selfckpt run`). Use it knowingly: the program will read end-of-file
+ * where it had a connection.
+ */
+#define SELFCKPT_LENIENT 0x4u
+
+/*
  * The exit status of a process that took a checkpoint and exited because
  * it was asked to (SELFCKPT_EXIT_SIGNAL, `selfckpt checkpoint --exit`): a
  * batch script can requeue the job when it sees it.
@@ -85,7 +99,7 @@ extern "C" {
 #define SELFCKPT_EXIT_CHECKPOINTED 85
 
 /* Every flag this version knows. */
-#define SELFCKPT_FLAGS (SELFCKPT_NO_SYNC | SELFCKPT_NO_FORK)
+#define SELFCKPT_FLAGS (SELFCKPT_NO_SYNC | SELFCKPT_NO_FORK | SELFCKPT_LENIENT)
 
 /* Log levels for selfckpt_set_log_fd(). */
 #define SELFCKPT_LOG_ERROR 1
@@ -104,7 +118,8 @@ extern "C" {
  * file. The file descriptor used for writing is not part of the image.
  *
  * @param path   where the image goes; its directory must exist.
- * @param flags  0, or SELFCKPT_NO_SYNC and/or SELFCKPT_NO_FORK.
+ * @param flags  0, or any of SELFCKPT_NO_SYNC, SELFCKPT_NO_FORK and
+ *               SELFCKPT_LENIENT.
  * @return a positive checkpoint id once the image is durable; 0 in the
  *         process resumed from the image by `selfckpt restart`; -1 with
  *         errno set on failure (see the table above), after which the
@@ -129,7 +144,8 @@ SELFCKPT_API long selfckpt_checkpoint(const char *path, unsigned flags);
  * receives a stream cut short sees no commit record and rejects it.
  *
  * @param fd     an open, writable file descriptor.
- * @param flags  0, or SELFCKPT_NO_SYNC and/or SELFCKPT_NO_FORK.
+ * @param flags  0, or any of SELFCKPT_NO_SYNC, SELFCKPT_NO_FORK and
+ *               SELFCKPT_LENIENT.
  * @return as selfckpt_checkpoint(); errno EBADF if @p fd is not open for
  *         writing, EPIPE if the reader went away.
  */

@@ -81,6 +81,7 @@ const char *selfckpt__rec_type_name(uint32_t type)
 		"SIGACTIONS", "FILE",	  "VMA",	 "FD",
 		"THREAD",     "END_META", "PAD",	 "PAGES",
 		"PAGE_HASHES", "COMMIT",  "NOTE",	 "OBJ",
+		"LOCK",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
@@ -114,6 +115,10 @@ const char *selfckpt__obj_kind_name(uint32_t kind)
 		[SCK_OBJ_SIGNALFD] = "signalfd",
 		[SCK_OBJ_EPOLL] = "epoll",
 		[SCK_OBJ_INOTIFY] = "inotify",
+		[SCK_OBJ_UNIX] = "unix",
+		[SCK_OBJ_INET] = "inet",
+		[SCK_OBJ_UNLINKED] = "unlinked file",
+		[SCK_OBJ_MEMFD] = "memfd",
 		[SCK_OBJ_PTY] = "pty",
 		[SCK_OBJ_PTS] = "pts",
 		[SCK_OBJ_TTY] = "terminal",
@@ -671,8 +676,48 @@ static int take_pts(struct rd *r, const struct sck_image *img,
  * knows (or more, from a newer minor version) and sensible values; data
  * only where the kind has any.
  */
+/*
+ * The runs of an unlinked file or memfd (SCK_OBJ_UNLINKED, SCK_OBJ_MEMFD):
+ * file offsets in increasing order, within the file rounded up to a page,
+ * their data next in the page data.
+ */
+static int ghost_runs(struct rd *r, const struct sck_rec *rec, uint64_t off,
+		      const struct sck_img_obj *o, uint64_t *data_next)
+{
+	const struct sck_obj_ghost *g = (const void *)o->state;
+	uint64_t prev_end = 0, limit = (g->size + SCK_PAGE_SIZE - 1) & ~(SCK_PAGE_SIZE - 1);
+	uint32_t id = o->o.id;
+
+	if (g->size > (1ULL << 62) || (g->mode & ~07777u) ||
+	    (g->seals & ~SCK_SEALS_KNOWN) ||
+	    (o->o.kind == SCK_OBJ_UNLINKED && g->seals) ||
+	    o->o.data_len % sizeof(struct sck_run))
+		return BAD("object %u: bad file state", id);
+	for (uint64_t i = 0; i < o->o.data_len / sizeof(struct sck_run); i++) {
+		struct sck_run run;
+
+		memcpy(&run, o->data + i * sizeof(run), sizeof(run));
+		if (run.src != 0)
+			return BAD("run refers to another image (incremental images are not supported yet)");
+		if (run.addr % SCK_PAGE_SIZE || run.addr < prev_end ||
+		    run.addr >= limit || !run.npages ||
+		    run.npages > (limit - run.addr) / SCK_PAGE_SIZE)
+			return BAD("object %u: run %llu outside the file", id,
+				   (unsigned long long)i);
+		if (run.data_off != *data_next)
+			return BAD("object %u: run %llu has data offset %llu, expected %llu",
+				   id, (unsigned long long)i,
+				   (unsigned long long)run.data_off,
+				   (unsigned long long)*data_next);
+		prev_end = run.addr + run.npages * SCK_PAGE_SIZE;
+		*data_next += run.npages * SCK_PAGE_SIZE;
+	}
+	return 0;
+}
+
 static int take_obj(struct rd *r, struct sck_image *img,
-		    const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+		    const struct sck_rec *rec, uint64_t off, const uint8_t *p,
+		    uint64_t *data_next)
 {
 	struct sck_img_obj *o;
 	struct sck_obj h;
@@ -707,6 +752,10 @@ static int take_obj(struct rd *r, struct sck_image *img,
 	case SCK_OBJ_TTY:
 		known = sizeof(struct sck_obj_tty);
 		break;
+	case SCK_OBJ_UNLINKED:
+	case SCK_OBJ_MEMFD:
+		known = sizeof(struct sck_obj_ghost);
+		break;
 	default:
 		return BAD("object %u has unknown kind %u", h.id, h.kind);
 	}
@@ -730,11 +779,18 @@ static int take_obj(struct rd *r, struct sck_image *img,
 		return -ENOMEM;
 	memcpy(o->state, p + sizeof(h), h.state_len);
 	memcpy(o->data, p + sizeof(h) + h.state_len, h.data_len);
-	if (h.file_id && h.kind != SCK_OBJ_PIPE)
+	int ghost = h.kind == SCK_OBJ_UNLINKED || h.kind == SCK_OBJ_MEMFD;
+
+	if (h.file_id && h.kind != SCK_OBJ_PIPE && !ghost)
 		return BAD("object %u: a %s has no path", h.id,
 			   selfckpt__obj_kind_name(h.kind));
-	if (h.file_id > img->nfiles ||
-	    (h.file_id && img->files[h.file_id - 1].f.kind != SCK_FILE_FIFO))
+	if (ghost && (!h.file_id || h.file_id > img->nfiles ||
+		      img->files[h.file_id - 1].f.kind != SCK_FILE_REG ||
+		      !(img->files[h.file_id - 1].f.flags & SCK_FILEF_OBJECT)))
+		return BAD("object %u: %s without a FILE record with the OBJECT flag",
+			   h.id, selfckpt__obj_kind_name(h.kind));
+	if (!ghost && (h.file_id > img->nfiles ||
+		       (h.file_id && img->files[h.file_id - 1].f.kind != SCK_FILE_FIFO)))
 		return BAD("object %u refers to a file that is not a FIFO", h.id);
 	switch (h.kind) {
 	case SCK_OBJ_PIPE: {
@@ -756,6 +812,9 @@ static int take_obj(struct rd *r, struct sck_image *img,
 			return BAD("object %u: bad eventfd state", h.id);
 		break;
 	}
+	case SCK_OBJ_UNLINKED:
+	case SCK_OBJ_MEMFD:
+		return ghost_runs(r, rec, off, o, data_next);
 	case SCK_OBJ_PTY: {
 		const struct sck_obj_pty *t = (const void *)o->state;
 
@@ -805,9 +864,56 @@ static int check_obj_fd(const struct sck_image *img, const struct sck_fd *f)
 		return acc != O_RDONLY;
 	case SCK_OBJ_PTY:
 	case SCK_OBJ_PTS:
+	case SCK_OBJ_UNLINKED:
+	case SCK_OBJ_MEMFD:
 		return acc == 3 || (f->open_flags & O_PATH) != 0;
 	}
 	return 1;	/* a terminal object only stdio descriptors name */
+}
+
+/*
+ * LOCK: after the FD record it names, which is not shared with a lower
+ * one (the lowest records the description's locks) and is a file, a
+ * directory, an unlinked file or a memfd.
+ */
+static int take_lock(struct rd *r, struct sck_image *img,
+		     const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_lock l;
+	const struct sck_fd *f = NULL;
+
+	if (!fixed_ok(img, rec->len, sizeof(l)))
+		return BAD("wrong length");
+	if (img->nlocks >= SCK_MAX_FDS)
+		return BAD("too many locks");
+	memcpy(&l, p, sizeof(l));
+	for (uint32_t i = 0; i < img->nfds; i++)
+		if (img->fds[i].fd == l.fd)
+			f = &img->fds[i];
+	if (!f)
+		return BAD("a lock on fd %d, which has no FD record before it", l.fd);
+	int ok = f->kind == SCK_FD_FILE || f->kind == SCK_FD_DIR;
+
+	if (f->kind == SCK_FD_OBJ) {
+		uint32_t k = img->objs[f->obj_id - 1].o.kind;
+
+		ok = k == SCK_OBJ_UNLINKED || k == SCK_OBJ_MEMFD;
+	}
+	if (!ok || f->share_with)
+		return BAD("a lock on fd %d, which cannot hold one", l.fd);
+	if (l.kind < SCK_LOCK_POSIX || l.kind > SCK_LOCK_OFD ||
+	    l.type < SCK_LOCK_READ || l.type > SCK_LOCK_WRITE ||
+	    l.start > l.end || l.start > INT64_MAX ||
+	    (l.end != SCK_LOCK_EOF && l.end > INT64_MAX) ||
+	    (l.kind == SCK_LOCK_FLOCK && (l.start || l.end != SCK_LOCK_EOF)))
+		return BAD("bad lock on fd %d", l.fd);
+	struct sck_lock *n = grow(img->locks, img->nlocks, sizeof(*img->locks));
+
+	if (!n)
+		return -ENOMEM;
+	img->locks = n;
+	img->locks[img->nlocks++] = l;
+	return 0;
 }
 
 static int take_fd(struct rd *r, struct sck_image *img,
@@ -1143,7 +1249,10 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 			ret = take_fd(r, img, rec, off, p);
 			break;
 		case SCK_REC_OBJ:
-			ret = take_obj(r, img, rec, off, p);
+			ret = take_obj(r, img, rec, off, p, &data_next);
+			break;
+		case SCK_REC_LOCK:
+			ret = take_lock(r, img, rec, off, p);
 			break;
 		case SCK_REC_THREAD:
 			ret = take_thread(r, img, rec, off, p);
@@ -1333,6 +1442,7 @@ void selfckpt__image_free(struct sck_image *img)
 		free(img->objs[i].data);
 	}
 	free(img->objs);
+	free(img->locks);
 	for (uint32_t i = 0; i < img->nthreads; i++)
 		free(img->threads[i].xsave);
 	free(img->threads);

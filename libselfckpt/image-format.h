@@ -93,6 +93,7 @@ enum sck_rec_type {
 	SCK_REC_COMMIT = 13,
 	SCK_REC_NOTE = 14,		/* optional free text (lenient substitutes...) */
 	SCK_REC_OBJ = 15,		/* a kernel object behind descriptors */
+	SCK_REC_LOCK = 16,		/* a file lock held through a descriptor */
 };
 
 /* ---- HEADER: identity and the fingerprint of the machine ------------- */
@@ -536,7 +537,56 @@ struct sck_obj_tty {
 	uint32_t flags;			/* SCK_TTYF_* */
 };
 
+/*
+ * SCK_OBJ_UNLINKED (a regular file unlinked while open) and SCK_OBJ_MEMFD:
+ * a file that will not exist at restart. file_id names its FILE record
+ * (kind REG, flag OBJECT), which holds its name ("/tmp/x (deleted)",
+ * "/memfd:NAME (deleted)") and which the mappings of the same file share:
+ * restart makes one file for both. Its contents are in the page data:
+ * data is data_len / 32 struct sck_run, addr being the file offset, in
+ * increasing order; what no run covers is a hole (reads as zeros). Each
+ * FD on it is an open of its own (O_RDONLY, O_WRONLY or O_RDWR) at pos,
+ * unless it shares one (share_with).
+ */
+struct sck_obj_ghost {
+	uint64_t size;			/* st_size */
+	uint32_t mode;			/* st_mode & 07777 */
+	uint32_t seals;			/* memfd: F_GET_SEALS; unlinked: 0 */
+};
+
+#define SCK_SEALS_KNOWN 0x3fu		/* F_SEAL_SEAL ... F_SEAL_EXEC */
+
 #define SCK_MAX_OBJ_DATA (64ULL << 20)	/* data of one object */
+
+/* ---- LOCK: a file lock, taken again at restart ----------------------------
+ *
+ * Comes after the FD record of fd, which must be a file, a directory or
+ * an unlinked file or memfd (kind object), and not share its open file
+ * description with a lower fd: a lock of a description is recorded once,
+ * on its lowest descriptor.
+ */
+enum sck_lock_kind {
+	SCK_LOCK_POSIX = 1,		/* fcntl F_SETLK: the process's */
+	SCK_LOCK_FLOCK = 2,		/* flock(): the open file description's */
+	SCK_LOCK_OFD = 3,		/* fcntl F_OFD_SETLK: the description's */
+};
+
+enum sck_lock_type {
+	SCK_LOCK_READ = 1,		/* F_RDLCK, LOCK_SH */
+	SCK_LOCK_WRITE = 2,		/* F_WRLCK, LOCK_EX */
+};
+
+#define SCK_LOCK_EOF UINT64_MAX		/* end: up to the end of the file,
+					 * whatever it is then */
+
+struct sck_lock {
+	int32_t fd;
+	uint32_t kind;			/* enum sck_lock_kind */
+	uint32_t type;			/* enum sck_lock_type */
+	uint32_t _pad;
+	uint64_t start;			/* first byte; 0 for flock */
+	uint64_t end;			/* last byte, or SCK_LOCK_EOF (flock) */
+};
 
 /* ---- THREAD: registers and per-thread kernel state ---------------------- */
 
@@ -650,5 +700,7 @@ _Static_assert(sizeof(struct sck_page_hashes) == 16, "page_hashes");
 _Static_assert(sizeof(struct sck_commit) == 48, "commit");
 _Static_assert(sizeof(struct sck_range) == 16, "range");
 _Static_assert(sizeof(struct sck_rstinfo) == 48, "rstinfo");
+_Static_assert(sizeof(struct sck_obj_ghost) == 16, "obj_ghost");
+_Static_assert(sizeof(struct sck_lock) == 32, "lock");
 
 #endif /* SELFCKPT_IMAGE_FORMAT_H */

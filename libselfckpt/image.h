@@ -113,6 +113,8 @@ struct sck_image {
 	uint32_t nfds;
 	struct sck_img_obj *objs;	/* objs[i].o.id == i + 1 */
 	uint32_t nobjs;
+	struct sck_lock *locks;		/* in record order */
+	uint32_t nlocks;
 	struct sck_img_thread *threads;
 	uint32_t nthreads;
 	char **notes;

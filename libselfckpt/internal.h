@@ -76,6 +76,20 @@ struct sck_dump_file {
 	const char *path;
 };
 
+/*
+ * The contents of a file that will not exist at restart, held by
+ * descriptors (res-ghost.c): the writer sends them before the mappings'
+ * pages, from fd with pread, or through /proc/self/fd/<fd> when fd cannot
+ * be read (O_WRONLY). Bytes past size read as zeros.
+ */
+struct sck_dump_fdata {
+	int fd;
+	int reopen;
+	uint64_t size;
+	const struct sck_run *runs;	/* addr: the file offset */
+	uint32_t nruns;
+};
+
 #define SCK_MAX_EXCL_FDS 8
 #define SCK_SLOT_PROCBUF 4096
 
@@ -108,6 +122,12 @@ struct sck_dump {
 	uint32_t nfiles, files_cap;
 	struct sck_dump_obj *objs;	/* objects.h */
 	uint32_t nobjs, objs_cap;
+	struct sck_dump_fdata *fdata;	/* [objs_cap], res-ghost.c */
+	uint32_t nfdata;
+	uint64_t chunk_hash_maps;	/* res-ghost.c: chunks for the mappings */
+	uint64_t *posix_locked;		/* res-flock.c: (dev, ino) pairs */
+	uint32_t nposix_locked;
+	int posix_scanned;
 	uint32_t *file_hash;		/* open addressing by (dev, ino) */
 	uint32_t file_hash_cap;
 
@@ -141,6 +161,13 @@ struct sck_dump {
 	uint8_t *tail;			/* PAGE_HASHES and COMMIT records */
 	size_t tail_cap;
 };
+
+/*
+ * Does the process hold a POSIX (fcntl) lock on this file (res-flock.c)?
+ * Closing any descriptor of such a file drops the locks (P15): the
+ * checkpoint must not open and close it. 1, 0, or 0 when it cannot tell.
+ */
+int selfckpt__posix_locked(struct sck_dump *d, uint64_t dev, uint64_t ino);
 
 /* Files (res-file.c). Returns the FILE id (> 0) or -errno. */
 int selfckpt__file_add(struct sck_dump *d, const struct sck_file *f,

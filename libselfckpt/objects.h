@@ -58,6 +58,32 @@ uint64_t selfckpt__obj_plan(void);
 int selfckpt__tty_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 		     const struct sck_fdx *x, struct sck_fd *r);
 
+/*
+ * res-ghost.c: is descriptor x on an unlinked file or a memfd? Then as
+ * selfckpt__obj_fd (1, 0 or -errno). ghost_plan: arena bytes for one.
+ */
+int selfckpt__ghost_fd(struct sck_dump *d, const struct sck_fdx *x,
+		       struct sck_fd *r);
+uint64_t selfckpt__ghost_plan(const struct stat *st);
+
+/*
+ * res-flock.c: LOCK records for the locks held through the descriptors
+ * all[0..n), whose FD records are recs (0 or -errno). flock_plan: bytes
+ * of metadata the locks of descriptor fd may need.
+ */
+int selfckpt__flock_collect(struct sck_dump *d, const struct sck_fdx *all,
+			    const struct sck_fd *recs, int n);
+uint64_t selfckpt__flock_plan(int fd, const struct stat *st);
+
+/*
+ * res-lenient.c: is this checkpoint lenient (SELFCKPT_LENIENT)? lenient_fd:
+ * record descriptor x, just refused with ENOTSUP, as /dev/null with a
+ * NOTE record saying why (0 or -errno).
+ */
+int selfckpt__lenient(const struct sck_dump *d);
+int selfckpt__lenient_fd(struct sck_dump *d, const struct sck_fdx *x,
+			 struct sck_fd *r);
+
 /* Add an OBJ record; fills o->id. Returns the id or -errno. */
 int selfckpt__obj_add(struct sck_dump *d, struct sck_obj *o,
 		      const void *state, const void *data);

@@ -207,14 +207,13 @@ static int classify_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 
 		if (own_proc_entry(x))
 			return unsupported(x, "a /proc file of this process, which a restarted process cannot reopen");
-		if (x->st.st_nlink == 0)
-			return unsupported(x, "an unlinked file");
+		if (x->st.st_nlink == 0)	/* files: res-ghost.c */
+			return unsupported(x, S_ISDIR(m) ? "a removed directory" :
+					   "an unlinked file");
 		if (x->target[0] != '/' ||
 		    sys_fstatat(-100, x->target, &now, 0) != 0 ||
 		    now.st_ino != x->st.st_ino || now.st_dev != x->st.st_dev)
 			return unsupported(x, "a file no longer reachable by its path");
-		if (x->fi.has_lock)
-			return unsupported(x, "a file with a lock held");
 		r->kind = S_ISREG(m) ? SCK_FD_FILE : SCK_FD_DIR;
 		r->size_at_ckpt = (uint64_t)x->st.st_size;
 		id = add_fd_file(d, x, S_ISREG(m) ? SCK_FILE_REG : SCK_FILE_DIR);
@@ -379,8 +378,12 @@ int selfckpt__fd_collect(struct sck_dump *d)
 		}
 	for (int i = 0; i < n && !ret; i++)
 		ret = describe((int)dirfd, &all[i]);
-	for (int i = 0; i < n && !ret; i++)
+	for (int i = 0; i < n && !ret; i++) {
 		ret = classify_fd(d, all, n, &all[i], &recs[i]);
+		/* /dev/null instead, and a note (res-lenient.c) */
+		if (ret == -EOPNOTSUPP && selfckpt__lenient(d))
+			ret = selfckpt__lenient_fd(d, &all[i], &recs[i]);
+	}
 	for (int i = 0; i < n && !ret; i++) {
 		recs[i].share_with = (uint32_t)find_share(recs, all, i, &warned);
 		struct sck_part part = { &recs[i], sizeof(recs[i]) };
@@ -388,6 +391,9 @@ int selfckpt__fd_collect(struct sck_dump *d)
 		if (selfckpt__meta_add(&d->meta, SCK_REC_FD, 0, &part, 1, NULL))
 			ret = sck_fail(ENOMEM, "metadata buffer full");
 	}
+	/* Locks, once their descriptors are recorded (res-flock.c). */
+	if (!ret)
+		ret = selfckpt__flock_collect(d, all, recs, n);
 	if (!ret)
 		sck_debug("%d descriptors", n);
 out:

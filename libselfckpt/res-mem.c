@@ -147,7 +147,8 @@ static int add_mapped_file(struct sck_dump *d, const char *path,
 	f.ctime_sec = st->st_ctim.tv_sec;
 	f.ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
 	f.mode = st->st_mode;
-	if (want_build_id) {
+	/* Not a file this process has POSIX locks on: closing drops them. */
+	if (want_build_id && !selfckpt__posix_locked(d, st->st_dev, st->st_ino)) {
 		long fd = sys_openat(-100, path, O_RDONLY | O_CLOEXEC, 0);
 
 		if (fd >= 0) {

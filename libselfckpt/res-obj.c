@@ -307,6 +307,9 @@ int selfckpt__obj_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 	}
 	if (S_ISCHR(x->st.st_mode))
 		return selfckpt__tty_fd(d, all, n, x, r);	/* res-tty.c */
+	/* Unlinked files and memfds (res-ghost.c). */
+	if (S_ISREG(x->st.st_mode))
+		return selfckpt__ghost_fd(d, x, r);
 	if (!sck_starts_with(x->target, "anon_inode:"))
 		return 0;
 	for (size_t i = 0; i < sizeof(anon_kinds) / sizeof(anon_kinds[0]); i++) {
@@ -355,6 +358,8 @@ uint64_t selfckpt__obj_plan(void)
 			} else {
 				total += selfckpt__evl_plan(fd);
 			}
+			total += selfckpt__ghost_plan(&st) +
+				 selfckpt__flock_plan(fd, &st);
 		}
 	sys_close((int)dirfd);
 	return total;

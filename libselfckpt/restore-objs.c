@@ -47,7 +47,9 @@ static int write_all(int fd, const uint8_t *p, uint64_t n)
 static const char *what(const struct rs *s, const struct sck_img_obj *o, char *b,
 			size_t n)
 {
-	if (o->o.file_id)
+	if (o->o.file_id && o->o.kind != SCK_OBJ_PIPE)
+		snprintf(b, n, "%s", s->img.files[o->o.file_id - 1].path);
+	else if (o->o.file_id)
 		snprintf(b, n, "the FIFO %s", s->img.files[o->o.file_id - 1].path);
 	else
 		snprintf(b, n, "a %s (object %u)", selfckpt__obj_kind_name(o->o.kind),
@@ -190,6 +192,10 @@ int selfckpt__rs_make_objects(struct rs *s)
 		case SCK_OBJ_TTY:	/* the restart command's own (stdio) */
 			ret = 0;
 			break;
+		case SCK_OBJ_UNLINKED:
+		case SCK_OBJ_MEMFD:
+			ret = selfckpt__rs_make_ghost(s, o, &ro->fd[0]);
+			break;
 		}
 		if (ret)
 			return -1;
@@ -258,6 +264,10 @@ int selfckpt__rs_obj_fd(struct rs *s, const struct sck_fd *r)
 		else
 			n = fcntl(ro->fd[1], F_DUPFD_CLOEXEC, 0);
 		break;
+	case SCK_OBJ_UNLINKED:
+	case SCK_OBJ_MEMFD:
+		n = selfckpt__rs_ghost_fd(s, o, r);	/* its own open, at its offset */
+		break;
 	default:
 		n = fcntl(ro->fd[0], F_DUPFD_CLOEXEC, 0);
 		break;
@@ -294,5 +304,6 @@ int selfckpt__rs_objects_done(struct rs *s)
 			close(ro->fd[0]);
 		ro->fd[0] = ro->fd[1] = -1;
 	}
+	selfckpt__rs_ghosts_placed(s);
 	return ret;
 }

@@ -317,6 +317,8 @@ static int check_machine(struct rs *s, struct sck_cpu *cpu,
 
 struct plan {
 	size_t nmaps, nfills, nguards, names_len;
+	size_t nghost_fills, nfixes, nlocks, locktext_len;
+	size_t fixes_off, locks_off, locktext_off, bounce_off;
 	size_t blob_len, args_off, maps_off, fills_off, guards_off, names_off;
 	size_t hash_off, want_off, trailer_off, trailer_len, frame_off, frame_len;
 	size_t unmap_off, threads_off, tstacks_off, tfd_off, epa_off;
@@ -341,6 +343,11 @@ static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
 		if (v->v.flags & SCK_VMAF_ANON_NAME)
 			p->names_len += strlen(v->name) + 1;
 	}
+	/* Unlinked files and memfds, POSIX locks (restore-ghost.c, -flock.c). */
+	p->nghost_fills = selfckpt__rs_ghost_fills(s, NULL, NULL);
+	p->nfills += p->nghost_fills;
+	p->nfixes = selfckpt__rs_ghost_fixes(s, NULL);
+	p->nlocks = selfckpt__rs_posix_locks(s, NULL, NULL, &p->locktext_len);
 	p->blob_len = PAGE_UP((size_t)(selfckpt__rst_blob_end - selfckpt__rst_blob));
 	off = p->blob_len;
 	p->args_off = off;
@@ -353,6 +360,14 @@ static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
 	off += p->nguards * sizeof(struct sck_range);
 	p->names_off = off;
 	off += (p->names_len + 63) & ~(size_t)63;
+	p->fixes_off = off;
+	off += p->nfixes * sizeof(struct rst_file_fix);
+	p->locks_off = off;
+	off += p->nlocks * sizeof(struct rst_lock);
+	p->locktext_off = off;
+	off += (p->locktext_len + 63) & ~(size_t)63;
+	p->bounce_off = off;
+	off += p->nghost_fills ? RST_BOUNCE_SIZE : 0;
 	p->hash_off = off;
 	off += img->end.data_len / SCK_CHUNK_SIZE * 8 + 8;
 	p->want_off = off;
@@ -536,10 +551,77 @@ static void pack_memory(struct rs *s, struct rst_args *a, uint8_t *hole,
 		for (uint32_t k = 0; k < v->v.nruns; k++) {
 			f->addr = v->runs[k].addr;
 			f->len = v->runs[k].npages * PAGE;
+			f->fd = -1;
 			f++;
 			a->nfills++;
 		}
 	}
+}
+
+struct fill_at {
+	uint64_t data_off;
+	struct rst_fill f;
+};
+
+static int cmp_fill(const void *a, const void *b)
+{
+	const struct fill_at *x = a, *y = b;
+
+	return x->data_off < y->data_off ? -1 : x->data_off > y->data_off;
+}
+
+/*
+ * The data of unlinked files and memfds comes in the page data too, in
+ * record order with the mappings' (the writer sends it first): all fills
+ * in the order of their data. Then the files' sizes and seals, and the
+ * POSIX locks with their messages.
+ */
+static int pack_files(struct rs *s, struct rst_args *a, uint8_t *hole,
+		      const struct plan *p)
+{
+	struct rst_fill *f = (void *)(hole + p->fills_off);
+
+	if (p->nghost_fills) {
+		size_t n = a->nfills, at = 0;
+		struct fill_at *all = malloc((n + p->nghost_fills) * sizeof(*all));
+		uint64_t *offs = malloc(p->nghost_fills * sizeof(*offs));
+		struct rst_fill *gf = malloc(p->nghost_fills * sizeof(*gf));
+
+		if (!all || !offs || !gf) {
+			free(all);
+			free(offs);
+			free(gf);
+			selfckpt__rs_msg(s, "out of memory");
+			return SCK_EX_OSERR;
+		}
+		for (uint32_t i = 0; i < s->img.nvmas; i++) {
+			const struct sck_img_vma *v = &s->img.vmas[i];
+
+			for (uint32_t k = 0; v->v.kind < SCK_VMA_VDSO && k < v->v.nruns; k++) {
+				all[at] = (struct fill_at){ v->runs[k].data_off, f[at] };
+				at++;
+			}
+		}
+		selfckpt__rs_ghost_fills(s, gf, offs);
+		for (size_t k = 0; k < p->nghost_fills; k++)
+			all[at++] = (struct fill_at){ offs[k], gf[k] };
+		qsort(all, at, sizeof(*all), cmp_fill);
+		for (size_t k = 0; k < at; k++)
+			f[k] = all[k].f;
+		a->nfills = at;
+		a->bounce = (uint64_t)(uintptr_t)(hole + p->bounce_off);
+		free(all);
+		free(offs);
+		free(gf);
+	}
+	a->fixes = (uint64_t)(uintptr_t)(hole + p->fixes_off);
+	a->nfixes = (uint32_t)selfckpt__rs_ghost_fixes(s, (void *)(hole + p->fixes_off));
+	size_t len;
+
+	a->locks = (uint64_t)(uintptr_t)(hole + p->locks_off);
+	a->nlocks = (uint32_t)selfckpt__rs_posix_locks(s, (void *)(hole + p->locks_off),
+						       (char *)(hole + p->locktext_off), &len);
+	return 0;
 }
 
 /* P7: unmap everything of the launcher but the hole and the vDSO/vvar. */
@@ -840,6 +922,11 @@ static void go(struct rs *s)
 {
 	uint64_t all = ~0ULL;
 
+	/* In the process that becomes the program (restore-ghost.c, -flock.c). */
+	if (selfckpt__rs_ghosts_here(s))
+		_exit(SCK_EX_OSERR);
+	if (selfckpt__rs_take_locks(s))
+		_exit(SCK_EX_UNAVAILABLE);
 	selfckpt__rs_tty_modes(s);	/* the terminal's, last: restore-tty.c */
 	/* Raw, so that libc's own signals are blocked too. */
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
@@ -916,6 +1003,8 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 		return ret;
 
 	pack_memory(s, a, hole, &p);
+	if ((ret = pack_files(s, a, hole, &p)))
+		return ret;
 	a->data_len = s->img.end.data_len;
 	a->nchunks = (a->data_len + SCK_CHUNK_SIZE - 1) / SCK_CHUNK_SIZE;
 	a->chunk_hash = (uint64_t)(uintptr_t)(hole + p.hash_off);

@@ -37,6 +37,12 @@ struct sck_restart_opts {
 	int verbose;
 };
 
+/* Per unlinked file or memfd (restore-ghost.c). */
+struct rs_ghost {
+	int fd;				/* read-write, kept for the restorer */
+	int tmpfile;			/* made with O_TMPFILE (else a memfd) */
+};
+
 /* Per FILE record, what the launcher opened. */
 struct rs_file {
 	int map_fd;			/* for mappings, or -1 */
@@ -60,6 +66,7 @@ struct rs {
 	struct rs_obj *objs;		/* [img.nobjs]: restore-objs.c */
 	uint64_t raise;			/* standard signals the restored process
 					 * gets (SIGWINCH: another window size) */
+	struct rs_ghost *ghosts;	/* [img.nobjs]: restore-ghost.c, or NULL */
 	char err[512];
 };
 
@@ -114,6 +121,44 @@ int selfckpt__rs_make_pty(struct rs *s, const struct sck_img_obj *o, int fd[2]);
 void selfckpt__rs_pty_done(struct rs *s, const struct sck_img_obj *o, const int fd[2]);
 void selfckpt__rs_stdio_ttys(struct rs *s);
 void selfckpt__rs_tty_modes(struct rs *s);
+
+/*
+ * restore-ghost.c: unlinked files and memfds (OBJ kinds UNLINKED, MEMFD).
+ * make_ghost: create object o's file (*fd: a descriptor on it, which the
+ * caller moves and closes when the descriptors are placed); ghost_fd: a
+ * new open of it for FD record r, at r's offset; ghosts_placed: the
+ * files' modes, once the descriptors are open; ghosts_here, in the
+ * process that becomes the program: O_TMPFILE files made again if this
+ * process is in another mount namespace than the launcher was (0, or -1
+ * with a message).
+ * For the restorer: ghost_fills fills fill[] (and data_off[], the place
+ * of each in the page data) with the runs of data that go into the files
+ * and returns how many (NULL: only count); ghost_fixes the same with the
+ * size and seals each file gets once its data is in.
+ */
+struct rst_fill;
+struct rst_file_fix;
+struct rst_lock;
+int selfckpt__rs_make_ghost(struct rs *s, const struct sck_img_obj *o, int *fd);
+int selfckpt__rs_ghost_fd(struct rs *s, const struct sck_img_obj *o,
+			  const struct sck_fd *r);
+void selfckpt__rs_ghosts_placed(struct rs *s);
+int selfckpt__rs_ghosts_here(struct rs *s);
+size_t selfckpt__rs_ghost_fills(const struct rs *s, struct rst_fill *fill,
+				uint64_t *data_off);
+size_t selfckpt__rs_ghost_fixes(const struct rs *s, struct rst_file_fix *fix);
+
+/*
+ * restore-flock.c: locks. take_locks, in the process that becomes the
+ * program, once the descriptors are placed: takes the flock() and OFD
+ * locks, checks that nobody holds the POSIX ones (0, or -1 with a
+ * message naming the file and range). posix_locks: the POSIX locks for
+ * the restorer, which takes them (out NULL: only count); their messages
+ * go into text, *text_len bytes (also counted).
+ */
+int selfckpt__rs_take_locks(struct rs *s);
+size_t selfckpt__rs_posix_locks(const struct rs *s, struct rst_lock *out,
+				char *text, size_t *text_len);
 
 /*
  * restore-ns.c: continue the restart in new user and PID namespaces, with

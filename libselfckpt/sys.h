@@ -143,6 +143,17 @@ static inline long sys_tee(int in, int out, size_t n, unsigned int flags)
 	return sck_syscall4(__NR_tee, in, out, (long)n, flags);
 }
 
+/* struct statfs of the kernel (asm/statfs.h), for f_type. */
+static inline long sys_fstatfs(int fd, void *buf)
+{
+	return sck_syscall2(__NR_fstatfs, fd, (long)buf);
+}
+
+static inline long sys_fchmod(int fd, unsigned int mode)
+{
+	return sck_syscall2(__NR_fchmod, fd, mode);
+}
+
 static inline long sys_ioctl(int fd, unsigned long req, void *arg)
 {
 	return sck_syscall3(__NR_ioctl, fd, (long)req, (long)arg);

@@ -687,6 +687,68 @@ static int send_run(struct out *o, const struct sck_dump_vma *v,
 	return 0;
 }
 
+/*
+ * The contents of unlinked files and memfds held by descriptors
+ * (res-ghost.c), run by run through the bounce buffer. pread moves no
+ * offset; bytes past the end of the file (the last page, or a file that
+ * shrank since it was looked at) are sent as zeros.
+ */
+static int send_fdata(struct out *o, const struct sck_dump_fdata *fd)
+{
+	struct sck_dump *d = o->d;
+	int rfd = fd->fd, ret = 0;
+
+	if (fd->reopen) {
+		char path[32];
+
+		selfckpt__fmt(path, sizeof(path), "/proc/self/fd/%d", fd->fd);
+		long r = sys_openat(-100, path, 02000000 /* O_RDONLY|O_CLOEXEC */, 0);
+
+		if (r < 0)
+			return sck_fail((int)-r, "cannot read the file on fd %d: %s",
+					fd->fd, selfckpt__errname((int)-r));
+		rfd = (int)r;
+	}
+	for (uint32_t i = 0; i < fd->nruns && !ret; i++) {
+		uint64_t off = fd->runs[i].addr, left = fd->runs[i].npages * PAGE;
+
+		while (left && !ret) {
+			size_t n = left < SCK_CHUNK_SIZE ? (size_t)left : SCK_CHUNK_SIZE;
+			size_t got = 0;
+
+			while (got < n && off + got < fd->size) {
+				long r = sys_pread(rfd, d->bounce + got, n - got,
+						   (int64_t)(off + got));
+
+				if (r == -EINTR)
+					continue;
+				if (r < 0) {
+					ret = sck_fail((int)-r, "cannot read the file on fd %d: %s",
+						       fd->fd, selfckpt__errname((int)-r));
+					break;
+				}
+				if (r == 0)
+					break;
+				got += (size_t)r;
+			}
+			if (ret)
+				break;
+			__builtin_memset(d->bounce + got, 0, n - got);
+			ret = feed(o, d->bounce, n);
+			if (!ret)
+				ret = flush(o);
+			if (ret)
+				ret = sck_fail(-ret, "cannot write the image: %s",
+					       selfckpt__errname(-ret));
+			off += n;
+			left -= n;
+		}
+	}
+	if (fd->reopen)
+		sys_close(rfd);
+	return ret;
+}
+
 static int send_tail(struct out *o)
 {
 	struct sck_dump *d = o->d;
@@ -745,6 +807,12 @@ int selfckpt__write_image(struct sck_dump *d)
 	if (ret)
 		return sck_fail(-ret, "cannot write the image: %s",
 				selfckpt__errname(-ret));
+	/* Files first: their OBJ records come before the VMA records. */
+	for (uint32_t i = 0; i < d->nfdata; i++) {
+		ret = send_fdata(o, &d->fdata[i]);
+		if (ret)
+			return ret;
+	}
 	for (uint32_t i = 0; i < d->nvmas; i++) {
 		const struct sck_dump_vma *v = &d->vmas[i];
 

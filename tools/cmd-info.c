@@ -309,9 +309,53 @@ static const char *obj_desc(const struct sck_image *img, const struct sck_fd *f)
 	case SCK_OBJ_TTY:
 		tty_desc(img, o, b, sizeof(b));
 		break;
+	case SCK_OBJ_UNLINKED:
+	case SCK_OBJ_MEMFD: {
+		const struct sck_obj_ghost *g = (const void *)o->state;
+		static const char *const seal[] = { "seal", "shrink", "grow", "write",
+						    "future_write", "exec" };
+		uint64_t stored = 0;
+
+		for (uint64_t k = 0; k < o->o.data_len / sizeof(struct sck_run); k++) {
+			struct sck_run run;
+
+			memcpy(&run, o->data + k * sizeof(run), sizeof(run));
+			stored += run.npages * SCK_PAGE_SIZE;
+		}
+		n = snprintf(b, sizeof(b), "%s, %llu bytes, %llu stored, mode %04o",
+			     img->files[o->o.file_id - 1].path, (unsigned long long)g->size,
+			     (unsigned long long)stored, g->mode);
+		for (int i = 0, first = 1; i < 6 && n < (int)sizeof(b); i++)
+			if (g->seals & (1u << i)) {
+				n += snprintf(b + n, sizeof(b) - (size_t)n, "%s%s",
+					      first ? ", seals " : ",", seal[i]);
+				first = 0;
+			}
+		break;
+	}
 	default:
 		snprintf(b, sizeof(b), "%s", selfckpt__obj_kind_name(o->o.kind));
 	}
+	return b;
+}
+
+/* A LOCK record as info shows it: "write lock (POSIX), bytes 0-99". */
+static const char *lock_desc(const struct sck_lock *l)
+{
+	static char b[128];
+	static const char *const kind[] = { "?", "POSIX", "flock", "OFD" };
+	int n = snprintf(b, sizeof(b), "%s lock (%s)",
+			 l->type == SCK_LOCK_WRITE ? "write" : "read",
+			 kind[l->kind < 4 ? l->kind : 0]);
+
+	if (l->kind == SCK_LOCK_FLOCK)
+		return b;
+	if (l->end == SCK_LOCK_EOF)
+		snprintf(b + n, sizeof(b) - (size_t)n, ", bytes %llu to the end",
+			 (unsigned long long)l->start);
+	else
+		snprintf(b + n, sizeof(b) - (size_t)n, ", bytes %llu-%llu",
+			 (unsigned long long)l->start, (unsigned long long)l->end);
 	return b;
 }
 
@@ -424,6 +468,11 @@ static void print_human(const char *name, const struct sck_image *img)
 			printf(" (shared with fd %u)", f->share_with - 1);
 		printf("\n");
 	}
+
+	if (img->nlocks)
+		printf("\nlocks (%u)\n", img->nlocks);
+	for (uint32_t i = 0; i < img->nlocks; i++)
+		printf("  fd %d: %s\n", img->locks[i].fd, lock_desc(&img->locks[i]));
 
 	printf("\nthreads (%u)\n", img->nthreads);
 	for (uint32_t i = 0; i < img->nthreads; i++) {
@@ -543,14 +592,15 @@ static void print_json(const struct sck_image *img)
 	printf("\"checkpoint\":{\"id\":%" PRIu64 ",\"parent_id\":%" PRIu64
 	       ",\"generation\":%u,\"image_uuid\":\"%s\",\"parent_uuid\":\"%s\",\"lineage_uuid\":\"%s\","
 	       "\"time\":%lld,\"pid\":%d,\"uid\":%u,\"gid\":%u,\"restarted\":\"%s\","
-	       "\"new_ids_safe\":%s},\n",
+	       "\"new_ids_safe\":%s,\"lenient\":%s},\n",
 	       h->ckpt_id, h->parent_id, h->generation, u1, u2, u3,
 	       (long long)h->time_sec, h->pid, h->uid, h->gid,
 	       h->generation == 0 ? "never" :
 	       (h->flags & SCK_HDR_RESTARTED_USERNS) ? "userns+pidns" :
 	       (h->flags & SCK_HDR_RESTARTED_PIDNS) ? "pidns" :
 	       (h->flags & SCK_HDR_RESTARTED_NEW_IDS) ? "new_ids" : "unknown",
-	       (h->flags & SCK_HDR_NO_OWNED_LOCKS) ? "true" : "false");
+	       (h->flags & SCK_HDR_NO_OWNED_LOCKS) ? "true" : "false",
+	       (h->flags & SCK_HDR_LENIENT) ? "true" : "false");
 	printf("\"fingerprint\":{\"kernel_release\":");
 	json_str(h->kernel_release);
 	printf(",\"kernel_version\":");
@@ -609,6 +659,25 @@ static void print_json(const struct sck_image *img)
 		       (long long)f->pos, f->share_with ? (int)f->share_with - 1 : -1);
 		json_str(fd_desc(img, f));
 		printf("}");
+	}
+	printf("],\n\"locks\":[");
+	for (uint32_t i = 0; i < img->nlocks; i++) {
+		const struct sck_lock *l = &img->locks[i];
+		static const char *const kind[] = { "?", "posix", "flock", "ofd" };
+
+		printf("%s{\"fd\":%d,\"kind\":\"%s\",\"type\":\"%s\",\"start\":%llu,\"end\":",
+		       i ? "," : "", l->fd, kind[l->kind < 4 ? l->kind : 0],
+		       l->type == SCK_LOCK_WRITE ? "write" : "read",
+		       (unsigned long long)l->start);
+		if (l->end == SCK_LOCK_EOF)
+			printf("null}");
+		else
+			printf("%llu}", (unsigned long long)l->end);
+	}
+	printf("],\n\"notes\":[");
+	for (uint32_t i = 0; i < img->nnotes; i++) {
+		printf("%s", i ? "," : "");
+		json_str(img->notes[i]);
 	}
 	printf("],\n\"signals\":[");
 	int first = 1;

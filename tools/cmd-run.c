@@ -41,6 +41,9 @@ static void help(FILE *f)
 		"  --exit-signal SIG  on SIG (USR1, TERM, 10...), checkpoint and exit with\n"
 		"                     status 85; if the checkpoint fails, SIG does what it\n"
 		"                     would have done (SELFCKPT_EXIT_SIGNAL)\n"
+		"  --lenient          a descriptor that cannot be restored (socket...) is\n"
+		"                     /dev/null after a restart, and the image says so,\n"
+		"                     instead of failing the checkpoint (SELFCKPT_LENIENT)\n"
 		"  -h, --help         this text\n"
 		"\n"
 		"exit status: PROG's; 64 usage, 69 PROG cannot be preloaded (statically\n"
@@ -167,13 +170,14 @@ int cmd_run(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "exit-signal", required_argument, NULL, 'x' },
+		{ "lenient", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = DEFAULT_DIR, *exit_sig = NULL;
 	unsigned long interval = 0, keep = 0;
 	char preload[PATH_MAX], prog[PATH_MAX], absdir[PATH_MAX], buf[64];
-	int c;
+	int c, lenient = 0;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
@@ -194,6 +198,9 @@ int cmd_run(int argc, char **argv)
 				return SCK_EX_USAGE;
 			}
 			exit_sig = optarg;
+			break;
+		case 'l':
+			lenient = 1;
 			break;
 		case 'h':
 			help(stdout);
@@ -250,6 +257,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (exit_sig)
 		setenv("SELFCKPT_EXIT_SIGNAL", exit_sig, 1);
+	if (lenient)
+		setenv("SELFCKPT_LENIENT", "1", 1);
 	fflush(NULL);
 	execv(prog, argv + optind);
 	cli_err("run", "cannot run %s: %s", prog, strerror(errno));

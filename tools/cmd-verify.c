@@ -21,7 +21,8 @@
  *     every changed file is named; every descriptor's file opened with the
  *     flags restart uses and checked as restart's open_one does (regular
  *     files read from must be unchanged: the same function, through a
- *     stand-in private mapping of the file); the working directory;
+ *     stand-in private mapping of the file); that no other process holds
+ *     the POSIX and OFD locks of those files; the working directory;
  *   the ids: user and PID namespaces created in a child and every process
  *     and thread id of the image given with clone3(set_tid) there, as
  *     restore-ns.c will; if the namespaces cannot be had, restart uses new
@@ -518,9 +519,11 @@ static void check_fd(struct verify *v, const struct sck_fd *r)
 		return;
 	}
 	if (r->kind == SCK_FD_OBJ) {
-		/* Made again by restart (restore-objs.c), not reopened. */
-		say(v, "ok", "fd %d: on a %s (object %u), made again", r->fd,
-		    selfckpt__obj_kind_name(img->objs[r->obj_id - 1].o.kind), r->obj_id);
+		const struct sck_img_obj *o = &img->objs[r->obj_id - 1];
+
+		say(v, "ok", "fd %d: %s (object %u): made again from the image", r->fd,
+		    o->o.file_id ? img->files[o->o.file_id - 1].path :
+				   selfckpt__obj_kind_name(o->o.kind), o->o.id);
 		return;
 	}
 	if (!r->file_id || r->file_id > img->nfiles) {
@@ -589,6 +592,45 @@ static void check_fd(struct verify *v, const struct sck_fd *r)
 		    content ? ", unchanged" : "");
 	}
 	close(fd);
+}
+
+/*
+ * The POSIX and OFD locks of files reopened by path: does another process
+ * hold them now (restore-flock.c)? flock() locks cannot be asked about
+ * without taking them: not checked.
+ */
+static void check_locks(struct verify *v)
+{
+	const struct sck_image *img = &v->rs.img;
+
+	for (uint32_t i = 0; i < img->nlocks; i++) {
+		const struct sck_lock *l = &img->locks[i];
+		const struct sck_fd *r = NULL;
+
+		for (uint32_t k = 0; k < img->nfds; k++)
+			if (img->fds[k].fd == l->fd)
+				r = &img->fds[k];
+		if (!r || r->kind == SCK_FD_OBJ || l->kind == SCK_LOCK_FLOCK)
+			continue;	/* a new file, or cannot be asked */
+		const char *path = img->files[r->file_id - 1].path;
+		struct flock fl = { .l_type = l->type == SCK_LOCK_WRITE ? F_WRLCK : F_RDLCK,
+				    .l_whence = SEEK_SET, .l_start = (off_t)l->start,
+				    .l_len = l->end == SCK_LOCK_EOF ? 0
+						: (off_t)(l->end - l->start + 1) };
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+		if (fd < 0 || fcntl(fd, l->kind == SCK_LOCK_OFD ? F_OFD_GETLK : F_GETLK, &fl) < 0)
+			say(v, "warning", "lock: fd %d: cannot ask about the locks of %s: %s",
+			    l->fd, path, strerror(errno));
+		else if (fl.l_type != F_UNLCK)
+			bad(v, SCK_EX_UNAVAILABLE, "lock: fd %d: another process holds a lock on %s that conflicts with the image's %s lock",
+			    l->fd, path, l->type == SCK_LOCK_WRITE ? "write" : "read");
+		else
+			say(v, "ok", "lock: fd %d: the %s lock on %s is free", l->fd,
+			    l->type == SCK_LOCK_WRITE ? "write" : "read", path);
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 static void check_cwd(struct verify *v)
@@ -957,6 +999,7 @@ int cmd_verify(int argc, char **argv)
 	check_mapped_files(v);
 	for (uint32_t i = 0; i < v->rs.img.nfds; i++)
 		check_fd(v, &v->rs.img.fds[i]);
+	check_locks(v);
 	check_cwd(v);
 	check_rlimits(v);
 	check_ids(v);

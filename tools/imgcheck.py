@@ -145,11 +145,11 @@ RESTART_MODES = (HDR_RESTARTED_PIDNS, HDR_RESTARTED_PIDNS | HDR_RESTARTED_USERNS
                  HDR_RESTARTED_NEW_IDS)
 
 (HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
- PAGES, PAGE_HASHES, COMMIT, NOTE, OBJ) = range(1, 16)
+ PAGES, PAGE_HASHES, COMMIT, NOTE, OBJ, LOCK) = range(1, 17)
 REC_NAMES = {1: "HEADER", 2: "PROCESS", 3: "RLIMITS", 4: "SIGACTIONS",
              5: "FILE", 6: "VMA", 7: "FD", 8: "THREAD", 9: "END_META",
              10: "PAD", 11: "PAGES", 12: "PAGE_HASHES", 13: "COMMIT",
-             14: "NOTE", 15: "OBJ"}
+             14: "NOTE", 15: "OBJ", 16: "LOCK"}
 
 VMA_KINDS = {1: "anon", 2: "heap", 3: "stack", 4: "file", 5: "file-shared",
              6: "shm-anon", 7: "memfd", 8: "deleted", 9: "vdso", 10: "vvar",
@@ -162,10 +162,10 @@ FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio", 5: "object"}
 FD_FILE, FD_DIR, FD_DEV, FD_STDIO, FD_OBJ = 1, 2, 3, 4, 5
 # Kernel objects (OBJ records, section 6.10): kind -> (name, state size).
 OBJ_KINDS = {1: ("pipe", 8), 2: ("eventfd", 16), 3: ("timerfd", 40), 4: ("signalfd", 8),
-             5: ("epoll", 8), 6: ("inotify", 8), 11: ("pty", 64), 13: ("pts", 8),
-             14: ("terminal", 64)}
+             5: ("epoll", 8), 6: ("inotify", 8), 9: ("unlinked file", 16),
+             10: ("memfd", 16), 11: ("pty", 64), 13: ("pts", 8), 14: ("terminal", 64)}
 OBJ_PIPE, OBJ_EVENTFD, OBJ_TIMERFD, OBJ_SIGNALFD, OBJ_EPOLL, OBJ_INOTIFY = 1, 2, 3, 4, 5, 6
-OBJ_PTY, OBJ_PTS, OBJ_TTY = 11, 13, 14
+OBJ_UNLINKED, OBJ_MEMFD, OBJ_PTY, OBJ_PTS, OBJ_TTY = 9, 10, 11, 13, 14
 TFD_ABSTIME, TFD_CANCEL_ON_SET = 1, 2
 TFD_CLOCKS = {0: "realtime", 1: "monotonic", 7: "boottime", 8: "realtime-alarm",
               9: "boottime-alarm"}
@@ -178,6 +178,15 @@ INW_DONT_FOLLOW = 1
 PTYF_LOCKED, PTYF_PACKET, PTYF_EXCL = 1, 2, 4
 TTYF_CTTY, TTYF_FOREGROUND, TTYF_BACKGROUND = 1, 2, 4
 TERMIOS = "<IIIIB19sIIHHHH"             # 52 bytes: termios2, winsize
+SEALS_KNOWN = 0x3f
+SEAL_NAMES = ("seal", "shrink", "grow", "write", "future_write", "exec")
+# File locks (LOCK records, section 6.16).
+LOCK_POSIX, LOCK_FLOCK, LOCK_OFD = 1, 2, 3
+LOCK_KINDS = {1: "posix", 2: "flock", 3: "ofd"}
+LOCK_READ, LOCK_WRITE = 1, 2
+LOCK_EOF = (1 << 64) - 1
+INT64_MAX = (1 << 63) - 1
+SZ_LOCK = 32
 SZ_OBJ = 32
 MAX_OBJ_DATA = 64 << 20
 O_PATH, O_DIRECT = 0o10000000, 0o40000
@@ -253,6 +262,7 @@ class Reader:
         self.vmas = []
         self.fds = []
         self.objs = []
+        self.locks = []
         self.threads = []
         self.notes = []
         self.end = None
@@ -443,6 +453,8 @@ class Reader:
                 self.take_fd(r, p)
             elif t == OBJ:
                 self.take_obj(r, p)
+            elif t == LOCK:
+                self.take_lock(r, p)
             elif t == THREAD:
                 self.take_thread(r, p)
             elif t == NOTE:
@@ -641,10 +653,19 @@ class Reader:
         obj = {"id": oid, "kind": kind, "ino": ino, "file_id": file_id,
                "data_len": data_len, "state": state}
         self.objs.append(obj)
-        if file_id and kind != OBJ_PIPE:
+        ghost = kind in (OBJ_UNLINKED, OBJ_MEMFD)
+        if file_id and kind != OBJ_PIPE and not ghost:
             raise self.bad(r, "object %d: a %s has no path" % (oid, name))
-        if file_id > len(self.files) or (file_id and self.files[file_id - 1]["kind"] != FILE_FIFO):
+        if ghost and (not file_id or file_id > len(self.files) or
+                      self.files[file_id - 1]["kind"] != FILE_REG or
+                      not self.files[file_id - 1]["flags"] & FILEF_OBJECT):
+            raise self.bad(r, "object %d: %s without a FILE record with the OBJECT flag"
+                           % (oid, name))
+        if not ghost and (file_id > len(self.files) or
+                          (file_id and self.files[file_id - 1]["kind"] != FILE_FIFO)):
             raise self.bad(r, "object %d refers to a file that is not a FIFO" % oid)
+        if ghost:
+            self.ghost_runs(r, obj, p[SZ_OBJ + state_len:])
         if kind == OBJ_PIPE:
             (cap,) = struct.unpack_from("<I", state, 0)
             if cap < PAGE or cap > 1 << 31 or cap & (cap - 1):
@@ -689,6 +710,32 @@ class Reader:
             if why:
                 raise self.bad(r, "object %d: %s" % (oid, why))
 
+    def ghost_runs(self, r, obj, data):
+        """An unlinked file's or memfd's runs: file offsets in order,
+        inside the file rounded up to a page, data next in the page data."""
+        oid = obj["id"]
+        size, mode, seals = struct.unpack_from("<QII", obj["state"], 0)
+        obj["size"], obj["mode"], obj["seals"] = size, mode, seals
+        if (size > 1 << 62 or mode & ~0o7777 or seals & ~SEALS_KNOWN or
+                (obj["kind"] == OBJ_UNLINKED and seals) or len(data) % SZ_RUN):
+            raise self.bad(r, "object %d: bad file state" % oid)
+        limit = (size + PAGE - 1) // PAGE * PAGE
+        prev_end = stored = 0
+        for i in range(len(data) // SZ_RUN):
+            addr, npages, data_off, src, _fl = struct.unpack_from("<QQQII", data, i * SZ_RUN)
+            if src != 0:
+                raise self.bad(r, "run refers to another image (incremental images are not supported yet)")
+            if (addr % PAGE or addr < prev_end or addr >= limit or not npages or
+                    npages > (limit - addr) // PAGE):
+                raise self.bad(r, "object %d: run %d outside the file" % (oid, i))
+            if data_off != self.data_next:
+                raise self.bad(r, "object %d: run %d has data offset %d, expected %d"
+                               % (oid, i, data_off, self.data_next))
+            prev_end = addr + npages * PAGE
+            self.data_next += npages * PAGE
+            stored += npages * PAGE
+        obj["stored"] = stored
+
     def obj_fd_ok(self, f_open_flags, obj):
         acc = f_open_flags & O_ACCMODE
         if obj["kind"] == OBJ_PIPE:
@@ -697,9 +744,32 @@ class Reader:
             return acc == 2
         if obj["kind"] == OBJ_INOTIFY:
             return acc == 0
-        if obj["kind"] in (OBJ_PTY, OBJ_PTS):
+        if obj["kind"] in (OBJ_PTY, OBJ_PTS, OBJ_UNLINKED, OBJ_MEMFD):
             return acc != 3 and not f_open_flags & O_PATH
         return False                    # a terminal object only stdio names
+
+    def take_lock(self, r, p):
+        if not self.fixed_ok(r.len, SZ_LOCK):
+            raise self.bad(r, "wrong length")
+        if len(self.locks) >= MAX_FDS:
+            raise self.bad(r, "too many locks")
+        fd, kind, ltype, _pad, start, end = struct.unpack_from("<iIIIQQ", p, 0)
+        f = None
+        for x in self.fds:
+            if x["fd"] == fd:
+                f = x
+        if f is None:
+            raise self.bad(r, "a lock on fd %d, which has no FD record before it" % fd)
+        ok = f["kind"] in (FD_FILE, FD_DIR)
+        if f["kind"] == FD_OBJ:
+            ok = self.objs[f["obj_id"] - 1]["kind"] in (OBJ_UNLINKED, OBJ_MEMFD)
+        if not ok or f["share_with"]:
+            raise self.bad(r, "a lock on fd %d, which cannot hold one" % fd)
+        if (kind < LOCK_POSIX or kind > LOCK_OFD or ltype < LOCK_READ or ltype > LOCK_WRITE or
+                start > end or start > INT64_MAX or (end != LOCK_EOF and end > INT64_MAX) or
+                (kind == LOCK_FLOCK and (start or end != LOCK_EOF))):
+            raise self.bad(r, "bad lock on fd %d" % fd)
+        self.locks.append({"fd": fd, "kind": kind, "type": ltype, "start": start, "end": end})
 
     def take_fd(self, r, p):
         if not self.fixed_ok(r.len, SZ_FD):
@@ -1034,6 +1104,11 @@ def obj_what(rd, f):
         return "inotify, %d watches" % len(o["watches"])
     if o["kind"] in (OBJ_PTY, OBJ_PTS, OBJ_TTY):
         return tty_what(rd, o)
+    if o["kind"] in (OBJ_UNLINKED, OBJ_MEMFD):
+        s = "%s, %d bytes, %d stored, mode %04o" % (rd.files[o["file_id"] - 1]["path"],
+                                                    o["size"], o["stored"], o["mode"])
+        seals = [n for i, n in enumerate(SEAL_NAMES) if o["seals"] & (1 << i)]
+        return s + (", seals " + ",".join(seals) if seals else "")
     return OBJ_KINDS[o["kind"]][0]
 
 
@@ -1129,7 +1204,8 @@ def summary_json(rd):
                        "lineage_uuid": uuid_str(h["lineage_uuid"]),
                        "time": h["time_sec"], "pid": h["pid"], "uid": h["uid"],
                        "gid": h["gid"], "restarted": restart_mode(h)[1],
-                       "new_ids_safe": bool(h["flags"] & HDR_NO_OWNED_LOCKS)},
+                       "new_ids_safe": bool(h["flags"] & HDR_NO_OWNED_LOCKS),
+                       "lenient": bool(h["flags"] & HDR_LENIENT)},
         "fingerprint": {"kernel_release": h["kernel_release"],
                         "kernel_version": h["kernel_version"],
                         "glibc": h["glibc_version"], "selfckpt": h["selfckpt_version"],
@@ -1151,6 +1227,11 @@ def summary_json(rd):
                  "cloexec": bool(f["fd_flags"] & FD_CLOEXEC), "offset": f["pos"],
                  "shared_with": f["share_with"] - 1 if f["share_with"] else -1,
                  "what": fd_what(rd, f)} for f in rd.fds],
+        "locks": [{"fd": l["fd"], "kind": LOCK_KINDS[l["kind"]],
+                   "type": "write" if l["type"] == LOCK_WRITE else "read",
+                   "start": l["start"], "end": None if l["end"] == LOCK_EOF else l["end"]}
+                  for l in rd.locks],
+        "notes": list(rd.notes),
         "signals": [{"signal": i + 1, "handler": "ignore" if a[0] == 1 else "function",
                      "flags": a[1], "mask": a[3]}
                     for i, a in enumerate(rd.sig) if a[0] != 0],

@@ -119,42 +119,151 @@ static void read_full(struct rst_args *a, void *buf, uint64_t len,
 	}
 }
 
+struct hashing {
+	struct sck_xxh64 h;
+	uint64_t fill, chunk;		/* bytes in the current chunk, chunks done */
+	uint64_t *hash;
+};
+
+/* n bytes at p, none past the end of the current chunk. */
+static void hash_in(struct hashing *hs, const void *p, uint64_t n)
+{
+	selfckpt__xxh64_update(&hs->h, p, (size_t)n);
+	hs->fill += n;
+	if (hs->fill == SCK_CHUNK_SIZE) {
+		hs->hash[hs->chunk++] = selfckpt__xxh64_digest(&hs->h);
+		selfckpt__xxh64_init(&hs->h, 0);
+		hs->fill = 0;
+	}
+}
+
+/* Data for a file the launcher made: through the bounce buffer. */
+static void fill_file(struct rst_args *a, const struct rst_fill *f,
+		      struct hashing *hs)
+{
+	uint8_t *b = (uint8_t *)(uintptr_t)a->bounce;
+	uint64_t off = f->addr, left = f->len;
+
+	while (left) {
+		uint64_t n = SCK_CHUNK_SIZE - hs->fill;
+
+		if (n > left)
+			n = left;
+		if (n > RST_BOUNCE_SIZE)
+			n = RST_BOUNCE_SIZE;
+		read_full(a, b, n, "page data");
+		hash_in(hs, b, n);
+		for (uint64_t done = 0; done < n;) {
+			long r = sys_pwrite(f->fd, b + done, (size_t)(n - done),
+					    (int64_t)(off + done));
+
+			if (r == -EINTR)
+				continue;
+			if (r <= 0)
+				rst_die(a->log_fd, RST_EXIT_OSERR,
+					"cannot write the contents of a file back (fd %d, error %ld)",
+					f->fd, -r);
+			done += (uint64_t)r;
+		}
+		off += n;
+		left -= n;
+	}
+}
+
 /* Step 4: page data straight into place, each chunk hashed as it lands. */
 static void fill_memory(struct rst_args *a)
 {
 	const struct rst_fill *f = (const void *)(uintptr_t)a->fills;
-	uint64_t *hash = (uint64_t *)(uintptr_t)a->chunk_hash;
-	struct sck_xxh64 h;
-	uint64_t fill = 0, chunk = 0;
+	struct hashing hs = { .hash = (uint64_t *)(uintptr_t)a->chunk_hash };
 
-	selfckpt__xxh64_init(&h, 0);
+	selfckpt__xxh64_init(&hs.h, 0);
 	for (uint64_t i = 0; i < a->nfills; i++) {
 		uint8_t *p = (uint8_t *)(uintptr_t)f[i].addr;
 		uint64_t left = f[i].len;
 
+		if (f[i].fd >= 0) {
+			fill_file(a, &f[i], &hs);
+			continue;
+		}
 		while (left) {
-			uint64_t n = SCK_CHUNK_SIZE - fill;
+			uint64_t n = SCK_CHUNK_SIZE - hs.fill;
 
 			if (n > left)
 				n = left;
 			read_full(a, p, n, "page data");
-			selfckpt__xxh64_update(&h, p, (size_t)n);
-			fill += n;
+			hash_in(&hs, p, n);
 			p += n;
 			left -= n;
-			if (fill == SCK_CHUNK_SIZE) {
-				hash[chunk++] = selfckpt__xxh64_digest(&h);
-				selfckpt__xxh64_init(&h, 0);
-				fill = 0;
-			}
 		}
 	}
-	if (fill)
-		hash[chunk++] = selfckpt__xxh64_digest(&h);
-	if (chunk != a->nchunks)
+	if (hs.fill)
+		hs.hash[hs.chunk++] = selfckpt__xxh64_digest(&hs.h);
+	if (hs.chunk != a->nchunks)
 		rst_die(a->log_fd, RST_EXIT_DATA,
 			"page data has %lu chunks, the image said %lu",
-			(unsigned long)chunk, (unsigned long)a->nchunks);
+			(unsigned long)hs.chunk, (unsigned long)a->nchunks);
+}
+
+/*
+ * Files made from the image, once their data is in and checked: back to
+ * their size (the last page was written whole), then sealed as they were.
+ * Their shared read-only mappings were made through a read-only descriptor
+ * (restore-ghost.c), so that F_SEAL_WRITE finds no writable mapping.
+ */
+static void fix_files(struct rst_args *a)
+{
+	const struct rst_file_fix *x = (const void *)(uintptr_t)a->fixes;
+
+	for (uint32_t i = 0; i < a->nfixes; i++) {
+		long r = sys_ftruncate(x[i].fd, (int64_t)x[i].size);
+
+		if (r < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot give object %u its size of %lu bytes (error %ld)",
+				x[i].obj_id, (unsigned long)x[i].size, -r);
+		if (x[i].seals && (r = sys_fcntl(x[i].fd, 1033 /* F_ADD_SEALS */,
+						 x[i].seals)) < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR,
+				"cannot seal object %u again (seals %x, error %ld)",
+				x[i].obj_id, x[i].seals, -r);
+	}
+}
+
+/*
+ * POSIX locks belong to the process and go when it closes any descriptor
+ * of the file: taken here, after the helper descriptors are closed, by
+ * the process that becomes the program (P15). The launcher checked that
+ * nobody else holds them; one taken meanwhile ends the restart here.
+ */
+static void take_locks(struct rst_args *a)
+{
+	const struct rst_lock *l = (const void *)(uintptr_t)a->locks;
+
+	for (uint32_t i = 0; i < a->nlocks; i++) {
+		struct {
+			int16_t type, whence;
+			int32_t _pad;
+			int64_t start, len;
+			int32_t pid, _pad2;
+		} fl = { (int16_t)l[i].type, 0 /* SEEK_SET */, 0, l[i].start,
+			 l[i].len, 0, 0 };
+		long r = sys_fcntl(l[i].fd, 6 /* F_SETLK */, (long)&fl);
+
+		/* A holder may still be exiting (restore-flock.c): 2 s. */
+		for (int tries = 0; (r == -EAGAIN || r == -EACCES) && tries < 40; tries++) {
+			struct __kernel_timespec ts = { 0, 50 * 1000 * 1000 };
+
+			sys_nanosleep(&ts, NULL);
+			r = sys_fcntl(l[i].fd, 6 /* F_SETLK */, (long)&fl);
+		}
+		if (r == -EAGAIN || r == -EACCES)
+			rst_die(a->log_fd, RST_EXIT_UNAVAILABLE,
+				"cannot take back %s: held by another process",
+				(const char *)(uintptr_t)l[i].what);
+		if (r < 0)
+			rst_die(a->log_fd, RST_EXIT_OSERR, "cannot take back %s (error %ld)",
+				(const char *)(uintptr_t)l[i].what, -r);
+	}
 }
 
 /* The reader's rule for fixed parts (image-dec.c fixed_ok), for 1.0. */
@@ -623,6 +732,7 @@ void rst_main(struct rst_args *a)
 	map_memory(a);
 	fill_memory(a);
 	verify_data(a);
+	fix_files(a);
 	finish_memory(a);
 	restore_process(a);
 	create_threads(a);
@@ -636,8 +746,21 @@ void rst_main(struct rst_args *a)
 	a->rstinfo.pid = (int32_t)pid;
 	if (a->pidfile_dirfd >= 0)
 		write_pidfile(a, pid);
-	/* The image, the log, mapped files: every helper fd goes now. */
-	sys_close_range((unsigned)a->first_helper_fd, ~0U, 0);
+	/*
+	 * The image, the log, mapped files: every helper fd goes now; the log
+	 * last, after the POSIX locks, which may fail with a message.
+	 */
+	if (a->nlocks && a->log_fd >= a->first_helper_fd) {
+		if (a->log_fd > a->first_helper_fd)
+			sys_close_range((unsigned)a->first_helper_fd,
+					(unsigned)a->log_fd - 1, 0);
+		sys_close_range((unsigned)a->log_fd + 1, ~0U, 0);
+		take_locks(a);
+		sys_close(a->log_fd);
+	} else {
+		sys_close_range((unsigned)a->first_helper_fd, ~0U, 0);
+		take_locks(a);
+	}
 
 	restore_timers(a, pid);
 	restore_epoll_adds(a);

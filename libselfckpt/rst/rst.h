@@ -31,6 +31,7 @@
 
 /* Exit statuses of a restart that fails (documented in docs/cli.md). */
 #define RST_EXIT_DATA 65		/* EX_DATAERR: image damaged */
+#define RST_EXIT_UNAVAILABLE 69	/* EX_UNAVAILABLE: a lock is held elsewhere */
 #define RST_EXIT_OSERR 71		/* EX_OSERR: a system call failed */
 
 /* One mapping to create. */
@@ -47,9 +48,39 @@ struct rst_map {
 	uint64_t anon_name;		/* NUL-terminated, or 0 */
 };
 
-/* Page data, in the order it arrives in the PAGES payload. */
+/*
+ * Page data, in the order it arrives in the PAGES payload: into memory at
+ * addr, or, when fd >= 0, into the file fd at offset addr (an unlinked file
+ * or memfd the launcher made, restore-ghost.c), through the bounce buffer.
+ */
 struct rst_fill {
 	uint64_t addr, len;
+	int32_t fd;
+	uint32_t _pad;
+};
+
+#define RST_BOUNCE_SIZE (64 << 10)
+
+/* A file made from the image, once its data is in: its size, its seals. */
+struct rst_file_fix {
+	int32_t fd;
+	uint32_t seals;			/* F_ADD_SEALS, or 0 */
+	uint64_t size;
+	uint32_t obj_id;		/* for messages */
+	uint32_t _pad;
+};
+
+/*
+ * A POSIX (fcntl) lock, taken by the restorer once it has closed the
+ * helper descriptors: closing any descriptor of a file drops the
+ * process's POSIX locks on it (P15).
+ */
+struct rst_lock {
+	int32_t fd;
+	int32_t type;			/* F_RDLCK, F_WRLCK */
+	int64_t start, len;		/* struct flock's l_start, l_len */
+	uint64_t what;			/* NUL-terminated: "the write lock on
+					 * PATH (bytes A-B)", for messages */
 };
 
 struct rst_move {
@@ -154,6 +185,10 @@ struct rst_args {
 	uint64_t maps;			/* struct rst_map[nmaps] */
 	uint64_t nfills;
 	uint64_t fills;			/* struct rst_fill[nfills] */
+	uint64_t bounce;		/* RST_BOUNCE_SIZE bytes, for fills of files */
+	uint32_t nfixes, nlocks;
+	uint64_t fixes;			/* struct rst_file_fix[nfixes] */
+	uint64_t locks;			/* struct rst_lock[nlocks] */
 	uint64_t data_len;
 	uint64_t nchunks;
 	uint64_t chunk_hash;		/* uint64_t[nchunks], computed here */

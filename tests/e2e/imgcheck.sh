@@ -13,9 +13,12 @@
 #      pipes, a FIFO, eventfds), evloop01 (timerfds, a signalfd, epoll
 #      instances, one watching another), inotify01 (inotify instances,
 #      watches with gaps in their numbers), pty01 (pseudo-terminal pairs:
-#      pty and pts objects) and tty01 (run on a pty: stdio naming a
-#      terminal object, in the foreground, and in the background in
-#      image.3), and one of a multi-threaded
+#      pty and pts objects), tty01 (run on a pty: stdio naming a terminal
+#      object, in the foreground, and in the background in image.3),
+#      unlinked01 and memfd01 (unlinked files and memfds, their data in
+#      the page data, seals), locks01 (LOCK records of the three kinds)
+#      and lenient01 (NOTE records, header flag LENIENT), and one of a
+#      multi-threaded
 #      process (threads.img: three threads besides the main one, one of
 #      which calls the checkpoint, so that MAIN and CALLER are two THREAD
 #      records, each worker named by pthread_setname_np; built here from a
@@ -101,7 +104,8 @@ heat large --size 256 --steps 121 --checkpoint-at 120	# 1.2 MiB of page data
 heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
-for t in maps01 files01 pipes01 evloop01 inotify01 pty01 tty01; do
+for t in maps01 files01 pipes01 evloop01 inotify01 pty01 tty01 unlinked01 memfd01 \
+	locks01 lenient01; do
 	pty=()
 	[ $t = tty01 ] && pty=(--pty "$B/tests/e2e/helpers/ptyrun")
 	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" "${pty[@]}" -- "$B/tests/e2e/bin/$t" \
@@ -171,7 +175,8 @@ grep -q '^checkpointed$' threads.log || die "the threads program did not checkpo
 SELFCKPT_NEW_IDS=1 heat safe --size 16 --steps 12 --checkpoint-at 6
 images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
 	files01/image.2 threads.img safe.img pipes01/image.1 evloop01/image.1
-	inotify01/image.1 pty01/image.1 tty01/image.1 tty01/image.3)
+	inotify01/image.1 pty01/image.1 tty01/image.1 tty01/image.3 unlinked01/image.1
+	memfd01/image.1 locks01/image.1 lenient01/image.1)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -307,6 +312,17 @@ for img, job in (("tty01/image.1", ", foreground"), ("tty01/image.3", ", backgro
     if len(whats) != 3 or not all(w.startswith("terminal /dev/pts/") and w.endswith(job)
                                   for w in whats):
         fail("%s: stdio is not a terminal%s: %s" % (img, job, whats))
+whats = " ".join(f["what"] for f in refs["unlinked01/image.1"]["fds"])
+if "(deleted), " not in whats or "stored" not in whats:
+    fail("unlinked01's image has no unlinked file objects: %s" % whats)
+whats = " ".join(f["what"] for f in refs["memfd01/image.1"]["fds"])
+if "/memfd:" not in whats or "seals write" not in whats:
+    fail("memfd01's image has no sealed memfd: %s" % whats)
+if {l["kind"] for l in refs["locks01/image.1"]["locks"]} != {"posix", "flock", "ofd"}:
+    fail("locks01's image lacks a kind of lock: %r" % refs["locks01/image.1"]["locks"])
+if not refs["lenient01/image.1"]["checkpoint"]["lenient"] or len(refs["lenient01/image.1"]["notes"]) != 4:
+    fail("lenient01's image: lenient %r, notes %r" % (refs["lenient01/image.1"]["checkpoint"]["lenient"],
+                                                      refs["lenient01/image.1"]["notes"]))
 if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
     fail("safe.img (SELFCKPT_NEW_IDS=1) does not say new ids are safe")
 
@@ -374,7 +390,8 @@ def damaged_cases(path, cuts, nflips, seed):
 
 FIXED = {ic.HEADER: ic.SZ_HEADER, ic.PROCESS: ic.SZ_PROCESS, ic.RLIMITS: ic.SZ_RLIMITS,
          ic.SIGACTIONS: ic.SZ_SIGACTIONS, ic.FILE: ic.SZ_FILE, ic.VMA: ic.SZ_VMA,
-         ic.FD: ic.SZ_FD, ic.THREAD: ic.SZ_THREAD, ic.END_META: ic.SZ_END_META}
+         ic.FD: ic.SZ_FD, ic.THREAD: ic.SZ_THREAD, ic.END_META: ic.SZ_END_META,
+         ic.LOCK: ic.SZ_LOCK}
 
 
 def parse(data):
@@ -565,6 +582,22 @@ def cooked(recs):
     setf(r, 44, "<I", lambda v: v | 0o100013)
 
 
+def obj(recs, kind, i=0):
+    return objrec(recs, kind, i)
+
+
+def lock(recs, kind):
+    """The first LOCK record of this kind."""
+    return next(r for r in recs if r[0] == ic.LOCK and struct.unpack_from("<I", r[2], 4)[0] == kind)
+
+
+def lock_first(recs):
+    """A LOCK record moved before every FD record."""
+    r = lock(recs, ic.LOCK_POSIX)
+    recs.remove(r)
+    recs.insert(recs.index(nth(recs, ic.FD)), r)
+
+
 def twice(t):
     def f(recs):
         i = recs.index(nth(recs, t))
@@ -585,6 +618,9 @@ E = "evloop01/image.1"
 I = "inotify01/image.1"
 T = "threads.img"
 F1 = "files01/image.1"
+U = "unlinked01/image.1"
+MF = "memfd01/image.1"
+L = "locks01/image.1"
 ROLES = "the threads' ids or roles are inconsistent"
 # (image, what, change to the records or None, build() options, the
 # message both readers must give, or None: both must accept it)
@@ -799,6 +835,45 @@ forged = [
     (M, "generation 0, no flag", set_hdr(0, 0), {}, None),
     (M, "generation 0, LENIENT", set_hdr(1, 0), {}, None),
     (M, "unknown header flags, minor 1", set_hdr(0xffffffe0 | 2, 0), {"minor": 1}, None),
+    # Unlinked files and memfds (6.15): state, runs in the page data.
+    (U, "unlinked file with seals", lambda r: setf(obj(r, ic.OBJ_UNLINKED), 44, "<I", lambda v: 8), {},
+     "bad file state"),
+    (MF, "memfd with an unknown seal", lambda r: setf(obj(r, ic.OBJ_MEMFD), 44, "<I", lambda v: v | 0x40),
+     {}, "bad file state"),
+    (U, "unlinked file of mode 010000", lambda r: setf(obj(r, ic.OBJ_UNLINKED), 40, "<I", lambda v: 0o10000),
+     {}, "bad file state"),
+    (U, "unlinked file of size 0 with runs", lambda r: setf(obj(r, ic.OBJ_UNLINKED), 32, "<Q", lambda v: 0),
+     {}, "run 0 outside the file"),
+    (U, "unlinked file run's data offset + 4096",
+     lambda r: setf(obj(r, ic.OBJ_UNLINKED), 48 + 16, "<Q", lambda v: v + 4096), {},
+     "run 0 has data offset"),
+    (MF, "memfd without its FILE", lambda r: setf(obj(r, ic.OBJ_MEMFD), 16, "<I", lambda v: 0), {},
+     "memfd without a FILE record with the OBJECT flag"),
+    (MF, "memfd naming a FILE without OBJECT",
+     lambda r: setf(obj(r, ic.OBJ_MEMFD), 16, "<I", lambda v: file_ids(r, lambda f, k: not f & 1)[0]), {},
+     "memfd without a FILE record with the OBJECT flag"),
+    (MF, "O_PATH descriptor of a memfd",
+     lambda r: setf(fdrec(r, 3), 8, "<I", lambda v: v | ic.O_PATH), {}, "fd 3 cannot be an end of memfd object"),
+    (MF, "memfd state 8 bytes longer, minor 1",
+     lambda r: (setf(obj(r, ic.OBJ_MEMFD), 20, "<I", lambda v: v + 8),
+                obj(r, ic.OBJ_MEMFD).__setitem__(2, obj(r, ic.OBJ_MEMFD)[2][:48] + b"\xa5" * 8 +
+                                                   obj(r, ic.OBJ_MEMFD)[2][48:])), {"minor": 1}, None),
+    # LOCK records (6.16).
+    (L, "a lock on a descriptor the image does not have", lambda r: setf(lock(r, ic.LOCK_POSIX), 0, "<i", lambda v: 99),
+     {}, "a lock on fd 99, which has no FD record before it"),
+    (L, "a lock before the FD records", lock_first, {}, "which has no FD record before it"),
+    (L, "a lock on a descriptor that shares its open file",
+     lambda r: setf(lock(r, ic.LOCK_FLOCK), 0, "<i", lambda v: 5), {}, "a lock on fd 5, which cannot hold one"),
+    (L, "a lock on standard input", lambda r: setf(lock(r, ic.LOCK_OFD), 0, "<i", lambda v: 0), {},
+     "a lock on fd 0, which cannot hold one"),
+    (L, "a lock of kind 4", lambda r: setf(lock(r, ic.LOCK_OFD), 4, "<I", lambda v: 4), {}, "bad lock on fd"),
+    (L, "a lock of type 3", lambda r: setf(lock(r, ic.LOCK_OFD), 8, "<I", lambda v: 3), {}, "bad lock on fd"),
+    (L, "a flock() on a range", lambda r: setf(lock(r, ic.LOCK_FLOCK), 16, "<Q", lambda v: 10), {},
+     "bad lock on fd"),
+    (L, "a lock ending before it starts", lambda r: setf(lock(r, ic.LOCK_OFD), 24, "<Q", lambda v: 1), {},
+     "bad lock on fd"),
+    (L, "LOCK 8 bytes longer, minor 0", None, {"grow": {ic.LOCK: 8}}, "LOCK record at byte"),
+    (L, "LOCK 8 bytes longer, minor 1", None, {"minor": 1, "grow": {ic.LOCK: 8}}, None),
 ]
 
 

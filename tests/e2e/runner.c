@@ -17,6 +17,9 @@
  *                     first stage, 100x30 for every restart, so that a
  *                     restarted program sees another window size
  *
+ * The test gets SCK_IMAGE, SCK_READY (zdtm.h) and SCK_SELFCKPT, the
+ * selfckpt program's absolute path, for a test that runs it itself.
+ *
  * Every stage (the first run, then each restart) runs in its own process
  * group with a clean descriptor table: stdin /dev/null (or the image pipe),
  * stdout and stderr one pipe read by the runner, nothing else open. When a
@@ -56,6 +59,7 @@ struct opts {
 };
 
 static char image[4096], ready[4096], outpath[4096];
+static char selfckpt_path[4096];	/* absolute, for tests that run it */
 static FILE *outlog;
 static char stage_out[1 << 16];
 static size_t stage_len;
@@ -93,6 +97,7 @@ static void child_exec(const struct opts *o, int out, int in, char **argv)
 		_exit(126);
 	setenv("SCK_IMAGE", image, 1);
 	setenv("SCK_READY", ready, 1);
+	setenv("SCK_SELFCKPT", selfckpt_path, 1);
 	execvp(argv[0], argv);
 	_exit(127);
 }
@@ -287,6 +292,7 @@ int main(int argc, char **argv)
 		die("%s: %s", o.selfckpt, strerror(errno));
 	if (o.pty && !(o.pty = realpath(o.pty, NULL)))
 		die("--pty: %s", strerror(errno));
+	snprintf(selfckpt_path, sizeof(selfckpt_path), "%s", selfckpt_abs);
 	char *dir = realpath(o.dir, NULL);
 
 	o.dir = dir;

@@ -267,15 +267,48 @@ static void check_accepted(const uint8_t *d, size_t size, const struct sck_image
 		      strlen(img->files[i].path) == img->files[i].f.path_len,
 		      "file %u", i);
 	CHECK(img->nvmas >= 1 && img->vmas, "vmas");
-	for (uint32_t i = 0; i < img->nvmas; i++) {
-		const struct sck_img_vma *v = &img->vmas[i];
-		uint64_t stored = 0, prev = v->v.start;
+	/*
+	 * The runs of the mappings and those of unlinked files and memfds
+	 * (OBJ records) tile the page data, each list in its own order
+	 * (format 8.1: record order).
+	 */
+	uint32_t oi = 0;
+	uint64_t ok = 0;
 
-		CHECK(v->name && v->v.start < v->v.end && v->v.file_id <= img->nfiles,
-		      "vma %u", i);
-		CHECK(i == 0 || img->vmas[i - 1].v.end <= v->v.start, "vma %u order", i);
-		CHECK(!v->v.nruns || v->runs, "vma %u runs", i);
-		for (uint32_t j = 0; j < v->v.nruns; j++) {
+	for (uint32_t i = 0; i <= img->nvmas; i++) {
+		const struct sck_img_vma *v = i < img->nvmas ? &img->vmas[i] : NULL;
+		uint64_t stored = 0, prev = v ? v->v.start : 0;
+
+		if (v) {
+			CHECK(v->name && v->v.start < v->v.end && v->v.file_id <= img->nfiles,
+			      "vma %u", i);
+			CHECK(i == 0 || img->vmas[i - 1].v.end <= v->v.start, "vma %u order", i);
+			CHECK(!v->v.nruns || v->runs, "vma %u runs", i);
+		}
+		for (uint32_t j = 0; !v || j <= v->v.nruns; j++) {
+			/* Object runs whose data comes first. */
+			while (oi < img->nobjs) {
+				const struct sck_img_obj *o = &img->objs[oi];
+				struct sck_run r;
+
+				if ((o->o.kind != SCK_OBJ_UNLINKED && o->o.kind != SCK_OBJ_MEMFD) ||
+				    ok >= o->o.data_len / sizeof(r)) {
+					oi++;
+					ok = 0;
+					continue;
+				}
+				memcpy(&r, o->data + ok * sizeof(r), sizeof(r));
+				if (r.data_off != data)
+					break;
+				CHECK(r.npages && r.data_off + r.npages * SCK_PAGE_SIZE <=
+						     img->end.data_len,
+				      "object %u run %llu beyond the page data", oi + 1,
+				      (unsigned long long)ok);
+				data += r.npages * SCK_PAGE_SIZE;
+				ok++;
+			}
+			if (!v || j == v->v.nruns)
+				break;
 			const struct sck_run *r = &v->runs[j];
 
 			CHECK(r->addr >= prev && r->npages &&
@@ -288,6 +321,8 @@ static void check_accepted(const uint8_t *d, size_t size, const struct sck_image
 			stored += r->npages;
 			prev = r->addr + r->npages * SCK_PAGE_SIZE;
 		}
+		if (!v)
+			break;
 		CHECK(stored == v->v.npages_stored, "vma %u stored", i);
 		for (uint32_t j = 0; j < v->v.nguards; j++)
 			CHECK(v->guards && v->guards[j].start >= v->v.start &&
@@ -305,9 +340,12 @@ static void check_accepted(const uint8_t *d, size_t size, const struct sck_image
 			CHECK(f->file_id == 0 && f->obj_id >= 1 && f->obj_id <= img->nobjs,
 			      "fd %u object", i);
 		else
-			CHECK(f->obj_id == 0 &&
-			      (f->kind == SCK_FD_STDIO ? f->file_id == 0 && f->fd <= 2 :
-			       f->file_id >= 1 && f->file_id <= img->nfiles), "fd %u file", i);
+			CHECK(f->kind == SCK_FD_STDIO ?
+			      f->file_id == 0 && f->fd <= 2 &&
+			      (f->obj_id == 0 || (f->obj_id <= img->nobjs &&
+						  img->objs[f->obj_id - 1].o.kind == SCK_OBJ_TTY)) :
+			      f->obj_id == 0 && f->file_id >= 1 && f->file_id <= img->nfiles,
+			      "fd %u file", i);
 	}
 	for (uint32_t i = 0; i < img->nobjs; i++) {
 		const struct sck_img_obj *o = &img->objs[i];
@@ -315,6 +353,13 @@ static void check_accepted(const uint8_t *d, size_t size, const struct sck_image
 		CHECK(o->o.id == i + 1 && o->state && o->data, "object %u", i);
 		CHECK(o->o.file_id <= img->nfiles, "object %u file", i);
 		CHECK(o->o.data_len <= SCK_MAX_OBJ_DATA, "object %u data", i);
+	}
+	for (uint32_t i = 0; i < img->nlocks; i++) {
+		int found = 0;
+
+		for (uint32_t k = 0; k < img->nfds; k++)
+			found |= img->fds[k].fd == img->locks[i].fd && !img->fds[k].share_with;
+		CHECK(found && img->locks[i].start <= img->locks[i].end, "lock %u", i);
 	}
 	CHECK(img->proc.exe_file <= img->nfiles, "exe file");
 	CHECK(img->proc.auxv_len <= SCK_AUXV_MAX * 2, "auxv");

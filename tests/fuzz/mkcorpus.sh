@@ -5,7 +5,7 @@
 # fuzz/imgtool). The corpus is checked in: run this when the format changes.
 #
 # Seeds (no .img suffix: .gitignore ignores images):
-#   plain, threads, files  real images of tests/fuzz/seedgen.c, a small
+#   plain, threads, files, objects  real images of tests/fuzz/seedgen.c, a small
 #                          static program (see there for what each holds)
 #   gen1                   the image that plain's process writes after a
 #                          restart (generation 1, restart flags set)
@@ -45,6 +45,7 @@ gen() { # name variant [image2]
 gen plain plain
 gen threads threads
 gen files files
+gen objects objects
 gen gen0 plain "$W/gen1"
 (cd "$W/run-gen0" && "${clean[@]}" "$S" restart "$W/gen0" </dev/null >/dev/null)
 "$T" insert "$W/plain" "$W/note1" 14 0 "a note: substitutes were recorded"
@@ -52,7 +53,7 @@ gen gen0 plain "$W/gen1"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-for s in plain threads files gen1 note-optional; do
+for s in plain threads files objects gen1 note-optional; do
 	"$S" info "$W/$s" >/dev/null
 	cp "$W/$s" "$OUT/$s"
 done

@@ -4,7 +4,7 @@
  * little memory, so that an image is tens of KiB and most of its bytes are
  * records rather than page data.
  *
- *   seedgen IMAGE plain|threads|files [IMAGE2]
+ *   seedgen IMAGE plain|threads|files|objects [IMAGE2]
  *
  * plain    nothing but what any process has;
  * threads  three threads with names, the checkpoint called from one that
@@ -15,6 +15,10 @@
  *          format has (private and shared file, memfd, shared anonymous,
  *          deleted file, PROT_NONE, guard pages, a named region), signal
  *          handlers, a blocked signal, an alternate stack, an rlimit.
+ * objects  unlinked files and memfds held by descriptors (their data in
+ *          the page data, seals, a mapped one), file locks of the three
+ *          kinds (LOCK records), and a socket a lenient checkpoint
+ *          records as /dev/null (a NOTE record, header flag LENIENT).
  *
  * With IMAGE2, the restarted process checkpoints again into IMAGE2 (an
  * image of generation 1, with the header's restart flags set).
@@ -29,9 +33,11 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "selfckpt.h"
@@ -53,10 +59,12 @@ static void die(const char *what)
 	_exit(1);
 }
 
+static unsigned ckpt_flags = SELFCKPT_NO_SYNC;
+
 static void checkpoint(void)
 {
 	for (;;) {
-		long r = selfckpt_checkpoint(image, SELFCKPT_NO_SYNC);
+		long r = selfckpt_checkpoint(image, ckpt_flags);
 
 		if (r < 0)
 			die("checkpoint");
@@ -207,10 +215,45 @@ static void files(void)
 	umask(027);
 }
 
+static void objects(void)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 10,
+			    .l_len = 20 };
+	int u, m, f, g;
+	char *p;
+
+	u = make_file("unlinked.dat", 3 * 4096 + 100);
+	if (pwrite(u, "in the middle", 13, 8192) != 13 || unlink("unlinked.dat") ||
+	    lseek(u, 7, SEEK_SET) != 7 || dup(u) < 0 || fcntl(u, F_SETLK, &fl))
+		die("unlinked.dat");
+	m = memfd_create("seed-sealed", MFD_ALLOW_SEALING);
+	if (m < 0 || ftruncate(m, 8192) < 0 || pwrite(m, "sealed", 6, 4096) != 6)
+		die("memfd");
+	if (fcntl(m, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK))
+		die("sealed memfd");
+	p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, m, 0);
+	if (p == MAP_FAILED)
+		die("mmap sealed memfd");
+	f = make_file("locked.dat", 100);
+	fl.l_start = 0;
+	fl.l_len = 0;
+	fl.l_type = F_RDLCK;
+	if (fcntl(f, F_SETLK, &fl) || flock(make_file("flocked.dat", 1), LOCK_EX))
+		die("locks");
+	fl.l_type = F_WRLCK;
+	fl.l_len = 5;
+	g = make_file("ofd.dat", 10);
+	if (fcntl(g, F_OFD_SETLK, &fl))
+		die("OFD lock");
+	if (socket(AF_UNIX, SOCK_DGRAM, 0) < 0)
+		die("socket");
+	ckpt_flags |= SELFCKPT_LENIENT;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files [IMAGE2]\n");
+		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files|objects [IMAGE2]\n");
 		return 2;
 	}
 	image = argv[1];
@@ -220,6 +263,8 @@ int main(int argc, char **argv)
 	} else {
 		if (!strcmp(argv[2], "files"))
 			files();
+		else if (!strcmp(argv[2], "objects"))
+			objects();
 		else if (strcmp(argv[2], "plain"))
 			return 2;
 		checkpoint();

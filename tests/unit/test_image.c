@@ -2295,9 +2295,10 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_NOTE), "NOTE");
 	assert_string_equal(selfckpt__rec_type_name(0), "?");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_OBJ), "OBJ");
-	assert_string_equal(selfckpt__rec_type_name(SCK_REC_OBJ + 1), "?");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_LOCK), "LOCK");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_LOCK + 1), "?");
 	assert_string_equal(selfckpt__rec_type_name(UINT32_MAX), "?");
-	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_OBJ; t++)
+	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_LOCK; t++)
 		assert_string_not_equal(selfckpt__rec_type_name(t), "?");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_ANON), "anon");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_VVAR_VCLOCK), "vvar_vclock");
@@ -2316,6 +2317,8 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_PTS), "pts");
 	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_TTY), "terminal");
 	assert_string_equal(selfckpt__obj_kind_name(UINT32_MAX), "?");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_MEMFD), "memfd");
+	assert_string_equal(selfckpt__obj_kind_name(SCK_OBJ_UNLINKED), "unlinked file");
 }
 
 /* ---- the encoder on its own -------------------------------------------------- */
