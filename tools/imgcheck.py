@@ -666,7 +666,7 @@ class Reader:
             raise self.bad(r, "object %d refers to a file that is not a FIFO" % oid)
         if ghost:
             self.ghost_runs(r, obj, p[SZ_OBJ + state_len:])
-        if kind == OBJ_PIPE:
+        elif kind == OBJ_PIPE:
             (cap,) = struct.unpack_from("<I", state, 0)
             if cap < PAGE or cap > 1 << 31 or cap & (cap - 1):
                 raise self.bad(r, "object %d: pipe size %d" % (oid, cap))

@@ -3,7 +3,7 @@
  * it cannot restore, and says so (issue 5's leak detection):
  *
  *   - with SELFCKPT_LENIENT, a process holding a socket (and its dup), a
- *     timerfd and the read end of a pipe whose write end is gone is
+ *     pidfd and the read end of a pipe whose write end is gone is
  *     checkpointed; after the restart each of those numbers is /dev/null
  *     with its access mode, O_NONBLOCK and close-on-exec, the dup shares
  *     its open file description again, and a regular file beside them is
@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/timerfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -84,9 +84,9 @@ int main(int argc, char **argv)
 
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	int s2 = dup(s);
-	int t = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	int t = (int)syscall(SYS_pidfd_open, getpid(), 0);	/* close-on-exec */
 
-	CHECK(s >= 0 && s2 >= 0 && t >= 0, "socket/timerfd: %s", strerror(errno));
+	CHECK(s >= 0 && s2 >= 0 && t >= 0, "socket/pidfd: %s", strerror(errno));
 	CHECK(pipe(fds) == 0, "pipe");
 	close(fds[1]);
 	int r = fds[0];
@@ -105,8 +105,8 @@ int main(int argc, char **argv)
 	CHECK(fcntl(s, F_GETFL) & O_NONBLOCK, "socket: O_NONBLOCK lost");
 	CHECK(fcntl(s2, F_SETFL, 0) == 0 && !(fcntl(s, F_GETFL) & O_NONBLOCK),
 	      "the dup no longer shares the socket's open file description");
-	is_null(t, O_RDWR, "timerfd");
-	CHECK(fcntl(t, F_GETFD) & FD_CLOEXEC, "timerfd: close-on-exec lost");
+	is_null(t, O_RDWR, "pidfd");
+	CHECK(fcntl(t, F_GETFD) & FD_CLOEXEC, "pidfd: close-on-exec lost");
 	is_null(r, O_RDONLY, "pipe read end");
 	char c;
 
