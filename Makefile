@@ -43,7 +43,7 @@ NOLIBC_SRC := libselfckpt/writer.c libselfckpt/image-enc.c libselfckpt/log.c \
 	libselfckpt/nolibc/fmt.c libselfckpt/nolibc/errname.c
 CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-obj.c \
-	libselfckpt/res-proc.c \
+	libselfckpt/res-proc.c libselfckpt/res-sock.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
 	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \
 	libselfckpt/arch/$(ARCH)/cpu.c
@@ -51,7 +51,7 @@ CORE_ASM := libselfckpt/arch/$(ARCH)/context.S
 # Used by the selfckpt program (restart, info) and the tests, not exported.
 TOOL_LIB_SRC := libselfckpt/image-dec.c libselfckpt/restore.c \
 	libselfckpt/restore-files.c libselfckpt/restore-objs.c \
-	libselfckpt/restore-ns.c \
+	libselfckpt/restore-ns.c libselfckpt/restore-sock.c \
 	libselfckpt/arch/$(ARCH)/sigframe.c
 
 # Only in the shared library: libc functions it interposes (interpose.c).

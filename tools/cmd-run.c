@@ -41,6 +41,9 @@ static void help(FILE *f)
 		"  --exit-signal SIG  on SIG (USR1, TERM, 10...), checkpoint and exit with\n"
 		"                     status 85; if the checkpoint fails, SIG does what it\n"
 		"                     would have done (SELFCKPT_EXIT_SIGNAL)\n"
+		"  --close-connections  a connection to another process (TCP, unix)\n"
+		"                     does not stop a checkpoint: it is restored closed\n"
+		"                     (SELFCKPT_CLOSE_CONNECTIONS=1)\n"
 		"  -h, --help         this text\n"
 		"\n"
 		"exit status: PROG's; 64 usage, 69 PROG cannot be preloaded (statically\n"
@@ -167,11 +170,13 @@ int cmd_run(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "exit-signal", required_argument, NULL, 'x' },
+		{ "close-connections", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = DEFAULT_DIR, *exit_sig = NULL;
 	unsigned long interval = 0, keep = 0;
+	int close_conns = 0;
 	char preload[PATH_MAX], prog[PATH_MAX], absdir[PATH_MAX], buf[64];
 	int c;
 
@@ -194,6 +199,9 @@ int cmd_run(int argc, char **argv)
 				return SCK_EX_USAGE;
 			}
 			exit_sig = optarg;
+			break;
+		case 'C':
+			close_conns = 1;
 			break;
 		case 'h':
 			help(stdout);
@@ -250,6 +258,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (exit_sig)
 		setenv("SELFCKPT_EXIT_SIGNAL", exit_sig, 1);
+	if (close_conns)
+		setenv("SELFCKPT_CLOSE_CONNECTIONS", "1", 1);
 	fflush(NULL);
 	execv(prog, argv + optind);
 	cli_err("run", "cannot run %s: %s", prog, strerror(errno));
