@@ -10,7 +10,9 @@
 #      runner keeps of the e2e tests maps01 (shared, memfd, deleted and
 #      named mappings), files01 (descriptors; its image.2 was written
 #      by a restarted process, generation 1) and pipes01 (OBJ records:
-#      pipes, a FIFO, eventfds), and one of a multi-threaded
+#      pipes, a FIFO, eventfds), unix01, inet01 and conn01 (sockets: pairs,
+#      listeners, pending and closed connections, TCP and UDP, connections
+#      closed by SELFCKPT_CLOSE_CONNECTIONS), and one of a multi-threaded
 #      process (threads.img: three threads besides the main one, one of
 #      which calls the checkpoint, so that MAIN and CALLER are two THREAD
 #      records, each worker named by pthread_setname_np; built here from a
@@ -96,7 +98,7 @@ heat large --size 256 --steps 121 --checkpoint-at 120	# 1.2 MiB of page data
 heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
-for t in maps01 files01 pipes01; do
+for t in maps01 files01 pipes01 unix01 inet01 conn01; do
 	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" -- "$B/tests/e2e/bin/$t" \
 		>"$t.log" 2>&1 || die "$t failed under the runner: $(tail -n 20 "$t.log")"
 done
@@ -163,7 +165,8 @@ grep -q '^checkpointed$' threads.log || die "the threads program did not checkpo
 # Searched for held locks that record a thread id: NO_OWNED_LOCKS.
 SELFCKPT_NEW_IDS=1 heat safe --size 16 --steps 12 --checkpoint-at 6
 images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
-	files01/image.2 threads.img safe.img pipes01/image.1)
+	files01/image.2 threads.img safe.img pipes01/image.1 unix01/image.1 inet01/image.1
+	conn01/image.1)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -285,6 +288,17 @@ if refs["files01/image.2"]["checkpoint"]["restarted"] not in ("pidns", "userns+p
     fail("files01/image.2: restarted %r" % refs["files01/image.2"]["checkpoint"]["restarted"])
 if not {"object"} <= {f["kind"] for f in refs["pipes01/image.1"]["fds"]}:
     fail("pipes01's image has no kernel objects")
+for img, words in (("unix01/image.1", ("unix stream socket, connected to fd", "unix dgram socket",
+                                       "unix seqpacket socket @", "listening (backlog 7)",
+                                       "(not accepted yet)", "its peer closed", "(file removed)",
+                                       "1 message queued")),
+                   ("inet01/image.1", ("TCP 127.0.0.1:", "UDP 127.0.0.1:", ", connected to 127.0.0.1:")),
+                   ("conn01/image.1", ("closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)",
+                                       "1 connection dropped"))):
+    whats = " | ".join(f["what"] for f in refs[img]["fds"])
+    for w in words:
+        if w not in whats:
+            fail("%s: no descriptor says %r: %s" % (img, w, whats))
 if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
     fail("safe.img (SELFCKPT_NEW_IDS=1) does not say new ids are safe")
 
@@ -466,6 +480,61 @@ def set_file(pred, fid=1):
     return lambda r: setf(vma(r, pred), 36, "<I", lambda v: fid)
 
 
+def sockobj(recs, kind, pred=lambda st: True, i=0):
+    """The i-th OBJ record of kind (unix, inet) whose state (the payload
+    from byte 32, as bytes) satisfies pred."""
+    return [r for r in recs if r[0] == ic.OBJ and struct.unpack_from("<I", r[2], 4)[0] == kind
+            and pred(r[2][32:])][i]
+
+
+def ustate(typ=None, state=None):
+    """A predicate on a unix socket's type and state."""
+    return lambda st: ((typ is None or struct.unpack_from("<I", st, 0)[0] == typ) and
+                       (state is None or struct.unpack_from("<I", st, 4)[0] == state))
+
+
+def obj_id(rec):
+    return struct.unpack_from("<I", rec[2], 0)[0]
+
+
+def repoint_pair(recs):
+    """The first end of a pair names another object than its second end."""
+    first = sockobj(recs, ic.OBJ_UNIX, lambda st: ustate(None, ic.SOCK_PAIR)(st) and
+                    struct.unpack_from("<I", st, 8)[0] > 0 and
+                    struct.unpack_from("<I", st, 8)[0] == obj_id_of_state(recs, st) + 1)
+    setf(first, 32 + 8, "<I", lambda v: v + 2)
+
+
+def obj_id_of_state(recs, st):
+    return next(obj_id(r) for r in recs if r[0] == ic.OBJ and r[2][32:] == st)
+
+
+def pending_to_pair(recs):
+    """A connection not accepted yet, whose listener is the stream pair's."""
+    pend = sockobj(recs, ic.OBJ_UNIX, ustate(ic.SOCK_STREAM, ic.SOCK_PENDING))
+    pair = sockobj(recs, ic.OBJ_UNIX, ustate(ic.SOCK_STREAM, ic.SOCK_PAIR))
+    setf(pend, 32 + 8, "<I", lambda v: obj_id(pair))
+
+
+def grow_states(n):
+    """Every socket's state n bytes longer (non-zero), as a newer minor
+    version that appended fields would write it."""
+    def f(recs):
+        for r in recs:
+            if r[0] == ic.OBJ and struct.unpack_from("<I", r[2], 4)[0] in (ic.OBJ_UNIX, ic.OBJ_INET):
+                sl = struct.unpack_from("<I", r[2], 20)[0]
+                p = bytearray(r[2])
+                p[32 + sl:32 + sl] = b"\x5a" * n
+                struct.pack_into("<I", p, 20, sl + n)
+                r[2] = bytes(p)
+    return f
+
+
+def sock_fd(recs, kind, pred=lambda st: True):
+    oid = obj_id(sockobj(recs, kind, pred))
+    return next(r for r in recs if r[0] == ic.FD and struct.unpack_from("<I", r[2], 36)[0] == oid)
+
+
 def setf(rec, off, fmt, fn):
     """Change the field at payload offset off (struct format fmt) of rec."""
     p = bytearray(rec[2])
@@ -540,6 +609,8 @@ ALL4 = {t: 4 for t in FIXED}
 M = "medium.img"
 T = "threads.img"
 F1 = "files01/image.1"
+U = "unix01/image.1"
+I = "inet01/image.1"
 ROLES = "the threads' ids or roles are inconsistent"
 # (image, what, change to the records or None, build() options, the
 # message both readers must give, or None: both must accept it)
@@ -685,6 +756,55 @@ forged = [
     (M, "generation 0, no flag", set_hdr(0, 0), {}, None),
     (M, "generation 0, LENIENT", set_hdr(1, 0), {}, None),
     (M, "unknown header flags, minor 1", set_hdr(0xffffffe0 | 2, 0), {"minor": 1}, None),
+    # Sockets (6.15): each field alone and with the state; references.
+    (U, "a unix socket of type 3", lambda r: setf(sockobj(r, ic.OBJ_UNIX), 32, "<I", lambda v: 3),
+     {}, "bad unix socket state"),
+    (U, "a unix socket in state 7", lambda r: setf(sockobj(r, ic.OBJ_UNIX), 36, "<I", lambda v: 7),
+     {}, "bad unix socket state"),
+    (U, "a listener without a name",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, ustate(state=ic.SOCK_LISTEN)), 32 + 32, "<I",
+                    lambda v: 0), {}, "bad unix socket state"),
+    (U, "a datagram socket listening",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, ustate(state=ic.SOCK_LISTEN)), 32, "<I",
+                    lambda v: ic.SOCK_DGRAM), {}, "bad unix socket state"),
+    (U, "an unconnected socket closed by the option",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, ustate(state=ic.SOCK_UNCONNECTED)), 32 + 12, "<I",
+                    lambda v: v | ic.SOCKF_CUT), {}, "bad unix socket state"),
+    (U, "an abstract name of one byte",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, lambda st: ustate(state=ic.SOCK_LISTEN)(st) and
+                            st[48] == 0), 32 + 32, "<I", lambda v: 1), {}, "bad unix socket state"),
+    (U, "shutdown 4", lambda r: setf(sockobj(r, ic.OBJ_UNIX), 32 + 16, "<I", lambda v: 4), {},
+     "bad unix socket state"),
+    (U, "one message more than queued",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, lambda st: struct.unpack_from("<I", st, 24)[0] > 0),
+                    32 + 24, "<I", lambda v: v + 1), {}, "its queued messages do not add up"),
+    (U, "a pair whose first end names another", repoint_pair, {}, "does not name it back"),
+    (U, "a pending connection to a pair", pending_to_pair, {},
+     "is not a listening unix socket of its type"),
+    (U, "a unix socket open read-only",
+     lambda r: setf(sock_fd(r, ic.OBJ_UNIX), 8, "<I", lambda v: v & ~3), {},
+     "cannot be an end of unix object"),
+    (I, "a UDP socket listening",
+     lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 4)[0] ==
+                            ic.SOCK_DGRAM), 32 + 8, "<I", lambda v: ic.SOCK_LISTEN), {},
+     "bad inet socket state"),
+    (I, "a connected UDP socket with port 0",
+     lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 8)[0] ==
+                            ic.SOCK_CONNECTED), 32 + 62, ">H", lambda v: 0), {},
+     "bad inet socket state"),
+    (I, "an inet socket of family 1",
+     lambda r: setf(sockobj(r, ic.OBJ_INET), 32, "<I", lambda v: 1), {}, "bad inet socket state"),
+    (I, "a TCP listener with data",
+     lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 8)[0] ==
+                            ic.SOCK_LISTEN), 32 + 12, "<I", lambda v: v | ic.SOCKF_RESET), {},
+     "bad inet socket state"),
+    (U, "every record 8 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
+    (U, "socket states 8 bytes longer, minor 0", grow_states(8), {}, "wrong length"),
+    (U, "socket states 8 bytes longer, minor 1", grow_states(8), {"minor": 1}, None),
+    (I, "socket states 16 bytes longer, minor 2", grow_states(16), {"minor": 2}, None),
+    ("conn01/image.1", "every record 8 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
 ]
 
 
