@@ -335,6 +335,24 @@ static int peek_msgs(const struct sck_fdx *x, struct queue *q, uint32_t type,
 	return sck_fail(EOPNOTSUPP, "fd %d: too many messages queued in its socket", x->fd);
 }
 
+/*
+ * Out-of-band data (MSG_OOB, a unix stream or TCP socket): an ordinary
+ * peek skips it, so the copy would lose it without a word. Peeking with
+ * MSG_OOB sees it without taking it; EINVAL says there is none.
+ */
+static int has_oob(int fd)
+{
+	uint8_t b;
+	struct iovec iov = { &b, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	long r;
+
+	do
+		r = sys_recvmsg(fd, &m, MSG_OOB | MSG_PEEK | MSG_DONTWAIT);
+	while (r == -EINTR);
+	return r == 1;
+}
+
 /* How much a socket's queue may need: for sizing, and for its buffer. */
 static uint64_t queue_bound(int fd, int type)
 {
@@ -376,6 +394,9 @@ static int copy_queue(struct sck_dump *d, const struct sck_fdx *x, int type, int
 	if (!q->buf)
 		ret = sck_fail(ENOMEM, "fd %d: no checkpoint memory for the %llu bytes its socket may hold",
 			       x->fd, (unsigned long long)q->cap);
+	else if (!unix_msgs && has_oob(x->fd))
+		ret = sck_fail(EOPNOTSUPP, "fd %d has out-of-band data (MSG_OOB) queued in its socket (%s): not supported",
+			       x->fd, x->target);
 	else if (!unix_msgs)
 		ret = peek_stream(x, q, use_off, (uint64_t)inq);
 	else if (!use_off)
@@ -732,7 +753,7 @@ static int unix_obj(struct sck_dump *d, const struct sck_fdx *all, int n,
 	int ret = udiag(d, (uint32_t)x->st.st_ino, &u);
 
 	if (ret)
-		return ret == -ENOENT ? sck_fail(EIO, "fd %d: unix_diag does not know its socket",
+		return ret == -ENOENT ? sck_fail(EIO, "fd %d: unix_diag does not know its socket (is unix_diag in this kernel?)",
 						 x->fd) : ret;
 	if (u.type != SOCK_STREAM && u.type != SOCK_DGRAM && u.type != SOCK_SEQPACKET)
 		return refuse(x, "a unix socket of an unknown type");

@@ -535,29 +535,18 @@ out:
 	return ret;
 }
 
+/*
+ * Bind to the address and port the socket had (its options, SO_REUSEADDR
+ * and SO_REUSEPORT among them, are set already). The killed process's
+ * listener may still be going away: bind_retry gives it two seconds.
+ */
 static int bind_inet(struct rs *s, const struct sck_img_obj *o, int fd)
 {
 	const struct sck_obj_inet *t = ist(o);
 	char w[SCK_MAX_PATH + 96];
-	int one = 1;
-
-	/*
-	 * TCP: SO_REUSEADDR only for the bind, so that connections of the
-	 * killed process still in TIME_WAIT on the port do not stop it; the
-	 * option is then put back as it was (apply_opts ran before).
-	 */
-	int64_t was = 0;
-	int tcp = t->type == SOCK_STREAM;
-
-	if (tcp) {
-		get_opt(fd, SCK_SO_REUSEADDR, &was);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	}
 	int r = bind_retry(fd, (const struct sockaddr *)t->local, inet_len(t));
 	int err = errno;
 
-	if (tcp)
-		set_opt(fd, SCK_SO_REUSEADDR, was);
 	if (r == 0)
 		return 0;
 	/* A connected UDP socket's port was most likely picked by the kernel. */

@@ -6,8 +6,8 @@
  *   - while the process holds a netlink socket, a unix socket connected
  *     to another process, a TCP connection (within the process), a unix
  *     connection not accepted yet that sent data, descriptors in flight
- *     (SCM_RIGHTS), a datagram socket connected to an unnamed socket
- *     connected elsewhere, one end of a pipe (the other is
+ *     (SCM_RIGHTS), out-of-band data in a unix stream, a datagram socket
+ *     connected to an unnamed socket connected elsewhere, one end of a pipe (the other is
  *     not in the process), a packet-mode pipe, a timerfd, an epoll fd, a signalfd, an inotify fd, a memfd
  *     descriptor, an unlinked but open file, a file or directory of its
  *     own /proc/<pid> (a restarted process has another pid: restart would
@@ -244,6 +244,16 @@ static void refuse_sockets(void)
 	CHECK(carried >= 0 && sendmsg(sp[0], &m, 0) == 1, "sendmsg: %s", strerror(errno));
 	close(carried);
 	refuse_fd("descriptors in flight", sp[1], "descriptors in flight (SCM_RIGHTS)");
+	close(sp[0]);
+	close(sp[1]);
+
+	/* Out-of-band data, where the kernel has it (CONFIG_AF_UNIX_OOB). */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	CHECK(write(sp[0], "ab", 2) == 2, "write");
+	if (send(sp[0], "!", 1, MSG_OOB) == 1)
+		refuse_fd("out-of-band data", sp[1], "has out-of-band data (MSG_OOB)");
+	else
+		test_log("no MSG_OOB on unix sockets here (%s): not tried", strerror(errno));
 	close(sp[0]);
 	close(sp[1]);
 
