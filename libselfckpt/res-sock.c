@@ -278,7 +278,9 @@ static int peek_stream(const struct sck_fdx *x, struct queue *q, int use_off,
  * struct sck_unix_msg, the sender's name and the bytes (image-format.h).
  * Every peek (SO_PEEK_OFF at 0, then advanced by the kernel) returns one
  * whole message, MSG_TRUNC its real length; a zero-length message is
- * marked peeked by the kernel and skipped by the next peek.
+ * marked peeked by the kernel and skipped by the next peek. (So one that
+ * was peeked at before, by the program or an earlier checkpoint, is never
+ * seen: no interface counts the messages queued. docs/limitations.md.)
  */
 static int peek_msgs(const struct sck_fdx *x, struct queue *q, uint32_t type,
 		     uint64_t rq_bytes, int eof)

@@ -29,11 +29,15 @@
  *   - options: SO_PASSCRED, SO_RCVBUF, SO_SNDBUF, SO_RCVTIMEO, SO_PEEK_OFF
  *     (set by the program, so peeking goes on where it was), O_NONBLOCK
  *     and close-on-exec as they were;
+ *   - a checkpoint (one not restarted) takes nothing out of the running
+ *     process's queues and leaves SO_PEEK_OFF as it was (the empty
+ *     message is sent after it: see docs/limitations.md);
  *   - a second generation, after consuming and adding data, again.
  */
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -336,8 +340,6 @@ int main(void)
 	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, f.dg) == 0, "socketpair dgram");
 	put(f.dg[0], "one");
 	put(f.dg[0], "two");
-	CHECK(send(f.dg[0], "", 0, 0) == 0, "empty datagram: %s", strerror(errno));
-	put(f.dg[0], "three!");
 	get_msg(f.dg[1], "one", "dgram pair before");
 	put(f.dg[1], "reply");
 
@@ -422,6 +424,34 @@ int main(void)
 	CHECK(recv(f.sp[1], pb, 3, MSG_PEEK | MSG_DONTWAIT) == 3, "peek");
 	five = 5;
 	CHECK(setsockopt(f.sp[1], SOL_SOCKET, SO_PEEK_OFF, &five, sizeof(five)) == 0, "peek off");
+
+	/* A checkpoint takes nothing out and leaves SO_PEEK_OFF as it was. */
+	int inq_st = -1, inq_dg = -1, inq_recv = -1, after;
+	char live[4200];
+
+	CHECK(ioctl(f.st[1], FIONREAD, &inq_st) == 0 && ioctl(f.dg[1], FIONREAD, &inq_dg) == 0 &&
+	      ioctl(f.recv, FIONREAD, &inq_recv) == 0, "FIONREAD: %s", strerror(errno));
+	snprintf(live, sizeof(live), "%s.live", test_image());
+	long id = selfckpt_checkpoint(live, SELFCKPT_NO_SYNC);
+
+	CHECK(id > 0, "a checkpoint to %s: %ld (%s)", live, id, selfckpt_last_error());
+	CHECK(opt(f.sp[1], SO_PEEK_OFF) == 5 && opt(f.st[1], SO_PEEK_OFF) == -1 &&
+	      opt(f.dg[1], SO_PEEK_OFF) == -1 && opt(f.recv, SO_PEEK_OFF) == -1,
+	      "after a checkpoint, SO_PEEK_OFF is %d, %d, %d, %d (was 5, -1, -1, -1)",
+	      opt(f.sp[1], SO_PEEK_OFF), opt(f.st[1], SO_PEEK_OFF), opt(f.dg[1], SO_PEEK_OFF),
+	      opt(f.recv, SO_PEEK_OFF));
+	CHECK(ioctl(f.st[1], FIONREAD, &after) == 0 && after == inq_st,
+	      "the stream pair held %d bytes, %d after a checkpoint", inq_st, after);
+	CHECK(ioctl(f.dg[1], FIONREAD, &after) == 0 && after == inq_dg &&
+	      ioctl(f.recv, FIONREAD, &after) == 0 && after == inq_recv,
+	      "a datagram queue changed with a checkpoint");
+	unlink(live);
+	/*
+	 * After that checkpoint: a peek (the checkpoint's) marks an empty
+	 * message as seen, and peeks at an offset skip it from then on.
+	 */
+	CHECK(send(f.dg[0], "", 0, 0) == 0, "empty datagram: %s", strerror(errno));
+	put(f.dg[0], "three!");
 
 	test_checkpoint();
 	test_log("restarted, generation 1");
