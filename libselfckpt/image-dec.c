@@ -521,7 +521,8 @@ static int unix_state_ok(const struct sck_img_obj *o)
 	    ((u->flags & SCK_SOCKF_UNLINKED) && (!u->name_len || !u->name[0])) ||
 	    (!u->peer_name_len != (st != SCK_SOCK_CONNECTED)) ||
 	    (st == SCK_SOCK_CONNECTED && stream) ||
-	    ((st == SCK_SOCK_PAIR || st == SCK_SOCK_CLOSED) && stream && u->name_len) ||
+	    (st == SCK_SOCK_PAIR && u->name_len) ||
+	    (st == SCK_SOCK_CLOSED && stream && u->name_len) ||
 	    ((st == SCK_SOCK_LISTEN || st == SCK_SOCK_PENDING) && !stream) ||
 	    (st == SCK_SOCK_LISTEN && !u->name_len) ||
 	    (!!u->peer != (st == SCK_SOCK_PAIR || st == SCK_SOCK_PENDING)) ||

@@ -343,7 +343,7 @@ static int make_unix(struct rs *s, const struct sck_img_obj *o, struct rs_obj *r
 			first->fd[1] = -1;
 			break;
 		}
-		/* fallthrough */
+		goto pair;
 	case SCK_SOCK_CLOSED:
 		/*
 		 * A named datagram socket takes its messages from their senders'
@@ -351,6 +351,7 @@ static int make_unix(struct rs *s, const struct sck_img_obj *o, struct rs_obj *r
 		 */
 		if (u->type == SOCK_DGRAM && u->name_len)
 			goto plain;
+pair:
 		if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) {
 			selfckpt__rs_msg(s, "cannot make %s: socketpair: %s",
 					 what(o, w, sizeof(w)), strerror(errno));

@@ -685,7 +685,8 @@ class Reader:
                    (flags & SOCKF_UNLINKED and (not name_len or name[0] == 0)) or
                    ((not peer_name_len) != (st != SOCK_CONNECTED)) or
                    (st == SOCK_CONNECTED and stream) or
-                   (st in (SOCK_PAIR, SOCK_CLOSED) and stream and name_len) or
+                   (st == SOCK_PAIR and name_len) or
+                   (st == SOCK_CLOSED and stream and name_len) or
                    (st in (SOCK_LISTEN, SOCK_PENDING) and not stream) or
                    (st == SOCK_LISTEN and not name_len) or
                    (bool(peer) != (st in (SOCK_PAIR, SOCK_PENDING))) or peer == oid):
