@@ -45,6 +45,7 @@ CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-obj.c \
 	libselfckpt/res-evl.c libselfckpt/res-tty.c libselfckpt/res-ghost.c \
 	libselfckpt/res-flock.c libselfckpt/res-lenient.c libselfckpt/res-proc.c \
+	libselfckpt/res-sock.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
 	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \
 	libselfckpt/arch/$(ARCH)/cpu.c
@@ -54,6 +55,7 @@ TOOL_LIB_SRC := libselfckpt/image-dec.c libselfckpt/restore.c \
 	libselfckpt/restore-files.c libselfckpt/restore-objs.c \
 	libselfckpt/restore-evl.c libselfckpt/restore-tty.c libselfckpt/restore-ghost.c \
 	libselfckpt/restore-flock.c libselfckpt/restore-ns.c \
+	libselfckpt/restore-sock.c \
 	libselfckpt/arch/$(ARCH)/sigframe.c
 
 # Only in the shared library: libc functions it interposes (interpose.c).

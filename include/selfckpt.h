@@ -23,8 +23,9 @@
  *   ----------   ------------------------------------------------------------
  *   EINVAL       bad argument: NULL or empty path, unknown flag
  *   ENOTSUP      the process holds something that cannot be restored (a
- *                socket, an inner pipe, a child process, a device mapping...);
- *                the message names it
+ *                connection to another process without
+ *                SELFCKPT_CLOSE_CONNECTIONS, a child process, a device
+ *                mapping...); the message names it
  *   EBUSY        a checkpoint is already running in this process
  *   ENOSYS       the kernel lacks a facility the checkpoint needs
  *   ENOMEM       no memory for the checkpoint's own bookkeeping
@@ -78,7 +79,7 @@ extern "C" {
 #define SELFCKPT_NO_FORK 0x2u
 
 /*
- * Lenient: a descriptor the library cannot restore (a socket, a timerfd, a
+ * Lenient: a descriptor the library cannot restore (a pidfd, an io_uring, a
  * pipe to another process...) does not fail the checkpoint; it becomes
  * /dev/null after a restart, with the same number and access mode, and
  * the image says so (a NOTE record for each, shown by `selfckpt info`,
@@ -92,6 +93,30 @@ extern "C" {
 #define SELFCKPT_LENIENT 0x4u
 
 /*
+ * Restore connections to other processes as closed connections instead of
+ * refusing the checkpoint. Such a connection cannot be made again (the
+ * other side has its own state), so by default a process holding one gets
+ * ENOTSUP and a message naming it. With this flag the image records it as
+ * closed, and after a restart:
+ *   - a TCP connection (also one between two sockets of the process:
+ *     TCP state cannot be made again without privileges) reads what had
+ *     arrived and not been read, then end-of-file; writes fail with EPIPE
+ *     (and SIGPIPE);
+ *   - a unix stream or seqpacket socket connected to another process reads
+ *     what was queued, then end-of-file; writes fail with EPIPE;
+ *   - a unix datagram socket connected to an unnamed socket of another
+ *     process keeps its queue; sends fail with ECONNREFUSED;
+ *   - connections a listening socket had not accepted yet are dropped.
+ * `selfckpt info` shows which sockets were closed so. The environment
+ * variable SELFCKPT_CLOSE_CONNECTIONS=1 (`selfckpt run --close-connections`)
+ * sets it for every checkpoint of the process. Unix connections between two
+ * sockets of the process itself, listening sockets, bound and connected
+ * UDP sockets and unix datagram sockets connected to a name are restored
+ * as they were without it.
+ */
+#define SELFCKPT_CLOSE_CONNECTIONS 0x8u
+
+/*
  * The exit status of a process that took a checkpoint and exited because
  * it was asked to (SELFCKPT_EXIT_SIGNAL, `selfckpt checkpoint --exit`): a
  * batch script can requeue the job when it sees it.
@@ -99,7 +124,8 @@ extern "C" {
 #define SELFCKPT_EXIT_CHECKPOINTED 85
 
 /* Every flag this version knows. */
-#define SELFCKPT_FLAGS (SELFCKPT_NO_SYNC | SELFCKPT_NO_FORK | SELFCKPT_LENIENT)
+#define SELFCKPT_FLAGS (SELFCKPT_NO_SYNC | SELFCKPT_NO_FORK | SELFCKPT_LENIENT | \
+			SELFCKPT_CLOSE_CONNECTIONS)
 
 /* Log levels for selfckpt_set_log_fd(). */
 #define SELFCKPT_LOG_ERROR 1
@@ -118,8 +144,8 @@ extern "C" {
  * file. The file descriptor used for writing is not part of the image.
  *
  * @param path   where the image goes; its directory must exist.
- * @param flags  0, or any of SELFCKPT_NO_SYNC, SELFCKPT_NO_FORK and
- *               SELFCKPT_LENIENT.
+ * @param flags  0, or any of SELFCKPT_NO_SYNC, SELFCKPT_NO_FORK,
+ *               SELFCKPT_LENIENT, SELFCKPT_CLOSE_CONNECTIONS.
  * @return a positive checkpoint id once the image is durable; 0 in the
  *         process resumed from the image by `selfckpt restart`; -1 with
  *         errno set on failure (see the table above), after which the
@@ -144,8 +170,8 @@ SELFCKPT_API long selfckpt_checkpoint(const char *path, unsigned flags);
  * receives a stream cut short sees no commit record and rejects it.
  *
  * @param fd     an open, writable file descriptor.
- * @param flags  0, or any of SELFCKPT_NO_SYNC, SELFCKPT_NO_FORK and
- *               SELFCKPT_LENIENT.
+ * @param flags  0, or any of SELFCKPT_NO_SYNC, SELFCKPT_NO_FORK,
+ *               SELFCKPT_LENIENT, SELFCKPT_CLOSE_CONNECTIONS.
  * @return as selfckpt_checkpoint(); errno EBADF if @p fd is not open for
  *         writing, EPIPE if the reader went away.
  */

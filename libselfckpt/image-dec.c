@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -623,6 +624,102 @@ static int evl_check(const struct sck_img_obj *o, char *why, size_t n)
 	return 0;
 }
 
+/* A unix socket name: none, abstract (a NUL, then at least a byte), or a path. */
+static int unix_name_ok(const uint8_t *name, uint32_t len)
+{
+	if (len > SCK_UNIX_NAME_MAX)
+		return 0;
+	if (!len || !name[0])
+		return len != 1;
+	return !memchr(name, 0, len);
+}
+
+/* The fields of a unix socket's state, each alone and with its state. */
+static int unix_state_ok(const struct sck_img_obj *o)
+{
+	const struct sck_obj_unix *u = (const void *)o->state;
+	uint32_t st = u->state;
+	int stream = u->type != SOCK_DGRAM;
+
+	if ((u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET) ||
+	    st < SCK_SOCK_UNCONNECTED || st > SCK_SOCK_CONNECTED ||
+	    (u->flags & ~(SCK_SOCKF_CUT | SCK_SOCKF_UNLINKED)) || u->shutdown > 3 ||
+	    u->file_mode > 07777 || !unix_name_ok(u->name, u->name_len) ||
+	    !unix_name_ok(u->peer_name, u->peer_name_len))
+		return 0;
+	if ((u->backlog && st != SCK_SOCK_LISTEN) ||
+	    (u->dropped && (st != SCK_SOCK_LISTEN || !(u->flags & SCK_SOCKF_CUT))) ||
+	    ((u->flags & SCK_SOCKF_CUT) && st != SCK_SOCK_CLOSED &&
+	     !(st == SCK_SOCK_LISTEN && u->dropped)) ||
+	    ((u->flags & SCK_SOCKF_UNLINKED) && (!u->name_len || !u->name[0])) ||
+	    (!u->peer_name_len != (st != SCK_SOCK_CONNECTED)) ||
+	    (st == SCK_SOCK_CONNECTED && stream) ||
+	    (st == SCK_SOCK_PAIR && u->name_len) ||
+	    (st == SCK_SOCK_CLOSED && stream && u->name_len) ||
+	    ((st == SCK_SOCK_LISTEN || st == SCK_SOCK_PENDING) && !stream) ||
+	    (st == SCK_SOCK_LISTEN && !u->name_len) ||
+	    (!!u->peer != (st == SCK_SOCK_PAIR || st == SCK_SOCK_PENDING)) ||
+	    u->peer == o->o.id)
+		return 0;
+	return 1;
+}
+
+/* The queue: bytes for a stream, else exactly nmsgs whole messages. */
+static int unix_queue_ok(const struct sck_img_obj *o)
+{
+	const struct sck_obj_unix *u = (const void *)o->state;
+	uint64_t off = 0, len = o->o.data_len;
+
+	if (u->state == SCK_SOCK_LISTEN || u->state == SCK_SOCK_PENDING)
+		return !len && !u->nmsgs;
+	if (u->type == SOCK_STREAM)
+		return !u->nmsgs;
+	for (uint32_t i = 0; i < u->nmsgs; i++) {
+		struct sck_unix_msg m;
+
+		if (len - off < sizeof(m))
+			return 0;
+		memcpy(&m, o->data + off, sizeof(m));
+		off += sizeof(m);
+		if (m.addr_len > SCK_UNIX_NAME_MAX ||
+		    (m.addr_len && u->type == SOCK_SEQPACKET) ||
+		    len - off < (uint64_t)m.addr_len + m.len)
+			return 0;
+		off += (uint64_t)m.addr_len + m.len;
+	}
+	return off == len;
+}
+
+static int check_unix(struct rd *r, struct sck_image *img, const struct sck_rec *rec,
+		      uint64_t off, const struct sck_img_obj *o)
+{
+	const struct sck_obj_unix *u = (const void *)o->state;
+	uint32_t id = o->o.id;
+
+	if (!unix_state_ok(o))
+		return BAD("object %u: bad unix socket state", id);
+	if (!unix_queue_ok(o))
+		return BAD("object %u: its queued messages do not add up", id);
+	if (u->state == SCK_SOCK_PAIR && u->peer < id) {
+		const struct sck_img_obj *p = &img->objs[u->peer - 1];
+		const struct sck_obj_unix *pu = (const void *)p->state;
+
+		if (p->o.kind != SCK_OBJ_UNIX || pu->type != u->type ||
+		    pu->state != SCK_SOCK_PAIR || pu->peer != id)
+			return BAD("object %u: its peer %u does not name it back", id, u->peer);
+	}
+	if (u->state == SCK_SOCK_PENDING) {
+		const struct sck_img_obj *l = u->peer < id ? &img->objs[u->peer - 1] : NULL;
+
+		if (!l || l->o.kind != SCK_OBJ_UNIX ||
+		    ((const struct sck_obj_unix *)l->state)->state != SCK_SOCK_LISTEN ||
+		    ((const struct sck_obj_unix *)l->state)->type != u->type)
+			return BAD("object %u: its listener %u is not a listening unix socket of its type",
+				   id, u->peer);
+	}
+	return 0;
+}
+
 /* At END_META: every descriptor an epoll instance watches is the image's. */
 static int evl_check_targets(struct rd *r, const struct sck_image *img,
 			     const struct sck_rec *rec, uint64_t off)
@@ -669,6 +766,39 @@ static int take_pts(struct rd *r, const struct sck_image *img,
 			return BAD("object %u: a second slave of pty object %u", o->o.id,
 				   t->master);
 	return 0;
+}
+
+static int inet_ok(const struct sck_img_obj *o)
+{
+	const struct sck_obj_inet *t = (const void *)o->state;
+	uint16_t lfam, pfam;
+	int tcp = t->type == SOCK_STREAM;
+	uint32_t st = t->state;
+
+	memcpy(&lfam, t->local, 2);
+	memcpy(&pfam, t->peer, 2);
+	if ((t->family != AF_INET && t->family != AF_INET6) ||
+	    (t->type != SOCK_STREAM && t->type != SOCK_DGRAM) ||
+	    (t->flags & ~SCK_SOCKF_ALL) || (t->flags & SCK_SOCKF_UNLINKED) ||
+	    t->shutdown > 3 || lfam != t->family)
+		return 0;
+	if (tcp ? (st != SCK_SOCK_UNCONNECTED && st != SCK_SOCK_LISTEN && st != SCK_SOCK_CLOSED)
+		: (st != SCK_SOCK_UNCONNECTED && st != SCK_SOCK_CONNECTED))
+		return 0;
+	if (st == SCK_SOCK_CONNECTED ? pfam != t->family :
+	    st == SCK_SOCK_CLOSED ? (pfam && pfam != t->family) : pfam != 0)
+		return 0;
+	if ((st == SCK_SOCK_LISTEN && !(t->local[2] | t->local[3])) ||
+	    (st == SCK_SOCK_CONNECTED && !(t->peer[2] | t->peer[3])) ||
+	    (t->backlog && st != SCK_SOCK_LISTEN) ||
+	    (t->dropped && (st != SCK_SOCK_LISTEN || !(t->flags & SCK_SOCKF_CUT))) ||
+	    ((t->flags & SCK_SOCKF_CUT) && st != SCK_SOCK_CLOSED &&
+	     !(st == SCK_SOCK_LISTEN && t->dropped)) ||
+	    ((t->flags & SCK_SOCKF_RESET) && st != SCK_SOCK_CLOSED) ||
+	    ((t->flags & SCK_SOCKF_DROPPED) && tcp) ||
+	    (o->o.data_len && st != SCK_SOCK_CLOSED))
+		return 0;
+	return 1;
 }
 
 /*
@@ -756,6 +886,12 @@ static int take_obj(struct rd *r, struct sck_image *img,
 	case SCK_OBJ_MEMFD:
 		known = sizeof(struct sck_obj_ghost);
 		break;
+	case SCK_OBJ_UNIX:
+		known = sizeof(struct sck_obj_unix);
+		break;
+	case SCK_OBJ_INET:
+		known = sizeof(struct sck_obj_inet);
+		break;
 	default:
 		return BAD("object %u has unknown kind %u", h.id, h.kind);
 	}
@@ -812,6 +948,12 @@ static int take_obj(struct rd *r, struct sck_image *img,
 			return BAD("object %u: bad eventfd state", h.id);
 		break;
 	}
+	case SCK_OBJ_UNIX:
+		return check_unix(r, img, rec, off, o);
+	case SCK_OBJ_INET:
+		if (!inet_ok(o))
+			return BAD("object %u: bad inet socket state", h.id);
+		break;
 	case SCK_OBJ_UNLINKED:
 	case SCK_OBJ_MEMFD:
 		return ghost_runs(r, rec, off, o, data_next);
@@ -867,6 +1009,18 @@ static int check_obj_fd(const struct sck_image *img, const struct sck_fd *f)
 	case SCK_OBJ_UNLINKED:
 	case SCK_OBJ_MEMFD:
 		return acc == 3 || (f->open_flags & O_PATH) != 0;
+	case SCK_OBJ_UNIX: {
+		const struct sck_obj_unix *u = (const void *)o->state;
+
+		/* The second end of a pair must have come by now, naming it. */
+		if (u->state == SCK_SOCK_PAIR && u->peer > o->o.id &&
+		    (u->peer > img->nobjs || img->objs[u->peer - 1].o.kind != SCK_OBJ_UNIX ||
+		     ((const struct sck_obj_unix *)img->objs[u->peer - 1].state)->peer != o->o.id))
+			return 1;
+		return acc != O_RDWR || (f->open_flags & O_PATH);
+	}
+	case SCK_OBJ_INET:
+		return acc != O_RDWR || (f->open_flags & O_PATH);
 	}
 	return 1;	/* a terminal object only stdio descriptors name */
 }

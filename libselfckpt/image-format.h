@@ -556,6 +556,103 @@ struct sck_obj_ghost {
 
 #define SCK_SEALS_KNOWN 0x3fu		/* F_SEAL_SEAL ... F_SEAL_EXEC */
 
+/*
+ * Sockets (SCK_OBJ_UNIX, SCK_OBJ_INET): what each one was, as a state
+ * of enum sck_sock_state, and the options worth keeping. See
+ * docs/image-format.md 6.15 for what restart does with each.
+ */
+enum sck_sock_state {
+	SCK_SOCK_UNCONNECTED = 1,	/* maybe bound (a name, a port) */
+	SCK_SOCK_LISTEN = 2,
+	SCK_SOCK_PAIR = 3,		/* unix: connected to object peer */
+	SCK_SOCK_PENDING = 4,		/* unix: connected to the listener
+					 * object peer, not accepted yet */
+	SCK_SOCK_CLOSED = 5,		/* a connection whose other end is gone */
+	SCK_SOCK_CONNECTED = 6,		/* datagrams: connected to an address */
+};
+
+#define SCK_SOCKF_CUT 1u		/* a connection to another process,
+					 * closed by SELFCKPT_CLOSE_CONNECTIONS */
+#define SCK_SOCKF_UNLINKED 2u		/* unix path name whose file was gone */
+#define SCK_SOCKF_RESET 4u		/* CLOSED TCP: reads give ECONNRESET */
+#define SCK_SOCKF_DROPPED 8u		/* UDP: queued datagrams not saved */
+#define SCK_SOCKF_ALL 15u
+
+/*
+ * Options, by their index in val[]: SOL_SOCKET ones, then TCP, then IP.
+ * Encodings: plain ints; SO_SNDBUF and SO_RCVBUF as getsockopt reports
+ * them (twice what was set); SO_LINGER -1 when off, else the seconds;
+ * SO_RCVTIMEO and SO_SNDTIMEO in microseconds.
+ */
+enum sck_sockopt {
+	SCK_SO_REUSEADDR, SCK_SO_REUSEPORT, SCK_SO_KEEPALIVE, SCK_SO_BROADCAST,
+	SCK_SO_OOBINLINE, SCK_SO_PASSCRED, SCK_SO_SNDBUF, SCK_SO_RCVBUF,
+	SCK_SO_RCVLOWAT, SCK_SO_PRIORITY, SCK_SO_LINGER, SCK_SO_RCVTIMEO,
+	SCK_SO_SNDTIMEO, SCK_SO_PEEK_OFF, SCK_TCP_NODELAY, SCK_TCP_KEEPIDLE,
+	SCK_TCP_KEEPINTVL, SCK_TCP_KEEPCNT, SCK_TCP_USER_TIMEOUT,
+	SCK_TCP_DEFER_ACCEPT, SCK_TCP_FASTOPEN, SCK_IPV6_V6ONLY, SCK_IP_TOS,
+	SCK_IP_TTL,
+	SCK_NSOCKOPT			/* 24 */
+};
+
+struct sck_sockopts {
+	uint64_t valid;			/* bit i: val[i] was read */
+	int64_t val[SCK_NSOCKOPT];
+};
+
+#define SCK_UNIX_NAME_MAX 108		/* sun_path */
+
+/*
+ * SCK_OBJ_UNIX. Data: the receive queue. A stream socket's bytes; for
+ * datagram and seqpacket sockets nmsgs messages, each a struct
+ * sck_unix_msg, addr_len bytes of the sender's name and len bytes.
+ */
+struct sck_obj_unix {
+	uint32_t type;			/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	uint32_t state;			/* enum sck_sock_state */
+	uint32_t peer;			/* PAIR: the other end; PENDING: the listener */
+	uint32_t flags;			/* SCK_SOCKF_* */
+	uint32_t shutdown;		/* 1 reading, 2 writing shut down */
+	uint32_t backlog;		/* LISTEN */
+	uint32_t nmsgs;			/* messages in data (not stream) */
+	uint32_t dropped;		/* LISTEN: connections dropped (CUT) */
+	uint32_t name_len;		/* bytes of name; 0 unnamed */
+	uint32_t peer_name_len;		/* CONNECTED: bytes of peer_name */
+	uint32_t file_mode;		/* a path name: its file's mode bits */
+	uint32_t _pad;
+	uint8_t name[SCK_UNIX_NAME_MAX];	/* sun_path: abstract if name[0] is 0 */
+	uint8_t peer_name[SCK_UNIX_NAME_MAX];
+	struct sck_sockopts opts;
+};
+
+struct sck_unix_msg {
+	uint32_t len;			/* bytes of the message */
+	uint32_t addr_len;		/* bytes of the sender's name; 0 unnamed */
+};
+
+/*
+ * SCK_OBJ_INET: a TCP or UDP socket, IPv4 or IPv6. Data: for a CLOSED
+ * TCP socket, the bytes it had received and not read; else none.
+ */
+struct sck_obj_inet {
+	uint32_t family;		/* AF_INET, AF_INET6 */
+	uint32_t type;			/* SOCK_STREAM (TCP), SOCK_DGRAM (UDP) */
+	uint32_t state;			/* enum sck_sock_state */
+	uint32_t flags;			/* SCK_SOCKF_* */
+	uint32_t shutdown;		/* 1 reading, 2 writing shut down */
+	uint32_t backlog;		/* LISTEN */
+	uint32_t dropped;		/* LISTEN: connections dropped (CUT) */
+	uint32_t _pad;
+	uint8_t local[28];		/* sockaddr_in or sockaddr_in6 */
+	uint8_t peer[28];		/* CLOSED (TCP), CONNECTED (UDP) */
+	struct sck_sockopts opts;
+};
+
+_Static_assert(sizeof(struct sck_sockopts) == 200, "sockopts");
+_Static_assert(sizeof(struct sck_obj_unix) == 464, "obj_unix");
+_Static_assert(sizeof(struct sck_unix_msg) == 8, "unix_msg");
+_Static_assert(sizeof(struct sck_obj_inet) == 288, "obj_inet");
+
 #define SCK_MAX_OBJ_DATA (64ULL << 20)	/* data of one object */
 
 /* ---- LOCK: a file lock, taken again at restart ----------------------------

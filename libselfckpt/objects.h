@@ -84,6 +84,15 @@ int selfckpt__lenient(const struct sck_dump *d);
 int selfckpt__lenient_fd(struct sck_dump *d, const struct sck_fdx *x,
 			 struct sck_fd *r);
 
+/*
+ * Sockets (res-sock.c): like selfckpt__obj_fd for a socket descriptor x;
+ * 0 leaves it to the stdio rule (a connection to another process on fd
+ * 0-2). sock_plan: the bytes a socket's queue may need in the arena.
+ */
+int selfckpt__sock_obj(struct sck_dump *d, const struct sck_fdx *all, int n,
+		       const struct sck_fdx *x, struct sck_fd *r);
+uint64_t selfckpt__sock_plan(int fd);
+
 /* Add an OBJ record; fills o->id. Returns the id or -errno. */
 int selfckpt__obj_add(struct sck_dump *d, struct sck_obj *o,
 		      const void *state, const void *data);

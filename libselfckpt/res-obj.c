@@ -4,7 +4,8 @@
  * A descriptor that is not a plain file may still be an object restart can
  * make again: a pipe with both ends in the process (its queued bytes are
  * copied with tee(2), which consumes nothing, so the running process sees
- * no difference), a FIFO reopened by path, an eventfd with its counter.
+ * no difference), a FIFO reopened by path, an eventfd with its counter, a
+ * socket (res-sock.c).
  * Each becomes an OBJ record that the FD records name (image-format.h).
  * What is not recognised here is left to res-file.c, which refuses it with
  * the descriptor's number and kind (leak detection).
@@ -310,6 +311,8 @@ int selfckpt__obj_fd(struct sck_dump *d, const struct sck_fdx *all, int n,
 	/* Unlinked files and memfds (res-ghost.c). */
 	if (S_ISREG(x->st.st_mode))
 		return selfckpt__ghost_fd(d, x, r);
+	if (S_ISSOCK(x->st.st_mode))
+		return selfckpt__sock_obj(d, all, n, x, r);	/* res-sock.c */
 	if (!sck_starts_with(x->target, "anon_inode:"))
 		return 0;
 	for (size_t i = 0; i < sizeof(anon_kinds) / sizeof(anon_kinds[0]); i++) {
@@ -360,6 +363,8 @@ uint64_t selfckpt__obj_plan(void)
 			}
 			total += selfckpt__ghost_plan(&st) +
 				 selfckpt__flock_plan(fd, &st);
+			if (S_ISSOCK(st.st_mode))
+				total += selfckpt__sock_plan(fd);
 		}
 	sys_close((int)dirfd);
 	return total;

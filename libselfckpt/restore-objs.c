@@ -3,8 +3,8 @@
  *
  * Every OBJ record of the image is made again before the descriptors are
  * placed (restore-files.c): a pipe with its queued bytes written back, a
- * FIFO opened by its path and refilled, an eventfd with its counter, and
- * the event-loop kinds of restore-evl.c. The
+ * FIFO opened by its path and refilled, an eventfd with its counter, the
+ * event-loop kinds of restore-evl.c, a socket (restore-sock.c). The
  * objects wait above the image's descriptors (helper_base); each FD record
  * of kind SCK_FD_OBJ then gets a descriptor on its object with its own
  * status flags, and what is left over is closed.
@@ -23,11 +23,6 @@
 
 /* Status flags F_SETFL sets (the rest of open_flags is fixed at open). */
 #define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
-
-struct rs_obj {
-	int fd[2];			/* pipe: read and write end; else fd[0] */
-	int used[2];			/* handed out once: later ones reopen */
-};
 
 static int write_all(int fd, const uint8_t *p, uint64_t n)
 {
@@ -196,6 +191,10 @@ int selfckpt__rs_make_objects(struct rs *s)
 		case SCK_OBJ_MEMFD:
 			ret = selfckpt__rs_make_ghost(s, o, &ro->fd[0]);
 			break;
+		case SCK_OBJ_UNIX:
+		case SCK_OBJ_INET:
+			ret = selfckpt__rs_make_socket(s, o, ro);
+			break;
 		}
 		if (ret)
 			return -1;
@@ -209,7 +208,7 @@ int selfckpt__rs_make_objects(struct rs *s)
 		else if (selfckpt__rs_move_fd_up(s, &ro->fd[1]))
 			return -1;
 	}
-	return 0;
+	return selfckpt__rs_sockets_finish(s);
 }
 
 /* A new descriptor of its own on object end fd, opened afresh. */

@@ -51,6 +51,16 @@ struct rs_file {
 	uint32_t nmaps;			/* mappings that use it */
 };
 
+/*
+ * Per OBJ record, what the launcher made (restore-objs.c): fd[0] the
+ * object (a pipe's read end), fd[1] a pipe's write end or a socket's
+ * second end until it is handed on (restore-sock.c); -1 if none.
+ */
+struct rs_obj {
+	int fd[2];
+	int used[2];			/* handed out once: later ones reopen */
+};
+
 struct rs {
 	const struct sck_restart_opts *o;
 	struct sck_image img;
@@ -159,6 +169,15 @@ size_t selfckpt__rs_ghost_fixes(const struct rs *s, struct rst_file_fix *fix);
 int selfckpt__rs_take_locks(struct rs *s);
 size_t selfckpt__rs_posix_locks(const struct rs *s, struct rst_lock *out,
 				char *text, size_t *text_len);
+
+/*
+ * restore-sock.c: make socket object o (bound, listening, one end of a
+ * pair...); then, once every object exists, refill the queues, connect
+ * datagram sockets, apply shutdowns.
+ */
+int selfckpt__rs_make_socket(struct rs *s, const struct sck_img_obj *o,
+			     struct rs_obj *ro);
+int selfckpt__rs_sockets_finish(struct rs *s);
 
 /*
  * restore-ns.c: continue the restart in new user and PID namespaces, with

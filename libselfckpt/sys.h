@@ -442,6 +442,48 @@ static inline long sys_open_by_handle_at(int mount_fd, void *handle, int flags)
 	return sck_syscall3(__NR_open_by_handle_at, mount_fd, (long)handle, flags);
 }
 
+/* Sockets (res-sock.c): the process's own, and a sock_diag netlink one. */
+static inline long sys_socket(int domain, int type, int proto)
+{
+	return sck_syscall3(__NR_socket, domain, type, proto);
+}
+
+static inline long sys_getsockopt(int fd, int level, int name, void *val,
+				  uint32_t *len)
+{
+	return sck_syscall5(__NR_getsockopt, fd, level, name, (long)val,
+			    (long)len);
+}
+
+static inline long sys_setsockopt(int fd, int level, int name,
+				  const void *val, uint32_t len)
+{
+	return sck_syscall5(__NR_setsockopt, fd, level, name, (long)val,
+			    (long)len);
+}
+
+static inline long sys_getsockname(int fd, void *addr, uint32_t *len)
+{
+	return sck_syscall3(__NR_getsockname, fd, (long)addr, (long)len);
+}
+
+static inline long sys_getpeername(int fd, void *addr, uint32_t *len)
+{
+	return sck_syscall3(__NR_getpeername, fd, (long)addr, (long)len);
+}
+
+static inline long sys_sendto(int fd, const void *buf, size_t n, int flags,
+			      const void *addr, uint32_t alen)
+{
+	return sck_syscall6(__NR_sendto, fd, (long)buf, (long)n, flags,
+			    (long)addr, (long)alen);
+}
+
+static inline long sys_recvmsg(int fd, void *msg, int flags)
+{
+	return sck_syscall3(__NR_recvmsg, fd, (long)msg, flags);
+}
+
 static __attribute__((noreturn)) inline void sys_exit_group(int code)
 {
 	for (;;)

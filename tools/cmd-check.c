@@ -32,10 +32,16 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/kcmp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <linux/sched.h>
 #include <linux/userfaultfd.h>
 
@@ -636,6 +642,66 @@ static void check_kcmp(void)
 		close(b);
 }
 
+/*
+ * unix_diag (NETLINK_SOCK_DIAG): a socketpair's end, looked up by its
+ * inode, must come back with its peer, as the checkpoint asks (res-sock.c).
+ */
+static void check_unix_diag(void)
+{
+	struct fac *f = add("unix_diag", OPTIONAL);
+	struct {
+		struct nlmsghdr h;
+		struct unix_diag_req r;
+	} req;
+	struct sockaddr_nl k = { .nl_family = AF_NETLINK };
+	char buf[8192];
+	struct stat a, b;
+	int sp[2] = { -1, -1 }, nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+					    NETLINK_SOCK_DIAG);
+	ssize_t n = -1;
+
+	memset(&req, 0, sizeof(req));
+	if (nl >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0 &&
+	    fstat(sp[0], &a) == 0 && fstat(sp[1], &b) == 0) {
+		req.h.nlmsg_len = sizeof(req);
+		req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		req.h.nlmsg_flags = NLM_F_REQUEST;
+		req.r.sdiag_family = AF_UNIX;
+		req.r.udiag_states = ~0U;
+		req.r.udiag_ino = (unsigned)a.st_ino;
+		req.r.udiag_show = UDIAG_SHOW_PEER;
+		req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0U;
+		if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&k, sizeof(k)) > 0)
+			n = recv(nl, buf, sizeof(buf), 0);
+	}
+	const struct nlmsghdr *h = (const void *)buf;
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	const struct rtattr *at = (const void *)(m + 1);
+	int left = n > 0 ? (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m)) : 0;
+	unsigned peer = 0;
+
+	if (n > 0 && h->nlmsg_type == NLMSG_ERROR)
+		detail(f, "unix_diag answers: %s",
+		       strerror(-((const struct nlmsgerr *)NLMSG_DATA(h))->error));
+	else if (n < 0)
+		detail(f, "no answer: %s", strerror(errno));
+	for (; n > 0 && h->nlmsg_type == SOCK_DIAG_BY_FAMILY && RTA_OK(at, left);
+	     at = RTA_NEXT(at, left))
+		if (at->rta_type == UNIX_DIAG_PEER)
+			memcpy(&peer, RTA_DATA(at), sizeof(peer));
+	f->present = peer && peer == (unsigned)b.st_ino;
+	if (n > 0 && h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+		detail(f, "a socketpair's end: %s", f->present ? "its peer found" : "no peer");
+	means(f, "%s", f->present ? "unix sockets are saved with their peers, names and queues" :
+		       "a process holding a unix socket cannot be checkpointed (the kernel lacks CONFIG_UNIX_DIAG)");
+	if (nl >= 0)
+		close(nl);
+	if (sp[0] >= 0) {
+		close(sp[0]);
+		close(sp[1]);
+	}
+}
+
 static void check_vdso(void)
 {
 	struct fac *f = add("vDSO", NEEDED);
@@ -722,6 +788,7 @@ int cmd_check(int argc, char **argv)
 	check_uffd();
 	check_soft_dirty();
 	check_kcmp();
+	check_unix_diag();
 	check_yama();
 	if (uname(&u) < 0)
 		snprintf(u.release, sizeof(u.release), "?");

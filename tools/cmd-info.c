@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "image.h"
 #include "restore.h"
+#include "sockets.h"
 
 static void help(FILE *f)
 {
@@ -242,6 +243,119 @@ static void tty_desc(const struct sck_image *img, const struct sck_img_obj *o, c
 	snprintf(b, n, "terminal %s%s, %s%s", name, size, modes, job[p->flags & 7]);
 }
 
+static const char *const shut_what[] = { "", "reading", "writing", "reading and writing" };
+
+/* "fd N", the lowest descriptor on object id, or "object N" if none is. */
+static const char *obj_ref(const struct sck_image *img, uint32_t id, char *b, size_t n)
+{
+	for (uint32_t i = 0; i < img->nfds; i++)
+		if (img->fds[i].kind == SCK_FD_OBJ && img->fds[i].obj_id == id) {
+			snprintf(b, n, "fd %d", img->fds[i].fd);
+			return b;
+		}
+	snprintf(b, n, "object %u", id);
+	return b;
+}
+
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* A unix socket: type, name, state, queue (docs/image-format.md 6.15). */
+static void unix_desc(char *b, size_t n, const struct sck_image *img,
+		      const struct sck_img_obj *o)
+{
+	char ref[32];
+	const struct sck_obj_unix *u = (const void *)o->state;
+	char name[4 * SCK_UNIX_NAME_MAX + 8];
+	size_t k;
+
+	k = (size_t)snprintf(b, n, "unix %s socket", sck_unix_type_name(u->type));
+	if (u->name_len) {
+		sck_unix_name_str(name, sizeof(name), u->name, u->name_len);
+		k += (size_t)snprintf(b + k, n - k, " %s%s", name,
+				      (u->flags & SCK_SOCKF_UNLINKED) ? " (file removed)" : "");
+	}
+	switch (u->state) {
+	case SCK_SOCK_UNCONNECTED:
+		k += (size_t)snprintf(b + k, n - k, ", unconnected");
+		break;
+	case SCK_SOCK_LISTEN:
+		k += (size_t)snprintf(b + k, n - k, ", listening (backlog %u)", u->backlog);
+		if (u->dropped)
+			k += (size_t)snprintf(b + k, n - k, ", %u connection%s dropped", u->dropped,
+					      plural(u->dropped));
+		break;
+	case SCK_SOCK_PAIR:
+		k += (size_t)snprintf(b + k, n - k, ", connected to %s",
+				      obj_ref(img, u->peer, ref, sizeof(ref)));
+		break;
+	case SCK_SOCK_PENDING:
+		k += (size_t)snprintf(b + k, n - k, ", connecting to %s (not accepted yet)",
+				      obj_ref(img, u->peer, ref, sizeof(ref)));
+		break;
+	case SCK_SOCK_CLOSED:
+		k += (size_t)snprintf(b + k, n - k, "%s", (u->flags & SCK_SOCKF_CUT) ?
+				      ", a connection to another process, closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)" :
+				      ", its peer closed");
+		break;
+	case SCK_SOCK_CONNECTED:
+		sck_unix_name_str(name, sizeof(name), u->peer_name, u->peer_name_len);
+		k += (size_t)snprintf(b + k, n - k, ", connected to %s", name);
+		break;
+	}
+	if (u->shutdown && u->state != SCK_SOCK_CLOSED)
+		k += (size_t)snprintf(b + k, n - k, ", shut down for %s", shut_what[u->shutdown & 3]);
+	if (u->state == SCK_SOCK_LISTEN || u->state == SCK_SOCK_PENDING)
+		return;
+	if (u->type == SOCK_STREAM)
+		snprintf(b + k, n - k, ", %llu byte%s queued", (unsigned long long)o->o.data_len,
+			 plural(o->o.data_len));
+	else
+		snprintf(b + k, n - k, ", %u message%s queued", u->nmsgs, plural(u->nmsgs));
+}
+
+/* A TCP or UDP socket. */
+static void inet_desc(char *b, size_t n, const struct sck_img_obj *o)
+{
+	const struct sck_obj_inet *t = (const void *)o->state;
+	char a[64], p[64];
+	size_t k;
+
+	sck_inet_str(a, sizeof(a), t->local);
+	sck_inet_str(p, sizeof(p), t->peer);
+	k = (size_t)snprintf(b, n, "%s %s", t->type == SOCK_STREAM ? "TCP" : "UDP", a);
+	switch (t->state) {
+	case SCK_SOCK_UNCONNECTED:
+		k += (size_t)snprintf(b + k, n - k, ", unconnected");
+		break;
+	case SCK_SOCK_LISTEN:
+		k += (size_t)snprintf(b + k, n - k, ", listening (backlog %u)", t->backlog);
+		if (t->dropped)
+			k += (size_t)snprintf(b + k, n - k, ", %u connection%s dropped", t->dropped,
+					      plural(t->dropped));
+		break;
+	case SCK_SOCK_CONNECTED:
+		k += (size_t)snprintf(b + k, n - k, ", connected to %s", p);
+		break;
+	case SCK_SOCK_CLOSED:
+		k += (size_t)snprintf(b + k, n - k, ", a connection%s%s%s%s, %llu byte%s queued",
+				      (t->peer[0] | t->peer[1]) ? " to " : "",
+				      (t->peer[0] | t->peer[1]) ? p : "",
+				      (t->flags & SCK_SOCKF_CUT) ?
+				      " closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)" :
+				      " that had ended",
+				      (t->flags & SCK_SOCKF_RESET) ? " (reset)" : "",
+				      (unsigned long long)o->o.data_len, plural(o->o.data_len));
+		break;
+	}
+	if (t->shutdown && t->state != SCK_SOCK_CLOSED)
+		k += (size_t)snprintf(b + k, n - k, ", shut down for %s", shut_what[t->shutdown & 3]);
+	if (t->flags & SCK_SOCKF_DROPPED)
+		snprintf(b + k, n - k, ", queued datagrams dropped");
+}
+
 /* What an object is, for the descriptor f on it. */
 static const char *obj_desc(const struct sck_image *img, const struct sck_fd *f)
 {
@@ -333,6 +447,12 @@ static const char *obj_desc(const struct sck_image *img, const struct sck_fd *f)
 			}
 		break;
 	}
+	case SCK_OBJ_UNIX:
+		unix_desc(b, sizeof(b), img, o);
+		break;
+	case SCK_OBJ_INET:
+		inet_desc(b, sizeof(b), o);
+		break;
 	default:
 		snprintf(b, sizeof(b), "%s", selfckpt__obj_kind_name(o->o.kind));
 	}

@@ -44,6 +44,9 @@ static void help(FILE *f)
 		"  --lenient          a descriptor that cannot be restored (socket...) is\n"
 		"                     /dev/null after a restart, and the image says so,\n"
 		"                     instead of failing the checkpoint (SELFCKPT_LENIENT)\n"
+		"  --close-connections  a connection to another process (TCP, unix)\n"
+		"                     does not stop a checkpoint: it is restored closed\n"
+		"                     (SELFCKPT_CLOSE_CONNECTIONS=1)\n"
 		"  -h, --help         this text\n"
 		"\n"
 		"exit status: PROG's; 64 usage, 69 PROG cannot be preloaded (statically\n"
@@ -171,11 +174,13 @@ int cmd_run(int argc, char **argv)
 		{ "keep", required_argument, NULL, 'k' },
 		{ "exit-signal", required_argument, NULL, 'x' },
 		{ "lenient", no_argument, NULL, 'l' },
+		{ "close-connections", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = DEFAULT_DIR, *exit_sig = NULL;
 	unsigned long interval = 0, keep = 0;
+	int close_conns = 0;
 	char preload[PATH_MAX], prog[PATH_MAX], absdir[PATH_MAX], buf[64];
 	int c, lenient = 0;
 
@@ -201,6 +206,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'l':
 			lenient = 1;
+			break;
+		case 'C':
+			close_conns = 1;
 			break;
 		case 'h':
 			help(stdout);
@@ -259,6 +267,8 @@ int cmd_run(int argc, char **argv)
 		setenv("SELFCKPT_EXIT_SIGNAL", exit_sig, 1);
 	if (lenient)
 		setenv("SELFCKPT_LENIENT", "1", 1);
+	if (close_conns)
+		setenv("SELFCKPT_CLOSE_CONNECTIONS", "1", 1);
 	fflush(NULL);
 	execv(prog, argv + optind);
 	cli_err("run", "cannot run %s: %s", prog, strerror(errno));

@@ -162,9 +162,11 @@ FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio", 5: "object"}
 FD_FILE, FD_DIR, FD_DEV, FD_STDIO, FD_OBJ = 1, 2, 3, 4, 5
 # Kernel objects (OBJ records, section 6.10): kind -> (name, state size).
 OBJ_KINDS = {1: ("pipe", 8), 2: ("eventfd", 16), 3: ("timerfd", 40), 4: ("signalfd", 8),
-             5: ("epoll", 8), 6: ("inotify", 8), 9: ("unlinked file", 16),
+             5: ("epoll", 8), 6: ("inotify", 8), 7: ("unix", 464), 8: ("inet", 288),
+             9: ("unlinked file", 16),
              10: ("memfd", 16), 11: ("pty", 64), 13: ("pts", 8), 14: ("terminal", 64)}
 OBJ_PIPE, OBJ_EVENTFD, OBJ_TIMERFD, OBJ_SIGNALFD, OBJ_EPOLL, OBJ_INOTIFY = 1, 2, 3, 4, 5, 6
+OBJ_UNIX, OBJ_INET = 7, 8
 OBJ_UNLINKED, OBJ_MEMFD, OBJ_PTY, OBJ_PTS, OBJ_TTY = 9, 10, 11, 13, 14
 TFD_ABSTIME, TFD_CANCEL_ON_SET = 1, 2
 TFD_CLOCKS = {0: "realtime", 1: "monotonic", 7: "boottime", 8: "realtime-alarm",
@@ -187,6 +189,14 @@ LOCK_READ, LOCK_WRITE = 1, 2
 LOCK_EOF = (1 << 64) - 1
 INT64_MAX = (1 << 63) - 1
 SZ_LOCK = 32
+# Sockets (section 6.15): types, states, flags.
+SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET = 1, 2, 5
+AF_INET, AF_INET6 = 2, 10
+(SOCK_UNCONNECTED, SOCK_LISTEN, SOCK_PAIR, SOCK_PENDING, SOCK_CLOSED,
+ SOCK_CONNECTED) = range(1, 7)
+SOCKF_CUT, SOCKF_UNLINKED, SOCKF_RESET, SOCKF_DROPPED = 1, 2, 4, 8
+SOCKF_ALL = 15
+UNIX_NAME_MAX = 108
 SZ_OBJ = 32
 MAX_OBJ_DATA = 64 << 20
 O_PATH, O_DIRECT = 0o10000000, 0o40000
@@ -704,6 +714,11 @@ class Reader:
             if any(o["kind"] == OBJ_PTS and o["master"] == master for o in self.objs[:-1]):
                 raise self.bad(r, "object %d: a second slave of pty object %d" % (oid, master))
             obj["master"] = master
+        elif kind == OBJ_UNIX:
+            self.take_unix(r, obj, state, p[SZ_OBJ + state_len:SZ_OBJ + state_len + data_len])
+        elif kind == OBJ_INET:
+            self.take_inet(r, obj, state, data_len)
+
         else:
             data = p[SZ_OBJ + state_len:SZ_OBJ + state_len + data_len]
             why = evl_check(kind, state, data, obj)
@@ -735,6 +750,107 @@ class Reader:
             self.data_next += npages * PAGE
             stored += npages * PAGE
         obj["stored"] = stored
+    @staticmethod
+    def unix_name_ok(name):
+        if len(name) > UNIX_NAME_MAX:
+            return False
+        if not name or name[0] == 0:
+            return len(name) != 1
+        return 0 not in name
+
+    def take_unix(self, r, obj, state, data):
+        (typ, st, peer, flags, shut, backlog, nmsgs, dropped, name_len, peer_name_len,
+         mode, _) = struct.unpack_from("<12I", state, 0)
+        oid = obj["id"]
+        name = state[48:48 + min(name_len, UNIX_NAME_MAX)]
+        peer_name = state[156:156 + min(peer_name_len, UNIX_NAME_MAX)]
+        obj.update(type=typ, state=st, peer=peer, flags=flags, shutdown=shut, backlog=backlog,
+                   nmsgs=nmsgs, dropped=dropped, name=bytes(name), peer_name=bytes(peer_name))
+        stream = typ != SOCK_DGRAM
+        ok = (typ in (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET) and
+              SOCK_UNCONNECTED <= st <= SOCK_CONNECTED and
+              not flags & ~(SOCKF_CUT | SOCKF_UNLINKED) and shut <= 3 and mode <= 0o7777 and
+              name_len <= UNIX_NAME_MAX and peer_name_len <= UNIX_NAME_MAX and
+              self.unix_name_ok(name) and self.unix_name_ok(peer_name))
+        if ok and ((backlog and st != SOCK_LISTEN) or
+                   (dropped and (st != SOCK_LISTEN or not flags & SOCKF_CUT)) or
+                   (flags & SOCKF_CUT and st != SOCK_CLOSED and
+                    not (st == SOCK_LISTEN and dropped)) or
+                   (flags & SOCKF_UNLINKED and (not name_len or name[0] == 0)) or
+                   ((not peer_name_len) != (st != SOCK_CONNECTED)) or
+                   (st == SOCK_CONNECTED and stream) or
+                   (st == SOCK_PAIR and name_len) or
+                   (st == SOCK_CLOSED and stream and name_len) or
+                   (st in (SOCK_LISTEN, SOCK_PENDING) and not stream) or
+                   (st == SOCK_LISTEN and not name_len) or
+                   (bool(peer) != (st in (SOCK_PAIR, SOCK_PENDING))) or peer == oid):
+            ok = False
+        if not ok:
+            raise self.bad(r, "object %d: bad unix socket state" % oid)
+        if st in (SOCK_LISTEN, SOCK_PENDING):
+            ok = not data and not nmsgs
+        elif typ == SOCK_STREAM:
+            ok = not nmsgs
+        else:
+            off, ok = 0, True
+            for _ in range(nmsgs):
+                if len(data) - off < 8:
+                    ok = False
+                    break
+                ln, alen = struct.unpack_from("<II", data, off)
+                off += 8
+                if (alen > UNIX_NAME_MAX or (alen and typ == SOCK_SEQPACKET) or
+                        len(data) - off < alen + ln):
+                    ok = False
+                    break
+                off += alen + ln
+            ok = ok and off == len(data)
+        if not ok:
+            raise self.bad(r, "object %d: its queued messages do not add up" % oid)
+        if st == SOCK_PAIR and peer < oid:
+            o = self.objs[peer - 1]
+            if (o["kind"] != OBJ_UNIX or o["type"] != typ or o["state"] != SOCK_PAIR or
+                    o["peer"] != oid):
+                raise self.bad(r, "object %d: its peer %d does not name it back" % (oid, peer))
+        if st == SOCK_PENDING:
+            o = self.objs[peer - 1] if peer < oid else None
+            if (not o or o["kind"] != OBJ_UNIX or o["state"] != SOCK_LISTEN or
+                    o["type"] != typ):
+                raise self.bad(r, "object %d: its listener %d is not a listening unix socket "
+                               "of its type" % (oid, peer))
+
+    def take_inet(self, r, obj, state, data_len):
+        (fam, typ, st, flags, shut, backlog, dropped, _) = struct.unpack_from("<8I", state, 0)
+        local, peer = bytes(state[32:60]), bytes(state[60:88])
+        lfam, pfam = struct.unpack_from("<H", local)[0], struct.unpack_from("<H", peer)[0]
+        obj.update(family=fam, type=typ, state=st, flags=flags, shutdown=shut,
+                   backlog=backlog, dropped=dropped, local=local, peer_addr=peer)
+        tcp = typ == SOCK_STREAM
+        ok = (fam in (AF_INET, AF_INET6) and typ in (SOCK_STREAM, SOCK_DGRAM) and
+              not flags & ~SOCKF_ALL and not flags & SOCKF_UNLINKED and shut <= 3 and
+              lfam == fam)
+        if ok:
+            ok = st in ((SOCK_UNCONNECTED, SOCK_LISTEN, SOCK_CLOSED) if tcp
+                        else (SOCK_UNCONNECTED, SOCK_CONNECTED))
+        if ok:
+            if st == SOCK_CONNECTED:
+                ok = pfam == fam
+            elif st == SOCK_CLOSED:
+                ok = pfam in (0, fam)
+            else:
+                ok = pfam == 0
+        if ok and ((st == SOCK_LISTEN and not (local[2] | local[3])) or
+                   (st == SOCK_CONNECTED and not (peer[2] | peer[3])) or
+                   (backlog and st != SOCK_LISTEN) or
+                   (dropped and (st != SOCK_LISTEN or not flags & SOCKF_CUT)) or
+                   (flags & SOCKF_CUT and st != SOCK_CLOSED and
+                    not (st == SOCK_LISTEN and dropped)) or
+                   (flags & SOCKF_RESET and st != SOCK_CLOSED) or
+                   (flags & SOCKF_DROPPED and tcp) or
+                   (data_len and st != SOCK_CLOSED)):
+            ok = False
+        if not ok:
+            raise self.bad(r, "object %d: bad inet socket state" % obj["id"])
 
     def obj_fd_ok(self, f_open_flags, obj):
         acc = f_open_flags & O_ACCMODE
@@ -746,6 +862,14 @@ class Reader:
             return acc == 0
         if obj["kind"] in (OBJ_PTY, OBJ_PTS, OBJ_UNLINKED, OBJ_MEMFD):
             return acc != 3 and not f_open_flags & O_PATH
+        if obj["kind"] == OBJ_UNIX:
+            # The second end of a pair must have come by now, naming it.
+            if obj["state"] == SOCK_PAIR and obj["peer"] > obj["id"]:
+                if (obj["peer"] > len(self.objs) or self.objs[obj["peer"] - 1]["kind"] != OBJ_UNIX
+                        or self.objs[obj["peer"] - 1]["peer"] != obj["id"]):
+                        return acc == 2 and not f_open_flags & O_PATH
+        if obj["kind"] == OBJ_INET:
+            return acc == 2 and not f_open_flags & O_PATH
         return False                    # a terminal object only stdio names
 
     def take_lock(self, r, p):
@@ -1139,6 +1263,111 @@ def tty_what(rd, o):
         name = "device %d:%d" % (ma, mi)
     job = {1: ", controlling terminal", 3: ", foreground", 5: ", background"}.get(o["flags"], "")
     return "terminal %s%s, %s%s" % (name, size, modes, job)
+    if o["kind"] == OBJ_UNIX:
+        return unix_what(rd, o)
+    if o["kind"] == OBJ_INET:
+        return inet_what(o)
+    return OBJ_KINDS[o["kind"]][0]
+
+
+SHUT_WHAT = ("", "reading", "writing", "reading and writing")
+
+
+def unix_name_str(name):
+    """A unix socket name as messages show it: @ for NUL, \\xHH for others."""
+    if not name:
+        return "unnamed"
+    return "".join("@" if c == 0 else "\\x%02x" % c if c < 0x20 or c > 0x7e else chr(c)
+                   for c in name)
+
+
+def inet_str(sa):
+    """host:port, IPv6 in brackets with RFC 5952's zero compression."""
+    fam, port = struct.unpack_from("<H", sa)[0], (sa[2] << 8) | sa[3]
+    if fam == AF_INET:
+        return "%d.%d.%d.%d:%d" % (sa[4], sa[5], sa[6], sa[7], port)
+    g = [(sa[8 + 2 * i] << 8) | sa[9 + 2 * i] for i in range(8)]
+    best, blen, i = -1, 1, 0
+    while i < 8:
+        j = i
+        while j < 8 and not g[j]:
+            j += 1
+        if j - i > blen:
+            best, blen = i, j - i
+        i = j if j > i else i + 1
+    if best < 0:
+        host = ":".join("%x" % x for x in g)
+    else:
+        host = (":".join("%x" % x for x in g[:best]) + "::" +
+                ":".join("%x" % x for x in g[best + blen:]))
+    return "[%s]:%d" % (host, port)
+
+
+def plural(n):
+    return "" if n == 1 else "s"
+
+
+def obj_ref(rd, oid):
+    for f in rd.fds:
+        if f["kind"] == FD_OBJ and f["obj_id"] == oid:
+            return "fd %d" % f["fd"]
+    return "object %d" % oid
+
+
+def unix_what(rd, o):
+    names = {SOCK_STREAM: "stream", SOCK_DGRAM: "dgram", SOCK_SEQPACKET: "seqpacket"}
+    s = "unix %s socket" % names[o["type"]]
+    if o["name"]:
+        s += " " + unix_name_str(o["name"])
+        if o["flags"] & SOCKF_UNLINKED:
+            s += " (file removed)"
+    st = o["state"]
+    if st == SOCK_UNCONNECTED:
+        s += ", unconnected"
+    elif st == SOCK_LISTEN:
+        s += ", listening (backlog %d)" % o["backlog"]
+        if o["dropped"]:
+            s += ", %d connection%s dropped" % (o["dropped"], plural(o["dropped"]))
+    elif st == SOCK_PAIR:
+        s += ", connected to %s" % obj_ref(rd, o["peer"])
+    elif st == SOCK_PENDING:
+        s += ", connecting to %s (not accepted yet)" % obj_ref(rd, o["peer"])
+    elif st == SOCK_CLOSED:
+        s += (", a connection to another process, closed at checkpoint "
+              "(SELFCKPT_CLOSE_CONNECTIONS)" if o["flags"] & SOCKF_CUT else ", its peer closed")
+    elif st == SOCK_CONNECTED:
+        s += ", connected to %s" % unix_name_str(o["peer_name"])
+    if o["shutdown"] and st != SOCK_CLOSED:
+        s += ", shut down for %s" % SHUT_WHAT[o["shutdown"]]
+    if st in (SOCK_LISTEN, SOCK_PENDING):
+        return s
+    if o["type"] == SOCK_STREAM:
+        return s + ", %d byte%s queued" % (o["data_len"], plural(o["data_len"]))
+    return s + ", %d message%s queued" % (o["nmsgs"], plural(o["nmsgs"]))
+
+
+def inet_what(o):
+    s = "%s %s" % ("TCP" if o["type"] == SOCK_STREAM else "UDP", inet_str(o["local"]))
+    st, peer = o["state"], o["peer_addr"]
+    if st == SOCK_UNCONNECTED:
+        s += ", unconnected"
+    elif st == SOCK_LISTEN:
+        s += ", listening (backlog %d)" % o["backlog"]
+        if o["dropped"]:
+            s += ", %d connection%s dropped" % (o["dropped"], plural(o["dropped"]))
+    elif st == SOCK_CONNECTED:
+        s += ", connected to %s" % inet_str(peer)
+    elif st == SOCK_CLOSED:
+        s += ", a connection%s%s%s, %d byte%s queued" % (
+            " to " + inet_str(peer) if peer[0] | peer[1] else "",
+            " closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)" if o["flags"] & SOCKF_CUT
+            else " that had ended",
+            " (reset)" if o["flags"] & SOCKF_RESET else "", o["data_len"], plural(o["data_len"]))
+    if o["shutdown"] and st != SOCK_CLOSED:
+        s += ", shut down for %s" % SHUT_WHAT[o["shutdown"]]
+    if o["flags"] & SOCKF_DROPPED:
+        s += ", queued datagrams dropped"
+    return s
 
 
 def fd_what(rd, f):

@@ -11,7 +11,8 @@
 #     rseq, clone3, kcmp, userfaultfd and its features, PAGEMAP_SCAN with
 #     and without PAGE_IS_GUARD, PR_SET_MM_MAP, guard regions and the
 #     pagemap guard bit, soft-dirty, the shadow stack (with the CPU flag in
-#     /proc/cpuinfo), the vDSO, Yama; unshare(1) for the namespaces, and
+#     /proc/cpuinfo), the vDSO, Yama, unix_diag (a socketpair's peer
+#     looked up over NETLINK_SOCK_DIAG); unshare(1) for the namespaces, and
 #     for whether /proc/self/exe can be set: root, or a user namespace;
 #   - with a tmpfs over /proc (in user and mount namespaces of its own) the
 #     needed facilities it then lacks are named and the status is 1.
@@ -46,7 +47,7 @@ ok
 facilities=("/proc/self/pagemap, mem" "PAGEMAP_SCAN" "PAGEMAP_SCAN guard" "PR_SET_MM_MAP"
 	"PR_SET_MM_MAP exe" "vDSO" "rseq" "clone3" "namespaces + set_tid" "MADV_GUARD_INSTALL"
 	"pagemap guard bit" "shadow stack" "userfaultfd" "uffd WP_ASYNC" "soft-dirty" "kcmp"
-	"yama ptrace_scope")
+	"unix_diag" "yama ptrace_scope")
 [ "$(wc -l <check.out)" -eq $((${#facilities[@]} + 1)) ] ||
 	die "check: expected ${#facilities[@]} facility lines and a summary: $(cat check.out)"
 # The names are padded to 24 columns. line NAME [FILE]: its line;
@@ -92,7 +93,7 @@ ok
 
 # What the kernel says, probed without the project's code.
 python3 - >probe.out <<'PY' || die "the independent probe failed: $(cat probe.out)"
-import ctypes, errno, mmap, os, struct
+import ctypes, errno, mmap, os, socket, struct
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -172,6 +173,29 @@ st = ctypes.c_uint64(0)
 kernel = libc.syscall(SYS["arch_prctl"], 0x5005, ctypes.byref(st)) == 0
 cpu = " user_shstk" in open("/proc/cpuinfo").read()
 say("shadow stack", kernel and cpu)
+
+# unix_diag: a socketpair's end looked up by its inode (NETLINK_SOCK_DIAG 4,
+# SOCK_DIAG_BY_FAMILY 20, UDIAG_SHOW_PEER 4) names the other end (attribute
+# UNIX_DIAG_PEER 2).
+sa, sb = socket.socketpair()
+peer = 0
+try:
+    nl = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 4)
+    req = struct.pack("<IHHII", 16 + 24, 20, 1, 0, 0) + struct.pack(
+        "<BBHIIIII", socket.AF_UNIX, 0, 0, 0xffffffff, os.fstat(sa.fileno()).st_ino, 4,
+        0xffffffff, 0xffffffff)
+    nl.sendto(req, (0, 0))
+    ans = nl.recv(8192)
+    ln, typ = struct.unpack_from("<IH", ans, 0)
+    off = 16 + 16
+    while typ == 20 and off + 4 <= ln:
+        alen, atyp = struct.unpack_from("<HH", ans, off)
+        if atyp == 2:
+            peer = struct.unpack_from("<I", ans, off + 4)[0]
+        off += (alen + 3) & ~3
+except OSError:
+    pass
+say("unix_diag", peer != 0 and peer == os.fstat(sb.fileno()).st_ino)
 
 say("vDSO", any(l.rstrip().endswith("[vdso]") for l in open("/proc/self/maps")))
 say("yama ptrace_scope", os.path.exists("/proc/sys/kernel/yama/ptrace_scope"))

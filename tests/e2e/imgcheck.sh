@@ -17,8 +17,10 @@
 #      object, in the foreground, and in the background in image.3),
 #      unlinked01 and memfd01 (unlinked files and memfds, their data in
 #      the page data, seals), locks01 (LOCK records of the three kinds)
-#      and lenient01 (NOTE records, header flag LENIENT), and one of a
-#      multi-threaded
+#      lenient01 (NOTE records, header flag LENIENT), unix01, inet01 and
+#      conn01 (sockets: pairs, listeners, pending and closed connections,
+#      TCP and UDP, connections closed by SELFCKPT_CLOSE_CONNECTIONS), and
+#      one of a multi-threaded
 #      process (threads.img: three threads besides the main one, one of
 #      which calls the checkpoint, so that MAIN and CALLER are two THREAD
 #      records, each worker named by pthread_setname_np; built here from a
@@ -105,7 +107,7 @@ heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
 for t in maps01 files01 pipes01 evloop01 inotify01 pty01 tty01 unlinked01 memfd01 \
-	locks01 lenient01; do
+	locks01 lenient01 unix01 inet01 conn01; do
 	pty=()
 	[ $t = tty01 ] && pty=(--pty "$B/tests/e2e/helpers/ptyrun")
 	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" "${pty[@]}" -- "$B/tests/e2e/bin/$t" \
@@ -176,7 +178,8 @@ SELFCKPT_NEW_IDS=1 heat safe --size 16 --steps 12 --checkpoint-at 6
 images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.1
 	files01/image.2 threads.img safe.img pipes01/image.1 evloop01/image.1
 	inotify01/image.1 pty01/image.1 tty01/image.1 tty01/image.3 unlinked01/image.1
-	memfd01/image.1 locks01/image.1 lenient01/image.1)
+	memfd01/image.1 locks01/image.1 lenient01/image.1 unix01/image.1 inet01/image.1
+	conn01/image.1)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -323,6 +326,17 @@ if {l["kind"] for l in refs["locks01/image.1"]["locks"]} != {"posix", "flock", "
 if not refs["lenient01/image.1"]["checkpoint"]["lenient"] or len(refs["lenient01/image.1"]["notes"]) != 4:
     fail("lenient01's image: lenient %r, notes %r" % (refs["lenient01/image.1"]["checkpoint"]["lenient"],
                                                       refs["lenient01/image.1"]["notes"]))
+for img, words in (("unix01/image.1", ("unix stream socket, connected to fd", "unix dgram socket",
+                                       "unix seqpacket socket @", "listening (backlog 7)",
+                                       "(not accepted yet)", "its peer closed", "(file removed)",
+                                       "1 message queued")),
+                   ("inet01/image.1", ("TCP 127.0.0.1:", "UDP 127.0.0.1:", ", connected to 127.0.0.1:")),
+                   ("conn01/image.1", ("closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)",
+                                       "1 connection dropped"))):
+    whats = " | ".join(f["what"] for f in refs[img]["fds"])
+    for w in words:
+        if w not in whats:
+            fail("%s: no descriptor says %r: %s" % (img, w, whats))
 if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
     fail("safe.img (SELFCKPT_NEW_IDS=1) does not say new ids are safe")
 
@@ -510,6 +524,61 @@ def obj(recs, kind, i=0):
     return [r for r in recs if r[0] == ic.OBJ and struct.unpack_from("<I", r[2], 4)[0] == kind][i]
 
 
+def sockobj(recs, kind, pred=lambda st: True, i=0):
+    """The i-th OBJ record of kind (unix, inet) whose state (the payload
+    from byte 32, as bytes) satisfies pred."""
+    return [r for r in recs if r[0] == ic.OBJ and struct.unpack_from("<I", r[2], 4)[0] == kind
+            and pred(r[2][32:])][i]
+
+
+def ustate(typ=None, state=None):
+    """A predicate on a unix socket's type and state."""
+    return lambda st: ((typ is None or struct.unpack_from("<I", st, 0)[0] == typ) and
+                       (state is None or struct.unpack_from("<I", st, 4)[0] == state))
+
+
+def obj_id(rec):
+    return struct.unpack_from("<I", rec[2], 0)[0]
+
+
+def repoint_pair(recs):
+    """The first end of a pair names another object than its second end."""
+    first = sockobj(recs, ic.OBJ_UNIX, lambda st: ustate(None, ic.SOCK_PAIR)(st) and
+                    struct.unpack_from("<I", st, 8)[0] > 0 and
+                    struct.unpack_from("<I", st, 8)[0] == obj_id_of_state(recs, st) + 1)
+    setf(first, 32 + 8, "<I", lambda v: v + 2)
+
+
+def obj_id_of_state(recs, st):
+    return next(obj_id(r) for r in recs if r[0] == ic.OBJ and r[2][32:] == st)
+
+
+def pending_to_pair(recs):
+    """A connection not accepted yet, whose listener is the stream pair's."""
+    pend = sockobj(recs, ic.OBJ_UNIX, ustate(ic.SOCK_STREAM, ic.SOCK_PENDING))
+    pair = sockobj(recs, ic.OBJ_UNIX, ustate(ic.SOCK_STREAM, ic.SOCK_PAIR))
+    setf(pend, 32 + 8, "<I", lambda v: obj_id(pair))
+
+
+def grow_states(n):
+    """Every socket's state n bytes longer (non-zero), as a newer minor
+    version that appended fields would write it."""
+    def f(recs):
+        for r in recs:
+            if r[0] == ic.OBJ and struct.unpack_from("<I", r[2], 4)[0] in (ic.OBJ_UNIX, ic.OBJ_INET):
+                sl = struct.unpack_from("<I", r[2], 20)[0]
+                p = bytearray(r[2])
+                p[32 + sl:32 + sl] = b"\x5a" * n
+                struct.pack_into("<I", p, 20, sl + n)
+                r[2] = bytes(p)
+    return f
+
+
+def sock_fd(recs, kind, pred=lambda st: True):
+    oid = obj_id(sockobj(recs, kind, pred))
+    return next(r for r in recs if r[0] == ic.FD and struct.unpack_from("<I", r[2], 36)[0] == oid)
+
+
 def setf(rec, off, fmt, fn):
     """Change the field at payload offset off (struct format fmt) of rec."""
     p = bytearray(rec[2])
@@ -621,6 +690,8 @@ F1 = "files01/image.1"
 U = "unlinked01/image.1"
 MF = "memfd01/image.1"
 L = "locks01/image.1"
+UX = "unix01/image.1"
+I = "inet01/image.1"
 ROLES = "the threads' ids or roles are inconsistent"
 # (image, what, change to the records or None, build() options, the
 # message both readers must give, or None: both must accept it)
@@ -874,6 +945,58 @@ forged = [
      "bad lock on fd"),
     (L, "LOCK 8 bytes longer, minor 0", None, {"grow": {ic.LOCK: 8}}, "LOCK record at byte"),
     (L, "LOCK 8 bytes longer, minor 1", None, {"minor": 1, "grow": {ic.LOCK: 8}}, None),
+    # Sockets (6.15): each field alone and with the state; references.
+    (UX, "a unix socket of type 3", lambda r: setf(sockobj(r, ic.OBJ_UNIX), 32, "<I", lambda v: 3),
+     {}, "bad unix socket state"),
+    (UX, "a unix socket in state 7", lambda r: setf(sockobj(r, ic.OBJ_UNIX), 36, "<I", lambda v: 7),
+     {}, "bad unix socket state"),
+    (UX, "a listener without a name",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, ustate(state=ic.SOCK_LISTEN)), 32 + 32, "<I",
+                    lambda v: 0), {}, "bad unix socket state"),
+    (UX, "a pair with a name",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, ustate(ic.SOCK_DGRAM, ic.SOCK_PAIR)), 32 + 32, "<I",
+                    lambda v: 5), {}, "bad unix socket state"),
+    (UX, "a datagram socket listening",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, ustate(state=ic.SOCK_LISTEN)), 32, "<I",
+                    lambda v: ic.SOCK_DGRAM), {}, "bad unix socket state"),
+    (UX, "an unconnected socket closed by the option",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, ustate(state=ic.SOCK_UNCONNECTED)), 32 + 12, "<I",
+                    lambda v: v | ic.SOCKF_CUT), {}, "bad unix socket state"),
+    (UX, "an abstract name of one byte",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, lambda st: ustate(state=ic.SOCK_LISTEN)(st) and
+                            st[48] == 0), 32 + 32, "<I", lambda v: 1), {}, "bad unix socket state"),
+    (UX, "shutdown 4", lambda r: setf(sockobj(r, ic.OBJ_UNIX), 32 + 16, "<I", lambda v: 4), {},
+     "bad unix socket state"),
+    (UX, "one message more than queued",
+     lambda r: setf(sockobj(r, ic.OBJ_UNIX, lambda st: struct.unpack_from("<I", st, 24)[0] > 0),
+                    32 + 24, "<I", lambda v: v + 1), {}, "its queued messages do not add up"),
+    (UX, "a pair whose first end names another", repoint_pair, {}, "does not name it back"),
+    (UX, "a pending connection to a pair", pending_to_pair, {},
+     "is not a listening unix socket of its type"),
+    (UX, "a unix socket open read-only",
+     lambda r: setf(sock_fd(r, ic.OBJ_UNIX), 8, "<I", lambda v: v & ~3), {},
+     "cannot be an end of unix object"),
+    (I, "a UDP socket listening",
+     lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 4)[0] ==
+                            ic.SOCK_DGRAM), 32 + 8, "<I", lambda v: ic.SOCK_LISTEN), {},
+     "bad inet socket state"),
+    (I, "a connected UDP socket with port 0",
+     lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 8)[0] ==
+                            ic.SOCK_CONNECTED), 32 + 62, ">H", lambda v: 0), {},
+     "bad inet socket state"),
+    (I, "an inet socket of family 1",
+     lambda r: setf(sockobj(r, ic.OBJ_INET), 32, "<I", lambda v: 1), {}, "bad inet socket state"),
+    (I, "a TCP listener with data",
+     lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 8)[0] ==
+                            ic.SOCK_LISTEN), 32 + 12, "<I", lambda v: v | ic.SOCKF_RESET), {},
+     "bad inet socket state"),
+    (UX, "every record 8 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
+    (UX, "socket states 8 bytes longer, minor 0", grow_states(8), {}, "wrong length"),
+    (UX, "socket states 8 bytes longer, minor 1", grow_states(8), {"minor": 1}, None),
+    (I, "socket states 16 bytes longer, minor 2", grow_states(16), {"minor": 2}, None),
+    ("conn01/image.1", "every record 8 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
 ]
 
 

@@ -3,7 +3,12 @@
  * restored fails cleanly (Linux-CR's leak detection), and the process
  * goes on:
  *
- *   - while the process holds a socket, one end of a pipe (the other is
+ *   - while the process holds a netlink socket, a unix socket connected
+ *     to another process, a TCP connection (within the process), a unix
+ *     connection not accepted yet that sent data, descriptors in flight
+ *     (SCM_RIGHTS), out-of-band data in a unix stream, a datagram socket
+ *     connected to an unnamed socket connected elsewhere, one end of a
+ *     pipe (the other is
  *     not in the process), a packet-mode pipe, an epoll fd watching a
  *     file registered as a descriptor since closed (the file still open
  *     through a dup), an inotify fd with events not read yet, one with a
@@ -39,6 +44,12 @@
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <linux/capability.h>
+#include <sys/signalfd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -172,6 +183,122 @@ static void refuse_fd(const char *what, int fd, const char *kind)
 	expect_refusal(what, num, kind);
 }
 
+/*
+ * Sockets that still cannot be restored: another family, a connection to
+ * another process (a socketpair whose other end a process that is not a
+ * child holds), a TCP connection (within the process too), a connection
+ * not accepted yet that sent data, descriptors in flight, a datagram
+ * socket connected to an unnamed socket that is connected elsewhere.
+ */
+static void refuse_sockets(void)
+{
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	CHECK(s >= 0, "netlink socket: %s", strerror(errno));
+	refuse_fd("netlink socket", s, "is a netlink socket (socket:[");
+	close(s);
+
+	int sp[2];
+	pid_t holder = 0;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	pid_t c = fork();
+
+	CHECK(c >= 0, "fork: %s", strerror(errno));
+	if (c == 0) {
+		if (fork() == 0) {
+			pid_t me = getpid();
+
+			close(sp[0]);
+			if (write(sp[1], &me, sizeof(me)) != sizeof(me))
+				_exit(1);
+			for (;;)
+				pause();
+		}
+		_exit(0);
+	}
+	close(sp[1]);
+	CHECK(waitpid(c, NULL, 0) == c, "waitpid");
+	CHECK(read(sp[0], &holder, sizeof(holder)) == sizeof(holder), "the holder's pid");
+	refuse_fd("unix socket connected to another process", sp[0],
+		  "is a unix stream socket connected to another process (socket:[");
+	CHECK(kill(holder, SIGKILL) == 0, "kill the holder: %s", strerror(errno));
+	close(sp[0]);
+
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(l >= 0 && bind(l, (void *)&a, sizeof(a)) == 0 && listen(l, 1) == 0 &&
+	      getsockname(l, (void *)&a, &alen) == 0, "TCP listener: %s", strerror(errno));
+	int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(t >= 0 && connect(t, (void *)&a, sizeof(a)) == 0, "connect: %s", strerror(errno));
+	int acc = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+
+	CHECK(acc >= 0, "accept: %s", strerror(errno));
+	close(l);
+	refuse_fd("TCP connection within the process", t, "is a TCP connection 127.0.0.1:");
+	close(t);
+	close(acc);
+
+	struct sockaddr_un u = { .sun_family = AF_UNIX };
+
+	snprintf(u.sun_path + 1, sizeof(u.sun_path) - 1, "leak01-%d", getpid());
+	socklen_t ulen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				     strlen(u.sun_path + 1));
+
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(l >= 0 && bind(l, (void *)&u, ulen) == 0 && listen(l, 1) == 0, "unix listener: %s",
+	      strerror(errno));
+	t = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(t >= 0 && connect(t, (void *)&u, ulen) == 0 && write(t, "x", 1) == 1,
+	      "connect: %s", strerror(errno));
+	refuse_fd("unix connection not accepted yet, with data", t,
+		  "which has not accepted it yet, with data it sent waiting there");
+	close(t);
+	close(l);
+
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	int carried = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { "f", 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &carried, sizeof(int));
+	CHECK(carried >= 0 && sendmsg(sp[0], &m, 0) == 1, "sendmsg: %s", strerror(errno));
+	close(carried);
+	refuse_fd("descriptors in flight", sp[1], "descriptors in flight (SCM_RIGHTS)");
+	close(sp[0]);
+	close(sp[1]);
+
+	/* Out-of-band data, where the kernel has it (CONFIG_AF_UNIX_OOB). */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	CHECK(write(sp[0], "ab", 2) == 2, "write");
+	if (send(sp[0], "!", 1, MSG_OOB) == 1)
+		refuse_fd("out-of-band data", sp[1], "has out-of-band data (MSG_OOB)");
+	else
+		test_log("no MSG_OOB on unix sockets here (%s): not tried", strerror(errno));
+	close(sp[0]);
+	close(sp[1]);
+
+	int named = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) == 0 && named >= 0 &&
+	      bind(named, (void *)&u, ulen) == 0 && connect(sp[1], (void *)&u, ulen) == 0,
+	      "datagram sockets: %s", strerror(errno));
+	refuse_fd("datagram socket connected to a socket connected elsewhere", sp[0],
+		  "connected to an unnamed socket that is connected elsewhere");
+	close(sp[0]);
+	close(sp[1]);
+	close(named);
+}
+
 int main(void)
 {
 	int fds[2];
@@ -196,11 +323,7 @@ int main(void)
 	good_image = read_all(second_path, &good_len);
 	check_image_intact("after the first image");
 
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	CHECK(s >= 0, "socket: %s", strerror(errno));
-	refuse_fd("socket", s, "socket");
-	close(s);
+	refuse_sockets();
 
 	/* One end only: the other is (as far as anyone can tell) elsewhere. */
 	CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));

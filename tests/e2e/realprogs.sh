@@ -25,6 +25,11 @@
 #             threads) of 3 MB of text from stdin (a file), 512 KiB jobs
 #   sort      --parallel=2: fork-join threads over 2 million lines, the
 #             helper thread created and joined while it sorts
+#   python3   asyncio: two stream endpoints over a socketpair exchange
+#   asyncio   lines, with bytes often queued in it at the checkpoint; a
+#             thread wakes the loop through the loop's own socketpair
+#             (call_soon_threadsafe). The poll selector: asyncio's default,
+#             epoll, needs epoll instances saved as well as sockets
 #
 # For each: a reference run without the library, then `selfckpt run --dir
 # NAME.d`, `selfckpt checkpoint --wait PID` at a random moment (10-60% of
@@ -93,6 +98,54 @@ for i in range(1, 1500001):
         print("progress", i, file=sys.stderr)
 print("done", acc, sum(state.values()) % 1000000007,
       sum(k for k, _ in trail) % 1000003, len(str(big)))
+EOF
+
+cat >w_async.py <<'EOF'
+# asyncio over a socketpair: two stream endpoints exchange lines, a worker
+# thread hands results back with call_soon_threadsafe (the loop's own
+# socketpair wakes it); progress on stdout.
+import asyncio, selectors, socket, sys, threading
+
+N = 40000
+
+async def main(loop):
+    a, b = socket.socketpair()
+    ra, wa = await asyncio.open_connection(sock=a)
+    rb, wb = await asyncio.open_connection(sock=b)
+    acc, state = 0, {}
+    done = asyncio.Event()
+    results = []
+
+    def worker(x):
+        loop.call_soon_threadsafe(results.append, (x * x) % 1000003)
+        loop.call_soon_threadsafe(done.set)
+
+    for i in range(1, N + 1):
+        wa.write(b"%d %d\n" % (i, acc))
+        if i % 3 == 0:
+            wa.write(b"%d extra\n" % i)
+        line = await rb.readline()
+        n, v = map(int, line.split())
+        if n % 3 == 0:
+            extra = await rb.readline()
+            acc = (acc + len(extra)) % 1000000007
+        state[n % 4099] = (state.get(n % 4099, 0) + v) % 1000003
+        wb.write(b"%d\n" % ((v * 31 + n) % 1000000007))
+        acc = int(await ra.readline())
+        if i % 1000 == 0:
+            done.clear()
+            threading.Thread(target=worker, args=(acc,)).start()
+            await done.wait()
+            acc = (acc + results[-1]) % 1000000007
+        if i % 4000 == 0:
+            print(i, acc, len(state), sum(state.values()) % 1000003, flush=True)
+    wa.close()
+    wb.close()
+    print("done", acc, sum(results) % 1000003)
+
+loop = asyncio.SelectorEventLoop(selectors.PollSelector())
+loop.run_until_complete(main(loop))
+loop.close()
 EOF
 
 cat >w.pl <<'EOF'
@@ -244,6 +297,7 @@ programs=(
 	"zstd-T2 0 5 2 zstd.in own /usr/bin/zstd -q -T2 -15 -B512KiB -c"
 	"sort-parallel 0 2 2 sort.in own /usr/bin/sort --parallel=2 -S 256M"
 	"xz-T2 0 3 2 zstd.in own /usr/bin/xz -q -T2 --block-size=1MiB -6 -c"
+	"python3-asyncio 0 1 1 /dev/null own /usr/bin/python3 w_async.py"
 )
 
 # Each step of a program writes NAME.result: "ok MESSAGE" or "FAIL MESSAGE".

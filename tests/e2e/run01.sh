@@ -14,10 +14,12 @@
 #  3. --exit-signal USR1: kill -USR1 makes the process write an image and
 #     exit with 85; restart DIR goes on to the same end; and checkpoint
 #     --wait --exit PID prints the path and the process exits with 85;
-#  4. a checkpoint while the program holds a socket, then one end of a pipe,
-#     fails: checkpoint --wait exits 1 with the library's message naming
-#     the descriptor, no image is written, the program goes on; once it
-#     holds neither, the checkpoint succeeds and the program ends normally;
+#  4. a checkpoint while the program holds a TCP connection, then one end
+#     of a pipe, fails: checkpoint --wait exits 1 with the library's
+#     message naming the descriptor, no image is written, the program goes
+#     on; once it holds neither, the checkpoint succeeds and the program
+#     ends normally; under run --close-connections the checkpoint with the
+#     TCP connection succeeds, and the restarted program ends the same;
 #  5. a statically linked program (plain and static-pie): run exits 69,
 #     saying it is statically linked, without running it;
 #  6. checkpoint of a process not run under selfckpt (with and without
@@ -275,14 +277,14 @@ touch c3x.g/go
 restart_dir c3x count9
 ok
 
-# ---- 4. a checkpoint that fails: a socket, one end of a pipe--------------------
+# ---- 4. a checkpoint that fails: a TCP connection, one end of a pipe ------------
 run c4 -- hold
 until_ 30 "c4 holding a socket" has_line c4.out '^holding a socket on fd '
 fd=$(sed -n 's/^holding a socket on fd //p' c4.out)
 ckpt_wait c4
 [ "$cst" = 1 ] || die "c4: checkpoint --wait with a socket: status $cst, expected 1: $cout $cerr"
-[[ $cerr =~ ^"selfckpt checkpoint: process $pid: the checkpoint failed: ".*"fd $fd is a socket (socket:["[0-9]+"]): not supported yet"$ ]] ||
-	die "c4: with a socket on fd $fd, the message was: $cerr"
+[[ $cerr =~ ^"selfckpt checkpoint: process $pid: the checkpoint failed: ".*"fd $fd is a TCP connection 127.0.0.1:"[0-9]+" -> 127.0.0.1:"[0-9]+" (socket:["[0-9]+"]): a connection cannot be restored; checkpoint with SELFCKPT_CLOSE_CONNECTIONS to restore it closed"$ ]] ||
+	die "c4: with a TCP connection on fd $fd, the message was: $cerr"
 [ -z "$cout" ] || die "c4: a failed checkpoint printed '$cout'"
 msg_socket=${cerr#*failed: }
 touch c4.g/go1
@@ -303,6 +305,17 @@ status_of "$pid"
 [ "$st" = 0 ] || die "c4: status $st: $(cat c4.err)"
 same c4 hold
 [ ! -s c4.err ] || die "c4: the program's stderr: $(cat c4.err)"
+# Under run --close-connections the connection does not stop the checkpoint.
+run c4c --close-connections -- hold
+until_ 30 "c4c holding a socket" has_line c4c.out '^holding a socket on fd '
+ckpt_wait c4c
+[ "$cst" = 0 ] && [ -s "$cout" ] ||
+	die "c4c: checkpoint --wait with a TCP connection under --close-connections: status $cst: $cerr"
+"$sck" info "$cout" | grep -q 'closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)' ||
+	die "c4c: info does not show the closed connection: $("$sck" info "$cout" | grep -A12 '^file descriptors')"
+killed c4c
+touch c4c.g/go1 c4c.g/go2 c4c.g/go3
+restart_dir c4c hold
 ok
 
 # ---- 5. a statically linked program --------------------------------------------

@@ -11,8 +11,8 @@
  * program is, and the program is still alive when the script kills it.
  *
  *   count STEPS STATUS  STEPS steps of work, a line each; gate go; exit STATUS
- *   hold                a socket at gate go1, an inner pipe at go2, nothing
- *                       at go3, then some work
+ *   hold                a TCP connection (to itself) at gate go1, one end of
+ *                       a pipe at go2, nothing at go3, then some work
  *   sig62               its own sigaction handler for SIGRTMAX-2 (the
  *                       library's signal), run by raise, kill and sigqueue;
  *                       gate go; raise again
@@ -41,6 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -140,20 +142,31 @@ static int m_count(char **a)
 	return status;
 }
 
-/* hold: a socket at gate 1, a pipe at gate 2, nothing at gate 3. */
+/* hold: a TCP connection at gate 1, a pipe at gate 2, nothing at gate 3. */
 static int m_hold(char **a)
 {
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
 	int p[2];
 
 	(void)a;
 	out("hold: start\n");
-	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	/* A connection of the process to itself: a TCP one is still refused. */
+	int l = socket(AF_INET, SOCK_STREAM, 0), s = socket(AF_INET, SOCK_STREAM, 0);
 
-	if (s < 0)
-		fail("socket");
+	if (l < 0 || s < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&sa, &len) ||
+	    connect(s, (struct sockaddr *)&sa, sizeof(sa)))
+		fail("TCP connection");
+	int acc = accept(l, NULL, NULL);
+
+	if (acc < 0)
+		fail("accept");
+	close(l);
 	out("holding a socket on fd %d\n", s);
 	gate("go1");
 	close(s);
+	close(acc);
 	/* The read end alone: the writer could be anywhere. */
 	if (pipe(p))
 		fail("pipe");
