@@ -867,7 +867,8 @@ class Reader:
             if obj["state"] == SOCK_PAIR and obj["peer"] > obj["id"]:
                 if (obj["peer"] > len(self.objs) or self.objs[obj["peer"] - 1]["kind"] != OBJ_UNIX
                         or self.objs[obj["peer"] - 1]["peer"] != obj["id"]):
-                        return acc == 2 and not f_open_flags & O_PATH
+                    return False
+            return acc == 2 and not f_open_flags & O_PATH
         if obj["kind"] == OBJ_INET:
             return acc == 2 and not f_open_flags & O_PATH
         return False                    # a terminal object only stdio names
@@ -1233,6 +1234,10 @@ def obj_what(rd, f):
                                                     o["size"], o["stored"], o["mode"])
         seals = [n for i, n in enumerate(SEAL_NAMES) if o["seals"] & (1 << i)]
         return s + (", seals " + ",".join(seals) if seals else "")
+    if o["kind"] == OBJ_UNIX:
+        return unix_what(rd, o)
+    if o["kind"] == OBJ_INET:
+        return inet_what(o)
     return OBJ_KINDS[o["kind"]][0]
 
 
@@ -1263,11 +1268,6 @@ def tty_what(rd, o):
         name = "device %d:%d" % (ma, mi)
     job = {1: ", controlling terminal", 3: ", foreground", 5: ", background"}.get(o["flags"], "")
     return "terminal %s%s, %s%s" % (name, size, modes, job)
-    if o["kind"] == OBJ_UNIX:
-        return unix_what(rd, o)
-    if o["kind"] == OBJ_INET:
-        return inet_what(o)
-    return OBJ_KINDS[o["kind"]][0]
 
 
 SHUT_WHAT = ("", "reading", "writing", "reading and writing")

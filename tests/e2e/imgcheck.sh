@@ -691,7 +691,7 @@ U = "unlinked01/image.1"
 MF = "memfd01/image.1"
 L = "locks01/image.1"
 UX = "unix01/image.1"
-I = "inet01/image.1"
+IN = "inet01/image.1"
 ROLES = "the threads' ids or roles are inconsistent"
 # (image, what, change to the records or None, build() options, the
 # message both readers must give, or None: both must accept it)
@@ -976,17 +976,17 @@ forged = [
     (UX, "a unix socket open read-only",
      lambda r: setf(sock_fd(r, ic.OBJ_UNIX), 8, "<I", lambda v: v & ~3), {},
      "cannot be an end of unix object"),
-    (I, "a UDP socket listening",
+    (IN, "a UDP socket listening",
      lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 4)[0] ==
                             ic.SOCK_DGRAM), 32 + 8, "<I", lambda v: ic.SOCK_LISTEN), {},
      "bad inet socket state"),
-    (I, "a connected UDP socket with port 0",
+    (IN, "a connected UDP socket with port 0",
      lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 8)[0] ==
                             ic.SOCK_CONNECTED), 32 + 62, ">H", lambda v: 0), {},
      "bad inet socket state"),
-    (I, "an inet socket of family 1",
+    (IN, "an inet socket of family 1",
      lambda r: setf(sockobj(r, ic.OBJ_INET), 32, "<I", lambda v: 1), {}, "bad inet socket state"),
-    (I, "a TCP listener with data",
+    (IN, "a TCP listener with data",
      lambda r: setf(sockobj(r, ic.OBJ_INET, lambda st: struct.unpack_from("<I", st, 8)[0] ==
                             ic.SOCK_LISTEN), 32 + 12, "<I", lambda v: v | ic.SOCKF_RESET), {},
      "bad inet socket state"),
@@ -994,7 +994,7 @@ forged = [
      {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
     (UX, "socket states 8 bytes longer, minor 0", grow_states(8), {}, "wrong length"),
     (UX, "socket states 8 bytes longer, minor 1", grow_states(8), {"minor": 1}, None),
-    (I, "socket states 16 bytes longer, minor 2", grow_states(16), {"minor": 2}, None),
+    (IN, "socket states 16 bytes longer, minor 2", grow_states(16), {"minor": 2}, None),
     ("conn01/image.1", "every record 8 bytes longer, minor 1", None,
      {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
 ]

@@ -2,7 +2,7 @@
  * lenient01 - a lenient checkpoint records /dev/null for each descriptor
  * it cannot restore, and says so (issue 5's leak detection):
  *
- *   - with SELFCKPT_LENIENT, a process holding a socket (and its dup), a
+ *   - with SELFCKPT_LENIENT, a process holding a netlink socket (and its dup), a
  *     pidfd and the read end of a pipe whose write end is gone is
  *     checkpointed; after the restart each of those numbers is /dev/null
  *     with its access mode, O_NONBLOCK and close-on-exec, the dup shares
@@ -18,6 +18,7 @@
  */
 #include <stdint.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -66,7 +67,7 @@ static void image_says(const char *image, int notes, const char *word)
 
 static int env_child(void)
 {
-	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
 	long id;
 
 	CHECK(s >= 0, "socket: %s", strerror(errno));
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "env"))
 		return env_child();
 
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK, NETLINK_ROUTE);
 	int s2 = dup(s);
 	int t = (int)syscall(SYS_pidfd_open, getpid(), 0);	/* close-on-exec */
 
@@ -114,7 +115,7 @@ int main(int argc, char **argv)
 	char buf[8] = "";
 
 	CHECK(pread(f, buf, 5, 0) == 5 && !memcmp(buf, "plain", 5), "plain.dat");
-	image_says(test_image(), 4, "fd 3 becomes /dev/null at restart: fd 3 is a socket");
+	image_says(test_image(), 4, "fd 3 becomes /dev/null at restart: fd 3 is a netlink socket");
 
 	pid_t pid = fork();
 	int st;
@@ -130,6 +131,6 @@ int main(int argc, char **argv)
 	}
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	      "the SELFCKPT_LENIENT=1 child failed (status %x)", st);
-	image_says("env.img", 1, "is a socket");
+	image_says("env.img", 1, "is a netlink socket");
 	pass();
 }
