@@ -2288,9 +2288,11 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_PAGE_HASHES), "PAGE_HASHES");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_NOTE), "NOTE");
 	assert_string_equal(selfckpt__rec_type_name(0), "?");
-	assert_string_equal(selfckpt__rec_type_name(15), "?");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_POSIX_TIMER), "POSIX_TIMER");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_CLOCKS), "CLOCKS");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_CLOCKS + 1), "?");
 	assert_string_equal(selfckpt__rec_type_name(UINT32_MAX), "?");
-	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_NOTE; t++)
+	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_CLOCKS; t++)
 		assert_string_not_equal(selfckpt__rec_type_name(t), "?");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_ANON), "anon");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_VVAR_VCLOCK), "vvar_vclock");
