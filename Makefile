@@ -45,11 +45,13 @@ CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-proc.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
 	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \
+	libselfckpt/res-signal.c libselfckpt/res-timer.c \
 	libselfckpt/arch/$(ARCH)/cpu.c
 CORE_ASM := libselfckpt/arch/$(ARCH)/context.S
 # Used by the selfckpt program (restart, info) and the tests, not exported.
 TOOL_LIB_SRC := libselfckpt/image-dec.c libselfckpt/restore.c \
 	libselfckpt/restore-files.c libselfckpt/restore-ns.c \
+	libselfckpt/restore-timers.c \
 	libselfckpt/arch/$(ARCH)/sigframe.c
 
 # Only in the shared library: libc functions it interposes (interpose.c).
@@ -101,6 +103,7 @@ endif
 
 # ---- the restorer blob (freestanding, position-independent) ----
 RST_SRC := libselfckpt/rst/rst-main.c libselfckpt/rst/rst-lib.c \
+	libselfckpt/rst/rst-timers.c \
 	libselfckpt/nolibc/xxh64.c libselfckpt/nolibc/fmt.c
 RST_ASM := libselfckpt/rst/rst-entry.S
 RST_OBJ := $(RST_SRC:%.c=$(BUILD)/rst-obj/%.o) $(RST_ASM:%.S=$(BUILD)/rst-obj/%.o)

@@ -131,6 +131,16 @@ struct sck_dump {
 	uint64_t chunk_hash_cap;
 	uint8_t *tail;			/* PAGE_HASHES and COMMIT records */
 	size_t tail_cap;
+
+	/* Timers and signals (res-signal.c, res-timer.c). */
+	struct sck_siginfo *sigs;	/* signals taken from the queues */
+	uint32_t sigs_cap;
+	uint32_t sigs_used;		/* entries handed out (atomic) */
+	int caller_requeued;		/* the caller put its own back */
+	char *timers_buf;		/* /proc/self/timers */
+	size_t timers_buf_cap;
+	struct sck_posix_timer *timers;
+	uint32_t timers_cap;
 };
 
 /* Files (res-file.c). Returns the FILE id (> 0) or -errno. */
@@ -224,6 +234,23 @@ extern int selfckpt__new_ids;		/* SELFCKPT_NEW_IDS: auto, 1, 0 */
 int selfckpt__elf_build_id(int fd, uint8_t *out, uint32_t cap);
 int selfckpt__vdso_symbols(const void *base, size_t len,
 			   uint64_t off[SCK_VDSO_NSYMS]);
+
+/*
+ * Pending signals (res-signal.c). take: the calling thread moves the
+ * signals pending for it alone, and if it is the MAIN thread those of the
+ * process, from the kernel's queues into d->sigs (and its slot's pending
+ * mask); requeue: the calling thread (tid) puts its own back, and the
+ * process's if process is set; record: the SIGINFO records; std_mask: the
+ * standard signals taken for tid (0: the process).
+ */
+int selfckpt__signals_take(struct sck_dump *d, struct sck_slot *s);
+void selfckpt__signals_requeue(struct sck_dump *d, int32_t tid, int process);
+int selfckpt__signals_record(struct sck_dump *d);
+uint64_t selfckpt__signals_std_mask(const struct sck_dump *d, int32_t tid);
+
+/* POSIX timers and the clocks: POSIX_TIMER and CLOCKS records (res-timer.c). */
+int selfckpt__timers_collect(struct sck_dump *d);
+#define SCK_TIMERS_MAX 16384		/* timers one checkpoint can record */
 
 /* Is fd one the checkpoint holds for itself? */
 int selfckpt__fd_excluded(const struct sck_dump *d, int fd);

@@ -269,16 +269,58 @@ static __attribute__((noreturn)) void outside(struct rs *s, pid_t init,
 	_exit(128 + e.value);
 }
 
+/* ---- the time namespace: the image's clocks go on (restore-timers.c) ---- */
+
+/* NULL if the program gets a time namespace, else why not. */
+static const char *clocks_wanted(const struct rs *s)
+{
+	if (s->o->host_clocks)
+		return "--host-clocks";
+	if (!s->img.has_clocks)
+		return "the image does not say what its clocks were";
+	return NULL;
+}
+
+/*
+ * The offsets of the new time namespace, before any process enters it
+ * (that is the only time they may be written), so that the program's
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from the checkpoint's values.
+ * If the kernel refuses them the namespace keeps this machine's clocks.
+ */
+static void set_clocks(struct rs *s)
+{
+	char text[128];
+	int n = selfckpt__rs_timens_offsets(s, text, sizeof(text));
+
+	if (n < 0 || write_file("/proc/self/timens_offsets", text) < 0) {
+		selfckpt__rs_clock_note(s, "the time namespace's offsets could not be set");
+		return;
+	}
+	if (s->o->verbose)
+		selfckpt__rs_note(s, "clocks: CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from the checkpoint (private time namespace)");
+}
+
+/* ---- end of the time namespace ---- */
+
 int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s))
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	int fl = CLONE_NEWPID, p[2];
 	pid_t init;
+	const char *no_time = clocks_wanted(s);
+	int r = -1;
 
 	if (geteuid() != 0)
 		fl |= CLONE_NEWUSER;
-	if (unshare(fl) < 0) {
+	if (!no_time) {
+		r = unshare(fl | CLONE_NEWTIME);
+		/* Linux before 5.6, or without CONFIG_TIME_NS: the rest still. */
+		if (r < 0)
+			no_time = errno == EINVAL ? "this kernel has no time namespaces" :
+						    "no time namespace could be created";
+	}
+	if (r < 0 && unshare(fl) < 0) {
 		selfckpt__rs_msg(s,
 				 "note: cannot create a %snamespace (%s): restarting with new process and thread ids",
 				 fl & CLONE_NEWUSER ? "user and PID " : "PID ",
@@ -290,6 +332,10 @@ int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s))
 				 strerror(errno));
 		return SCK_EX_OSERR;
 	}
+	if (no_time)
+		selfckpt__rs_clock_note(s, no_time);
+	else
+		set_clocks(s);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return SCK_EX_OSERR;
 	init = fork();

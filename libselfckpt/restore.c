@@ -319,7 +319,7 @@ struct plan {
 	size_t nmaps, nfills, nguards, names_len;
 	size_t blob_len, args_off, maps_off, fills_off, guards_off, names_off;
 	size_t hash_off, want_off, trailer_off, trailer_len, frame_off, frame_len;
-	size_t unmap_off, threads_off, tstacks_off;
+	size_t unmap_off, threads_off, tstacks_off, timers_off;
 	size_t stack_off, temp_off, temp_len, total;
 };
 
@@ -371,6 +371,8 @@ static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
 	off += sizeof(struct rst_thread) * img->nthreads;
 	p->unmap_off = off;
 	off += (SCK_MAX_SPECIAL + 2) * sizeof(struct sck_range);
+	p->timers_off = off;
+	off += selfckpt__rs_timers_size(s);
 	off = PAGE_UP(off);
 	p->stack_off = off;
 	off += RST_STACK_SIZE;
@@ -856,7 +858,8 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	s->o = o;
 	s->log_fd = 2;
 	s->exe_fd = s->pidfile_dirfd = -1;
-	if ((ret = load_image(s)) || (ret = check_machine(s, &cpu, &now)))
+	if ((ret = load_image(s)) || (ret = check_machine(s, &cpu, &now)) ||
+	    (ret = selfckpt__rs_check_timers(s)))
 		return ret;
 
 	/* Helpers (image, log, mapped files) go above every image fd. */
@@ -931,6 +934,7 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 
 	if ((ret = pack_threads(s, a, hole, &p, &cpu)))
 		return ret;
+	selfckpt__rs_pack_timers(s, a, hole + p.timers_off);
 	a->rstinfo_addr = rstinfo_target(s);
 	a->rstinfo.magic = SCK_RSTINFO_MAGIC;
 	a->rstinfo.blob_start = a->hole_start;
@@ -978,6 +982,8 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	 * when it knows the image is for this (SCK_HDR_NO_OWNED_LOCKS, see
 	 * res-locks.c); otherwise say what was not checked.
 	 */
+	selfckpt__rs_clock_note(s, o->host_clocks ? "--host-clocks" :
+				 "a time namespace comes only with the PID namespace");
 	if (!(s->img.hdr.flags & SCK_HDR_NO_OWNED_LOCKS))
 		selfckpt__rs_note(s, "warning: restarting with new process and thread ids (%s); the image was not searched for held locks that record a thread id (error-checking, recursive, robust, priority-inheritance mutexes, write-locked rwlocks), which would stay locked; checkpoint with SELFCKPT_NEW_IDS=1 to have it refuse them",
 				  o->no_namespaces ? "--no-namespaces" :

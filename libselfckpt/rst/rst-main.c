@@ -24,6 +24,7 @@
 #include "nolibc/str.h"
 #include "nolibc/xxh64.h"
 #include "rst-lib.h"
+#include "rst-timers.h"
 #include "rst.h"
 #include "sys.h"
 
@@ -480,7 +481,12 @@ static void thread_self(struct rst_args *a, struct rst_thread *t, long pid)
 	    t->sched.mce_kill == PR_MCE_KILL_LATE)
 		sys_prctl(PR_MCE_KILL, PR_MCE_KILL_SET,
 			  (unsigned long)t->sched.mce_kill, 0, 0);
-	/* Blocked now; delivered after rt_sigreturn if the mask allows. */
+	/*
+	 * Blocked now; delivered after rt_sigreturn if the mask allows: those
+	 * with their siginfo, then those an older image has only in its mask
+	 * (the launcher left out of it those it has a SIGINFO record of).
+	 */
+	rst_queue_signals(a, t->tid, pid, tid);
 	for (int s = 1; s < 32; s++)
 		if (t->pending & (1ULL << (s - 1)))
 			sys_tgkill((int)pid, (int)tid, s);
@@ -552,6 +558,7 @@ static void restore_timers(struct rst_args *a, long pid)
 		    a->itimer[w][3])
 			sys_setitimer(w, a->itimer[w], NULL);
 	/* Blocked now; delivered after rt_sigreturn if a mask allows. */
+	rst_queue_signals(a, 0, pid, pid);
 	for (int s = 1; s < 32; s++)
 		if (a->pending_shared & (1ULL << (s - 1)))
 			sck_syscall2(__NR_kill, pid, s);
@@ -583,6 +590,8 @@ void rst_main(struct rst_args *a)
 	a->rstinfo.pid = (int32_t)pid;
 	if (a->pidfile_dirfd >= 0)
 		write_pidfile(a, pid);
+	/* Every thread exists: a timer may signal one, or count its time. */
+	rst_create_timers(a, pid);
 	/* The image, the log, mapped files: every helper fd goes now. */
 	sys_close_range((unsigned)a->first_helper_fd, ~0U, 0);
 

@@ -11,7 +11,7 @@
  *     (fcntl) or an open file description lock, a pseudo-terminal master,
  *     a System V shared memory segment, a live child
  *     process, a child that exited and was not waited for, a POSIX timer
- *     or a pending real-time signal, selfckpt_checkpoint() returns -1
+ *     that signals a thread that has exited, selfckpt_checkpoint() returns -1
  *     with errno ENOTSUP, and selfckpt_last_error() names the descriptor
  *     ("fd N") or the thing;
  *   - after each failure, the good image written earlier at the same path
@@ -22,6 +22,9 @@
  *     process sees the ids in order.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -33,6 +36,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -136,6 +140,19 @@ static void expect_refusal(const char *what, const char *word1, const char *word
 	test_log("%s: \"%s\"", what, msg);
 	check_image_intact(what);
 	check_goes_on(what, ++round_no);
+}
+
+static volatile pid_t gone_tid;
+static sem_t gone_sem;
+
+/* A thread that a timer will signal after it exited. */
+static void *short_thread(void *arg)
+{
+	(void)arg;
+	gone_tid = (pid_t)syscall(SYS_gettid);
+	while (sem_wait(&gone_sem) < 0)
+		;
+	return NULL;
 }
 
 static void refuse_fd(const char *what, int fd, const char *kind)
@@ -303,29 +320,22 @@ int main(void)
 	CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 7,
 	      "reaping the zombie");
 
+	/* A POSIX timer whose thread (SIGEV_THREAD_ID) has exited. */
 	timer_t timer;
-	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGWINCH };
+	pthread_t th;
 
+	CHECK(sem_init(&gone_sem, 0, 0) == 0, "sem_init");
+	CHECK(pthread_create(&th, NULL, short_thread, NULL) == 0, "pthread_create");
+	while (!gone_tid)
+		sched_yield();
+	sev._sigev_un._tid = gone_tid;
 	CHECK(timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0, "timer_create: %s",
 	      strerror(errno));
-	expect_refusal("POSIX timer", "POSIX timer", NULL);
+	sem_post(&gone_sem);
+	CHECK(pthread_join(th, NULL) == 0, "pthread_join");
+	expect_refusal("POSIX timer of a thread that exited", "POSIX timer", "exited");
 	CHECK(timer_delete(timer) == 0, "timer_delete");
-
-	sigset_t rt;
-	union sigval sv = { .sival_int = 42 };
-	siginfo_t si;
-	struct timespec zero = { 0, 0 };
-
-	sigemptyset(&rt);
-	sigaddset(&rt, SIGRTMIN + 1);
-	CHECK(sigprocmask(SIG_BLOCK, &rt, NULL) == 0, "block SIGRTMIN+1");
-	sigaddset(&app_mask, SIGRTMIN + 1);
-	CHECK(sigqueue(getpid(), SIGRTMIN + 1, sv) == 0, "sigqueue: %s", strerror(errno));
-	expect_refusal("pending real-time signal", "real-time signal", NULL);
-	CHECK(sigtimedwait(&rt, &si, &zero) == SIGRTMIN + 1 && si.si_value.sival_int == 42,
-	      "the real-time signal was lost");
-	CHECK(sigprocmask(SIG_UNBLOCK, &rt, NULL) == 0, "unblock SIGRTMIN+1");
-	sigdelset(&app_mask, SIGRTMIN + 1);
 
 	/* All released: a checkpoint now succeeds. */
 	id = test_checkpoint();
