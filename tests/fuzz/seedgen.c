@@ -4,7 +4,7 @@
  * little memory, so that an image is tens of KiB and most of its bytes are
  * records rather than page data.
  *
- *   seedgen IMAGE plain|threads|files [IMAGE2]
+ *   seedgen IMAGE plain|threads|files|timers [IMAGE2]
  *
  * plain    nothing but what any process has;
  * threads  three threads with names, the checkpoint called from one that
@@ -13,7 +13,10 @@
  *          /dev/null, close-on-exec) and mappings of every kind the
  *          format has (private and shared file, memfd, shared anonymous,
  *          deleted file, PROT_NONE, guard pages, a named region), signal
- *          handlers, a blocked signal, an alternate stack, an rlimit.
+ *          handlers, a blocked signal, an alternate stack, an rlimit;
+ * timers   POSIX timers (signal to the process and to the thread, none,
+ *          CPU time, armed and not), an itimer, and signals pending with
+ *          their siginfo (standard and real-time, process and thread).
  *
  * With IMAGE2, the restarted process checkpoints again into IMAGE2 (an
  * image of generation 1, with the header's restart flags set).
@@ -30,6 +33,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "selfckpt.h"
@@ -194,10 +200,43 @@ static void files(void)
 	umask(027);
 }
 
+static void timers(void)
+{
+	struct sigevent sev;
+	struct itimerspec its = { { 0, 500000000 }, { 100, 0 } };
+	struct itimerval it = { { 5, 0 }, { 1000, 0 } };
+	union sigval v = { .sival_int = 7 };
+	sigset_t set;
+	timer_t t;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGRTMIN + 1);
+	sigaddset(&set, SIGRTMIN + 2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGRTMIN + 1;
+	sev.sigev_value.sival_int = 42;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &t) || timer_settime(t, 0, &its, NULL))
+		die("timer_create");
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	if (timer_create(CLOCK_BOOTTIME, &sev, &t))
+		die("timer_create");
+	sev.sigev_notify = SIGEV_NONE;
+	if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &t) ||
+	    timer_settime(t, 0, &its, NULL) || setitimer(ITIMER_REAL, &it, NULL))
+		die("timer_create");
+	if (kill(getpid(), SIGUSR1) || sigqueue(getpid(), SIGRTMIN + 2, v) ||
+	    sigqueue(getpid(), SIGRTMIN + 2, v) || raise(SIGRTMIN + 1))
+		die("signals");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files [IMAGE2]\n");
+		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files|timers [IMAGE2]\n");
 		return 2;
 	}
 	image = argv[1];
@@ -207,6 +246,8 @@ int main(int argc, char **argv)
 	} else {
 		if (!strcmp(argv[2], "files"))
 			files();
+		else if (!strcmp(argv[2], "timers"))
+			timers();
 		else if (strcmp(argv[2], "plain"))
 			return 2;
 		checkpoint();
