@@ -48,6 +48,7 @@ CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-sock.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
 	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \
+	libselfckpt/res-signal.c libselfckpt/res-timer.c \
 	libselfckpt/arch/$(ARCH)/cpu.c
 CORE_ASM := libselfckpt/arch/$(ARCH)/context.S
 # Used by the selfckpt program (restart, info) and the tests, not exported.
@@ -55,7 +56,7 @@ TOOL_LIB_SRC := libselfckpt/image-dec.c libselfckpt/restore.c \
 	libselfckpt/restore-files.c libselfckpt/restore-objs.c \
 	libselfckpt/restore-evl.c libselfckpt/restore-tty.c libselfckpt/restore-ghost.c \
 	libselfckpt/restore-flock.c libselfckpt/restore-ns.c \
-	libselfckpt/restore-sock.c \
+	libselfckpt/restore-sock.c libselfckpt/restore-timers.c \
 	libselfckpt/arch/$(ARCH)/sigframe.c
 
 # Only in the shared library: libc functions it interposes (interpose.c).
@@ -107,6 +108,7 @@ endif
 
 # ---- the restorer blob (freestanding, position-independent) ----
 RST_SRC := libselfckpt/rst/rst-main.c libselfckpt/rst/rst-lib.c \
+	libselfckpt/rst/rst-timers.c \
 	libselfckpt/nolibc/xxh64.c libselfckpt/nolibc/fmt.c
 RST_ASM := libselfckpt/rst/rst-entry.S
 RST_OBJ := $(RST_SRC:%.c=$(BUILD)/rst-obj/%.o) $(RST_ASM:%.S=$(BUILD)/rst-obj/%.o)

@@ -438,12 +438,19 @@ __attribute__((constructor(102))) static void auto_from_env(void)
 		sys_write(2, msg, sizeof(msg) - 1);
 		sig = 0;
 	}
-	/* Requests must find the handler in place. */
+	/*
+	 * Requests must find the handler in place, and the handler au.on set:
+	 * a request queued as soon as the handler shows (selfckpt checkpoint
+	 * polls for it) is delivered when rt_sigaction returns, and would
+	 * otherwise be answered as by a child of the process (crash01.sh
+	 * caught it once under load).
+	 */
+	au.on = 1;
 	if (selfckpt__threads_install() < 0) {
+		au.on = 0;
 		complain(-1);
 		return;
 	}
-	au.on = 1;
 	if (sig > 0) {
 		struct sck_sigaction act = {
 			.handler = (uint64_t)(uintptr_t)on_exit_signal,

@@ -89,7 +89,23 @@ struct plan {
 	uint64_t vmas, files, fds, runs, guards, meta, smaps, chunks, total;
 	uint64_t threads;
 	uint64_t objdata;		/* bytes queued in pipes... at most */
+	uint64_t sigs, timers;		/* SIGINFO and POSIX_TIMER records */
 };
+
+/*
+ * Room for every pending signal: the queued real-time ones are bounded by
+ * RLIMIT_SIGPENDING (per user; capped here), the standard ones by one per
+ * thread and one for the process each.
+ */
+static uint64_t plan_sigs(uint64_t threads)
+{
+	uint64_t lim[2] = { 0, 0 };
+
+	sys_prlimit64(0, 11 /* RLIMIT_SIGPENDING */, NULL, lim);
+	if (lim[0] > (1U << 16))
+		lim[0] = 1U << 16;
+	return lim[0] + 32 * (threads + 1) + 64;
+}
 
 static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 {
@@ -115,6 +131,8 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 	p->chunks = sz.pages / (SCK_CHUNK_SIZE / SCK_PAGE_SIZE) + 2;
 	p->smaps = sz.maps_bytes;
 	p->objdata = selfckpt__obj_plan();
+	p->sigs = plan_sigs(p->threads);
+	p->timers = SCK_TIMERS_MAX;
 	p->meta = (64 << 10) + p->files * (sizeof(struct sck_rec) +
 					   sizeof(struct sck_file) + 512) +
 		  p->vmas * (sizeof(struct sck_rec) + sizeof(struct sck_vma) + 512) +
@@ -125,6 +143,9 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 		  p->objdata +
 		  p->threads * (sizeof(struct sck_rec) + sizeof(struct sck_thread) +
 				cpu->xsave_size + 8) +
+		  p->sigs * (sizeof(struct sck_rec) + sizeof(struct sck_siginfo)) +
+		  p->timers * (sizeof(struct sck_rec) + sizeof(struct sck_posix_timer)) +
+		  sizeof(struct sck_rec) + sizeof(struct sck_clocks) +
 		  2 * SCK_PAGE_SIZE;
 	p->total = p->meta + p->smaps + (8 << 20) + SCK_PROBE_SIZE +
 		   p->files * (sizeof(struct sck_dump_file) + 8 + 256) +
@@ -135,7 +156,9 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 			     sizeof(struct sck_dump_obj) + 64) +
 		   p->objdata + p->chunks * 16 +
 		   p->threads * (sizeof(struct sck_slot) + cpu->xsave_size + 64 +
-				 64 + SCK_SLOT_PROCBUF + 64);
+				 64 + SCK_SLOT_PROCBUF + 64) +
+		   p->sigs * sizeof(struct sck_siginfo) + 64 +
+		   p->timers * (sizeof(struct sck_posix_timer) + 128) + 64;
 	return 0;
 }
 
@@ -213,6 +236,10 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	d->smaps_cap = p.smaps;
 	d->scanbuf_size = 64 << 10;
 	d->tail_cap = 4096 + p.chunks * 8;
+	d->sigs_cap = (uint32_t)p.sigs;
+	d->timers_cap = (uint32_t)p.timers;
+	/* /proc/self/timers: under 100 bytes a timer. */
+	d->timers_buf_cap = p.timers * 128;
 
 	uint8_t *metabuf;
 
@@ -226,7 +253,9 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	    !(d->scanbuf = selfckpt__arena_alloc(&d->arena, d->scanbuf_size, 64)) ||
 	    !TAKE(d->bounce, SCK_CHUNK_SIZE, 4096) ||
 	    !TAKE(d->probe, SCK_PROBE_SIZE, 4096) ||
-	    !TAKE(d->slots, p.threads, 64)) {
+	    !TAKE(d->slots, p.threads, 64) || !TAKE(d->sigs, p.sigs, 64) ||
+	    !TAKE(d->timers, p.timers, 8) ||
+	    !TAKE(d->timers_buf, d->timers_buf_cap, 64)) {
 		drop_arena(d);
 		return sck_fail(ENOMEM, "checkpoint arena too small");
 	}
@@ -337,12 +366,21 @@ static void new_uuid(struct sck_uuid *u)
 
 static int collect(struct sck_dump *d, uint64_t app_mask)
 {
+	struct sck_slot *self = &d->slots[d->caller];
 	int ret;
 
-	if ((ret = selfckpt__fingerprint(d)) || (ret = selfckpt__mem_collect(d)) ||
+	/*
+	 * This thread's state first: it takes the signals pending for it (and
+	 * for the process, if it is the MAIN thread) before anything reads
+	 * the timers, which taking a timer's signal may re-arm (res-signal.c).
+	 */
+	if ((ret = selfckpt__thread_state(self, app_mask, SCK_THRF_CALLER,
+					  d->mem_fd)) ||
+	    (ret = selfckpt__signals_take(d, self)) ||
+	    (ret = selfckpt__fingerprint(d)) || (ret = selfckpt__mem_collect(d)) ||
 	    (ret = selfckpt__proc_collect(d)) || (ret = selfckpt__fd_collect(d)) ||
-	    (ret = selfckpt__thread_state(&d->slots[d->caller], app_mask,
-					  SCK_THRF_CALLER, d->mem_fd)))
+	    (ret = selfckpt__timers_collect(d)) ||
+	    (ret = selfckpt__signals_record(d)))
 		return ret;
 	uint32_t n = 0;
 
@@ -485,6 +523,21 @@ static int can_fork(const struct sck_dump *d)
 }
 
 /*
+ * The signals this thread took out of the kernel's queues (its own, and the
+ * process's if it is the MAIN thread) go back once the image no longer
+ * needs them: the snapshot is taken, or the checkpoint failed.
+ */
+static void requeue_caller(struct sck_dump *d)
+{
+	const struct sck_slot *self = &d->slots[d->caller];
+
+	if (d->caller_requeued)
+		return;
+	d->caller_requeued = 1;
+	selfckpt__signals_requeue(d, self->t.tid, !!(self->t.flags & SCK_THRF_MAIN));
+}
+
+/*
  * Write the image from a copy-on-write child, and let the other threads go
  * on meanwhile. The child has only this thread: it runs nothing but the
  * libc-free writer, with /proc/self reopened (the parent's fds see the
@@ -547,7 +600,8 @@ static int write_forked(struct sck_dump *d, struct target *t, unsigned flags)
 		return sck_fail((int)-pid, "cannot fork the writer: %s",
 				selfckpt__errname((int)-pid));
 	}
-	/* The snapshot is taken: everyone else goes on. */
+	/* The snapshot is taken: everyone else goes on, with their signals. */
+	requeue_caller(d);
 	selfckpt__threads_release(d);
 	do
 		r = sys_read(p[0], &res, sizeof(res));
@@ -670,6 +724,7 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 		if (!ret)
 			ret = collect(d, app_mask);
 		if (ret) {
+			requeue_caller(d);
 			selfckpt__threads_release(d);
 			teardown(d);
 		}
@@ -698,7 +753,10 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 	}
 	uint64_t pending_before = 0;
 
+	/* With the standard signals taken out of the queues for the image. */
 	sys_rt_sigpending(&pending_before);
+	pending_before |= selfckpt__signals_std_mask(d, d->slots[d->caller].t.tid) |
+			  selfckpt__signals_std_mask(d, 0);
 	if (d->nslots > 1 && !(flags & SELFCKPT_NO_FORK) && can_fork(d)) {
 		ret = write_forked(d, t, flags);
 	} else {
@@ -709,6 +767,7 @@ static long __attribute__((noinline)) do_checkpoint(struct target *t,
 		if (!ret)
 			ret = finish(t, flags);
 	}
+	requeue_caller(d);
 	selfckpt__threads_release(d);
 	teardown(d);
 	if (ret == -EPIPE)

@@ -82,7 +82,7 @@ const char *selfckpt__rec_type_name(uint32_t type)
 		"SIGACTIONS", "FILE",	  "VMA",	 "FD",
 		"THREAD",     "END_META", "PAD",	 "PAGES",
 		"PAGE_HASHES", "COMMIT",  "NOTE",	 "OBJ",
-		"LOCK",
+		"LOCK",       "POSIX_TIMER", "SIGINFO", "CLOCKS",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
@@ -1223,6 +1223,146 @@ static int check_threads(struct rd *r, struct sck_image *img,
 	return ret || mains != 1 || callers != 1;
 }
 
+/* ---- timers, pending signals, clocks (POSIX_TIMER, SIGINFO, CLOCKS) ---- */
+
+#define NSEC_PER_SEC 1000000000LL
+
+/*
+ * The clocks timer_create accepts: REALTIME 0, MONOTONIC 1, the calling
+ * process's and thread's CPU time 2 and 3, BOOTTIME 7, REALTIME_ALARM 8,
+ * BOOTTIME_ALARM 9, TAI 11; and CPU clocks of a given process or thread,
+ * negative: ~pid << 3 | per-thread 4 | PROF 0, VIRT 1 or SCHED 2.
+ */
+static int timer_clock_ok(int32_t c)
+{
+	if (c < 0)
+		return (c & 3) != 3;
+	return c <= 3 || c == 7 || c == 8 || c == 9 || c == 11;
+}
+
+static int time_ok(int64_t sec, int64_t nsec)
+{
+	return sec >= 0 && nsec >= 0 && nsec < NSEC_PER_SEC;
+}
+
+static int take_timer(struct rd *r, struct sck_image *img,
+		      const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_posix_timer *t;
+
+	if (!fixed_ok(img, rec->len, sizeof(*t)))
+		return BAD("wrong length");
+	if (img->ntimers >= SCK_MAX_TIMERS)
+		return BAD("too many timers");
+	t = grow(img->timers, img->ntimers, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	img->timers = t;
+	t = &img->timers[img->ntimers];
+	memcpy(t, p, sizeof(*t));
+	img->ntimers++;
+	if (t->id < 0 || (img->ntimers > 1 && img->timers[img->ntimers - 2].id >= t->id))
+		return BAD("timer %d out of order", t->id);
+	if (!timer_clock_ok(t->clock))
+		return BAD("timer %d has bad clock %d", t->id, t->clock);
+	if (t->notify != SCK_SIGEV_SIGNAL && t->notify != SCK_SIGEV_NONE &&
+	    t->notify != SCK_SIGEV_THREAD_ID)
+		return BAD("timer %d has bad notification %d", t->id, t->notify);
+	if (t->signo < 0 || t->signo > 64 ||
+	    (t->notify != SCK_SIGEV_NONE && t->signo == 0))
+		return BAD("timer %d has bad signal %d", t->id, t->signo);
+	if (t->tid < 0 || (t->notify == SCK_SIGEV_THREAD_ID) != (t->tid != 0))
+		return BAD("timer %d has bad target thread %d", t->id, t->tid);
+	if (!time_ok(t->interval_sec, t->interval_nsec) ||
+	    !time_ok(t->value_sec, t->value_nsec))
+		return BAD("timer %d has bad times", t->id);
+	return 0;
+}
+
+static int take_siginfo(struct rd *r, struct sck_image *img,
+			const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_siginfo *s;
+	int32_t si_signo;
+
+	if (!fixed_ok(img, rec->len, sizeof(*s)))
+		return BAD("wrong length");
+	if (img->nsigs >= SCK_MAX_SIGINFO)
+		return BAD("too many pending signals");
+	s = grow(img->sigs, img->nsigs, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	img->sigs = s;
+	s = &img->sigs[img->nsigs];
+	memcpy(s, p, sizeof(*s));
+	img->nsigs++;
+	if (s->signo < 1 || s->signo > 64 || s->signo == 9 || s->signo == 19)
+		return BAD("bad signal %u", s->signo);
+	memcpy(&si_signo, s->info, sizeof(si_signo));
+	if (si_signo != (int32_t)s->signo)
+		return BAD("siginfo of signal %u names signal %d", s->signo, si_signo);
+	return 0;
+}
+
+static int take_clocks(struct rd *r, struct sck_image *img,
+		       const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_clocks *c = &img->clocks;
+
+	if (img->has_clocks++)
+		return BAD("twice");
+	if (!fixed_ok(img, rec->len, sizeof(*c)))
+		return BAD("wrong length");
+	memcpy(c, p, sizeof(*c));
+	if (!time_ok(c->monotonic_sec, c->monotonic_nsec) ||
+	    !time_ok(c->boottime_sec, c->boottime_nsec))
+		return BAD("bad time");
+	return 0;
+}
+
+static int is_thread(const struct sck_image *img, int32_t tid)
+{
+	for (uint32_t i = 0; i < img->nthreads; i++)
+		if (img->threads[i].t.tid == tid)
+			return 1;
+	return 0;
+}
+
+/* At END_META: the threads and processes that timers and signals name. */
+static int check_timers_signals(struct rd *r, struct sck_image *img,
+				const struct sck_rec *rec, uint64_t off)
+{
+	for (uint32_t i = 0; i < img->ntimers; i++) {
+		const struct sck_posix_timer *t = &img->timers[i];
+		int32_t who = ~(t->clock >> 3);
+
+		/* CLOCK_THREAD_CPUTIME_ID, or a thread clock of thread 0 (glibc's). */
+		int creator = t->clock == 3 || (t->clock < 0 && (t->clock & 4) && !who);
+
+		if (t->notify == SCK_SIGEV_THREAD_ID && !is_thread(img, t->tid))
+			return BAD("timer %d signals unknown thread %d", t->id, t->tid);
+		if (creator && img->nthreads > 1)
+			return BAD("timer %d measures the CPU time of the thread that created it, in a process of several threads",
+				   t->id);
+		if (!creator && t->clock < 0 && (t->clock & 4) && !is_thread(img, who))
+			return BAD("timer %d measures the CPU time of unknown thread %d",
+				   t->id, who);
+		if (t->clock < 0 && !(t->clock & 4) && who != 0 && who != img->hdr.pid)
+			return BAD("timer %d measures the CPU time of another process (%d)",
+				   t->id, who);
+	}
+	for (uint32_t i = 0; i < img->nsigs; i++) {
+		const struct sck_siginfo *s = &img->sigs[i];
+
+		if (s->tid != 0 && !is_thread(img, s->tid))
+			return BAD("signal %u pending for unknown thread %d", s->signo,
+				   s->tid);
+	}
+	return 0;
+}
+
+/* ---- end of timers, pending signals, clocks ---- */
+
 static int take_end(struct rd *r, struct sck_image *img,
 		    const struct sck_rec *rec, uint64_t off, const uint8_t *p,
 		    uint64_t data_next)
@@ -1286,7 +1426,7 @@ static int take_end(struct rd *r, struct sck_image *img,
 				   (unsigned long long)img->proc.auxv[i + 1],
 				   (unsigned long long)vdso);
 	}
-	return 0;
+	return check_timers_signals(r, img, rec, off);
 }
 
 int selfckpt__image_read_meta(int fd, struct sck_image *img, char *err,
@@ -1431,6 +1571,15 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 				ret = take_end(r, img, rec, off, p, data_next);
 			break;
 		case SCK_REC_PAD:
+			break;
+		case SCK_REC_POSIX_TIMER:
+			ret = take_timer(r, img, rec, off, p);
+			break;
+		case SCK_REC_SIGINFO:
+			ret = take_siginfo(r, img, rec, off, p);
+			break;
+		case SCK_REC_CLOCKS:
+			ret = take_clocks(r, img, rec, off, p);
 			break;
 		default:
 			if (!(rec->flags & SCK_RECF_OPTIONAL))
@@ -1603,6 +1752,8 @@ void selfckpt__image_free(struct sck_image *img)
 	for (uint32_t i = 0; i < img->nnotes; i++)
 		free(img->notes[i]);
 	free(img->notes);
+	free(img->timers);
+	free(img->sigs);
 	free(img->chunk_hash);
 	memset(img, 0, sizeof(*img));
 }

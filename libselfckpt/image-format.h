@@ -18,7 +18,8 @@
  *
  *   preamble (16 bytes)
  *   HEADER record            fingerprint, ids
- *   PROCESS, RLIMITS, SIGACTIONS, FILE*, VMA*, FD*, THREAD* records
+ *   PROCESS, RLIMITS, SIGACTIONS, FILE*, VMA*, FD*, THREAD* records,
+ *   POSIX_TIMER*, SIGINFO*, CLOCKS
  *   END_META record          counts, announces the page data length
  *   PAD record               so that the PAGES payload starts page-aligned
  *   PAGES record             raw page contents, runs in VMA order
@@ -94,6 +95,10 @@ enum sck_rec_type {
 	SCK_REC_NOTE = 14,		/* optional free text (lenient substitutes...) */
 	SCK_REC_OBJ = 15,		/* a kernel object behind descriptors */
 	SCK_REC_LOCK = 16,		/* a file lock held through a descriptor */
+	/* Timers, pending signals and clocks (see "TIMERS AND SIGNALS" below). */
+	SCK_REC_POSIX_TIMER = 17,	/* one POSIX timer (timer_create) */
+	SCK_REC_SIGINFO = 18,		/* one pending signal and its siginfo */
+	SCK_REC_CLOCKS = 19,		/* the clocks at capture; OPTIONAL */
 };
 
 /* ---- HEADER: identity and the fingerprint of the machine ------------- */
@@ -731,6 +736,53 @@ struct sck_thread {
 #define SCK_THRF_MAIN 1u		/* the thread group leader */
 #define SCK_THRF_CALLER 2u		/* the thread that called the checkpoint */
 
+/* ---- TIMERS AND SIGNALS: POSIX_TIMER, SIGINFO, CLOCKS --------------------
+ *
+ * Written only when there is something to say (POSIX_TIMER, SIGINFO) and
+ * without the OPTIONAL flag: a reader that does not know them cannot
+ * restore what they describe and refuses the image. CLOCKS is in every
+ * image, OPTIONAL: a restart that ignores it runs on this machine's clocks.
+ */
+
+/* One POSIX timer, as timer_create made it; in increasing id order. */
+struct sck_posix_timer {
+	int32_t id;			/* the kernel's timer id, kept at restart */
+	int32_t clock;			/* clockid_t, CPU clocks as the kernel
+					 * encodes them (a thread's: its tid) */
+	int32_t notify;			/* SCK_SIGEV_* */
+	int32_t signo;			/* 1..64; any 0..64 with SIGEV_NONE */
+	int32_t tid;			/* SIGEV_THREAD_ID: the thread; else 0 */
+	int32_t overrun;		/* timer_getoverrun() then; not restored */
+	uint64_t value;			/* sigev_value */
+	int64_t interval_sec, interval_nsec;	/* timer_gettime(): the interval */
+	int64_t value_sec, value_nsec;	/* and the time left; 0: disarmed */
+};
+
+#define SCK_SIGEV_SIGNAL 0		/* the process */
+#define SCK_SIGEV_NONE 1
+#define SCK_SIGEV_THREAD_ID 4		/* one thread (SIGEV_SIGNAL | 4) */
+
+#define SCK_MAX_TIMERS (1U << 20)
+
+/*
+ * One signal pending at the checkpoint, with the siginfo rt_sigtimedwait
+ * returned; in the order the kernel queued them, per target.
+ */
+struct sck_siginfo {
+	int32_t tid;			/* 0: pending for the process; else the
+					 * thread it is pending for */
+	uint32_t signo;			/* 1..64, neither SIGKILL nor SIGSTOP */
+	uint8_t info[128];		/* the kernel's siginfo; si_signo = signo */
+};
+
+#define SCK_MAX_SIGINFO (1U << 20)
+
+/* CLOCK_MONOTONIC and CLOCK_BOOTTIME at capture (time namespaces). */
+struct sck_clocks {
+	int64_t monotonic_sec, monotonic_nsec;
+	int64_t boottime_sec, boottime_nsec;
+};
+
 /* ---- END_META, PAGE_HASHES, COMMIT ------------------------------------- */
 
 struct sck_end_meta {
@@ -799,5 +851,8 @@ _Static_assert(sizeof(struct sck_range) == 16, "range");
 _Static_assert(sizeof(struct sck_rstinfo) == 48, "rstinfo");
 _Static_assert(sizeof(struct sck_obj_ghost) == 16, "obj_ghost");
 _Static_assert(sizeof(struct sck_lock) == 32, "lock");
+_Static_assert(sizeof(struct sck_posix_timer) == 64, "posix_timer");
+_Static_assert(sizeof(struct sck_siginfo) == 136, "siginfo");
+_Static_assert(sizeof(struct sck_clocks) == 32, "clocks");
 
 #endif /* SELFCKPT_IMAGE_FORMAT_H */

@@ -119,6 +119,13 @@ struct sck_image {
 	uint32_t nthreads;
 	char **notes;
 	uint32_t nnotes;
+	/* POSIX_TIMER, SIGINFO and CLOCKS records (timers and signals). */
+	struct sck_posix_timer *timers;
+	uint32_t ntimers;
+	struct sck_siginfo *sigs;
+	uint32_t nsigs;
+	struct sck_clocks clocks;
+	int has_clocks;
 	struct sck_end_meta end;
 	uint64_t data_off;		/* stream offset of the PAGES payload */
 	uint64_t chain;			/* hdr_hash of the PAGES record */

@@ -160,6 +160,16 @@ struct sck_dump {
 	uint64_t chunk_hash_cap;
 	uint8_t *tail;			/* PAGE_HASHES and COMMIT records */
 	size_t tail_cap;
+
+	/* Timers and signals (res-signal.c, res-timer.c). */
+	struct sck_siginfo *sigs;	/* signals taken from the queues */
+	uint32_t sigs_cap;
+	uint32_t sigs_used;		/* entries handed out (atomic) */
+	int caller_requeued;		/* the caller put its own back */
+	char *timers_buf;		/* /proc/self/timers */
+	size_t timers_buf_cap;
+	struct sck_posix_timer *timers;
+	uint32_t timers_cap;
 };
 
 /*
@@ -282,6 +292,23 @@ enum {
 	SCK_FAULT_NO_TMPFILE = 1 << 1,		/* "no-tmpfile" */
 };
 extern unsigned selfckpt__test_faults;
+
+/*
+ * Pending signals (res-signal.c). take: the calling thread moves the
+ * signals pending for it alone, and if it is the MAIN thread those of the
+ * process, from the kernel's queues into d->sigs (and its slot's pending
+ * mask); requeue: the calling thread (tid) puts its own back, and the
+ * process's if process is set; record: the SIGINFO records; std_mask: the
+ * standard signals taken for tid (0: the process).
+ */
+int selfckpt__signals_take(struct sck_dump *d, struct sck_slot *s);
+void selfckpt__signals_requeue(struct sck_dump *d, int32_t tid, int process);
+int selfckpt__signals_record(struct sck_dump *d);
+uint64_t selfckpt__signals_std_mask(const struct sck_dump *d, int32_t tid);
+
+/* POSIX timers and the clocks: POSIX_TIMER and CLOCKS records (res-timer.c). */
+int selfckpt__timers_collect(struct sck_dump *d);
+#define SCK_TIMERS_MAX 16384		/* timers one checkpoint can record */
 
 /* Is fd one the checkpoint holds for itself? */
 int selfckpt__fd_excluded(const struct sck_dump *d, int fd);

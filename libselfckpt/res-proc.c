@@ -1,12 +1,15 @@
 /*
  * res-proc.c - per-process kernel state: the PROCESS, RLIMITS and
  * SIGACTIONS records, and the checks that refuse a process holding what
- * this version cannot restore (threads, children, seccomp filters, a shadow
- * stack, POSIX timers, real-time signals pending, a chroot).
+ * this version cannot restore (children, seccomp filters, a shadow stack,
+ * a chroot).
  *
  * PROCESS carries what PR_SET_MM_MAP needs at restart (code, data, brk,
  * stack, arguments, environment, auxv; P6, P8), plus umask, personality,
- * name, the prctl flags, itimers, pending signals and the cwd (P13).
+ * name, the prctl flags, itimers and the cwd; the standard signals pending
+ * for the process, taken before by res-signal.c, as a mask (P13). Itimers
+ * are read after that: taking a pending SIGALRM re-arms a periodic
+ * ITIMER_REAL, which until then reads as disarmed.
  *
  * Async-signal-safe: raw system calls and the arena only.
  */
@@ -26,24 +29,6 @@
 #include "proc.h"
 #include "sys.h"
 
-
-/* Timers in /proc/self/timers other than the library's own (auto.c). */
-static int has_program_timers(const char *buf, long n)
-{
-	int ours = selfckpt__auto_timer();
-
-	for (long i = 0; i + 4 <= n; i++) {
-		if ((i == 0 || buf[i - 1] == '\n') && !sck_strncmp(buf + i, "ID: ", 4)) {
-			long id = 0, j = i + 4;
-
-			for (; j < n && buf[j] >= '0' && buf[j] <= '9'; j++)
-				id = id * 10 + (buf[j] - '0');
-			if (ours < 0 || id != ours)
-				return 1;
-		}
-	}
-	return 0;
-}
 
 static int check_children(void)
 {
@@ -68,7 +53,7 @@ static int check_children(void)
 			"the process has child processes: process trees are not supported yet");
 }
 
-static int check_status(const char *status,
+static int check_status(struct sck_dump *d, const char *status,
 			struct sck_process *p)
 {
 	uint64_t v;
@@ -86,18 +71,11 @@ static int check_status(const char *status,
 	if (selfckpt__proc_field(status, "CapAmb:", 16, &p->cap_amb))
 		p->cap_amb = 0;	/* before Linux 4.3 */
 	/*
-	 * Standard signals pending for the process are re-raised at restart
-	 * (each thread's own are gathered by res-thread.c); queued real-time
-	 * signals carry data that cannot be reproduced yet.
+	 * The standard signals pending for the process, which the MAIN thread
+	 * took from the queue with their siginfo (res-signal.c): also in
+	 * SIGINFO records, the mask is for readers of older images.
 	 */
-	uint64_t shd = 0;
-
-	selfckpt__proc_field(status, "ShdPnd:", 16, &shd);
-	if (shd >> 31)
-		return sck_fail(EOPNOTSUPP,
-				"a real-time signal is pending (mask %lx): not supported yet",
-				(unsigned long)(shd >> 31) << 31);
-	p->pending_shared = shd;
+	p->pending_shared = selfckpt__signals_std_mask(d, 0);
 	return 0;
 }
 
@@ -111,10 +89,6 @@ static int check_misc(void)
 	    (feat & ARCH_SHSTK_SHSTK))
 		return sck_fail(EOPNOTSUPP,
 				"the process uses a shadow stack (CET); run it with GLIBC_TUNABLES=glibc.cpu.x86_shstk=off (P4)");
-	n = selfckpt__read_file(-100, "/proc/self/timers", buf, sizeof(buf));
-	if (n == -7 || (n > 0 && has_program_timers(buf, n)))
-		return sck_fail(EOPNOTSUPP,
-				"the process has POSIX timers (timer_create): not supported yet");
 	n = sys_readlinkat(-100, "/proc/self/root", buf, sizeof(buf) - 1);
 	if (n != 1 || buf[0] != '/')
 		return sck_fail(EOPNOTSUPP,
@@ -251,7 +225,7 @@ int selfckpt__proc_collect(struct sck_dump *d)
 	n = selfckpt__read_file(-100, "/proc/self/status", status, 8192);
 	if (n < 0)
 		return sck_fail((int)-n, "cannot read /proc/self/status");
-	if ((ret = check_status(status, p)) || (ret = check_children()) ||
+	if ((ret = check_status(d, status, p)) || (ret = check_children()) ||
 	    (ret = check_misc()) || (ret = collect_mm(p)) ||
 	    (ret = collect_auxv(p)) || (ret = collect_exe(d, p)))
 		return ret;

@@ -6,8 +6,8 @@
  * Registers are captured separately (context.S); what the kernel keeps per
  * thread is gathered here: FS and GS base (P12), the signal mask to resume
  * with, sigaltstack, the rseq registration (P1), the clear_child_tid
- * address and the robust futex list (P3), thread-directed pending signals
- * (P13), and the scheduling settings.
+ * address and the robust futex list (P3), and the scheduling settings.
+ * Its pending signals are taken by res-signal.c (P13).
  *
  * rseq: glibc 2.35+ registers an area at the thread pointer plus
  * __rseq_offset. Asking the kernel to register the same area again answers
@@ -105,24 +105,6 @@ static void collect_sched(struct sck_thread *t)
 	t->ncpus = r > 0 ? (uint32_t)r * 8 : 0;
 }
 
-/* Standard signals pending for this thread only (not the process). */
-static int collect_pending(struct sck_slot *s)
-{
-	uint64_t v = 0;
-	long n = selfckpt__read_file(-100, "/proc/thread-self/status", s->procbuf,
-				     SCK_SLOT_PROCBUF);
-
-	if (n < 0 || selfckpt__proc_field(s->procbuf, "SigPnd:", 16, &v))
-		return sck_fail(EAGAIN, "cannot read the pending signals of thread %d",
-				s->t.tid);
-	if (v >> 31)
-		return sck_fail(EOPNOTSUPP,
-				"a real-time signal is pending for thread %d (mask %lx): not supported yet",
-				s->t.tid, (unsigned long)(v >> 31) << 31);
-	s->t.pending = v;
-	return 0;
-}
-
 int selfckpt__thread_state(struct sck_slot *s, uint64_t sigmask,
 			   uint32_t flags, int mem_fd)
 {
@@ -150,8 +132,6 @@ int selfckpt__thread_state(struct sck_slot *s, uint64_t sigmask,
 		t->altstack_flags = (uint32_t)ss.flags;
 	}
 	ret = probe_rseq(s, t->fs_base);
-	if (!ret)
-		ret = collect_pending(s);
 	if (ret)
 		return ret;
 	if (sys_prctl(PR_GET_TID_ADDRESS, (unsigned long)&addr, 0, 0, 0) == 0)

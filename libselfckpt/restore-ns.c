@@ -457,6 +457,39 @@ static __attribute__((noreturn)) void outside(struct rs *s, pid_t init,
 	_exit(128 + e.value);
 }
 
+/* ---- the time namespace: the image's clocks go on (restore-timers.c) ---- */
+
+/* NULL if the program gets a time namespace, else why not. */
+static const char *clocks_wanted(const struct rs *s)
+{
+	if (s->o->host_clocks)
+		return "--host-clocks";
+	if (!s->img.has_clocks)
+		return "the image does not say what its clocks were";
+	return NULL;
+}
+
+/*
+ * The offsets of the new time namespace, before any process enters it
+ * (that is the only time they may be written), so that the program's
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from the checkpoint's values.
+ * If the kernel refuses them the namespace keeps this machine's clocks.
+ */
+static void set_clocks(struct rs *s)
+{
+	char text[128];
+	int n = selfckpt__rs_timens_offsets(s, text, sizeof(text));
+
+	if (n < 0 || write_file("/proc/self/timens_offsets", text) < 0) {
+		selfckpt__rs_clock_note(s, "the time namespace's offsets could not be set");
+		return;
+	}
+	if (s->o->verbose)
+		selfckpt__rs_note(s, "clocks: CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from the checkpoint (private time namespace)");
+}
+
+/* ---- end of the time namespace ---- */
+
 /*
  * setup: makes the namespaces and init, then exits. Runs in a child of
  * the outside, so that a failure here leaves the outside as it was.
@@ -468,9 +501,18 @@ static __attribute__((noreturn)) void setup_main(struct rs *s, pid_t want, int f
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	pid_t init;
+	const char *no_time = clocks_wanted(s);
+	int r = -1;
 
 	close(p[0]);
-	if (unshare(fl) < 0) {
+	if (!no_time) {
+		r = unshare(fl | CLONE_NEWTIME);
+		/* Linux before 5.6, or without CONFIG_TIME_NS: the rest still. */
+		if (r < 0)
+			no_time = errno == EINVAL ? "this kernel has no time namespaces" :
+						    "no time namespace could be created";
+	}
+	if (r < 0 && unshare(fl) < 0) {
 		tell(setup_w, SETUP_UNSHARE, errno);
 		_exit(0);
 	}
@@ -478,6 +520,11 @@ static __attribute__((noreturn)) void setup_main(struct rs *s, pid_t want, int f
 		tell(setup_w, SETUP_MAP, errno);
 		_exit(0);
 	}
+	/* The time namespace's offsets: before any process is in it. */
+	if (no_time)
+		selfckpt__rs_clock_note(s, no_time);
+	else
+		set_clocks(s);
 	/* init is the outside's child (CLONE_PARENT), in the new namespaces. */
 	init = (pid_t)syscall(SYS_clone, CLONE_PARENT, 0, 0, 0, 0);
 	if (init < 0) {

@@ -321,7 +321,7 @@ struct plan {
 	size_t fixes_off, locks_off, locktext_off, bounce_off;
 	size_t blob_len, args_off, maps_off, fills_off, guards_off, names_off;
 	size_t hash_off, want_off, trailer_off, trailer_len, frame_off, frame_len;
-	size_t unmap_off, threads_off, tstacks_off, tfd_off, epa_off;
+	size_t unmap_off, threads_off, tstacks_off, tfd_off, epa_off, timers_off;
 	size_t stack_off, temp_off, temp_len, total;
 };
 
@@ -390,6 +390,8 @@ static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
 	off += selfckpt__rs_timerfds(s, NULL) * sizeof(struct rst_timerfd);
 	p->epa_off = off;
 	off += selfckpt__rs_epoll_late(s, NULL) * sizeof(struct rst_epoll_add);
+	p->timers_off = off;
+	off += selfckpt__rs_timers_size(s);
 	off = PAGE_UP(off);
 	p->stack_off = off;
 	off += RST_STACK_SIZE;
@@ -947,7 +949,8 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	s->o = o;
 	s->log_fd = 2;
 	s->exe_fd = s->pidfile_dirfd = -1;
-	if ((ret = load_image(s)) || (ret = check_machine(s, &cpu, &now)))
+	if ((ret = load_image(s)) || (ret = check_machine(s, &cpu, &now)) ||
+	    (ret = selfckpt__rs_check_timers(s)))
 		return ret;
 
 	/* Helpers (image, log, mapped files) go above every image fd. */
@@ -1029,6 +1032,7 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	a->ntimerfds = selfckpt__rs_timerfds(s, (struct rst_timerfd *)(hole + p.tfd_off));
 	a->epoll_adds = (uint64_t)(uintptr_t)(hole + p.epa_off);
 	a->nepoll_adds = selfckpt__rs_epoll_late(s, (struct rst_epoll_add *)(hole + p.epa_off));
+	selfckpt__rs_pack_timers(s, a, hole + p.timers_off);
 	a->rstinfo_addr = rstinfo_target(s);
 	a->rstinfo.magic = SCK_RSTINFO_MAGIC;
 	a->rstinfo.blob_start = a->hole_start;
@@ -1076,6 +1080,8 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	 * when it knows the image is for this (SCK_HDR_NO_OWNED_LOCKS, see
 	 * res-locks.c); otherwise say what was not checked.
 	 */
+	selfckpt__rs_clock_note(s, o->host_clocks ? "--host-clocks" :
+				 "a time namespace comes only with the PID namespace");
 	if (!(s->img.hdr.flags & SCK_HDR_NO_OWNED_LOCKS))
 		selfckpt__rs_note(s, "warning: restarting with new process and thread ids (%s); the image was not searched for held locks that record a thread id (error-checking, recursive, robust, priority-inheritance mutexes, write-locked rwlocks), which would stay locked; checkpoint with SELFCKPT_NEW_IDS=1 to have it refuse them",
 				  o->no_namespaces ? "--no-namespaces" :

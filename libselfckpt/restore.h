@@ -34,6 +34,7 @@ struct sck_restart_opts {
 	int force;			/* run an image another user owns or can write */
 	int truncate_outputs;		/* files open for writing: back to their
 					 * size at the checkpoint */
+	int host_clocks;		/* no time namespace: this machine's clocks */
 	int verbose;
 };
 
@@ -178,6 +179,25 @@ size_t selfckpt__rs_posix_locks(const struct rs *s, struct rst_lock *out,
 int selfckpt__rs_make_socket(struct rs *s, const struct sck_img_obj *o,
 			     struct rs_obj *ro);
 int selfckpt__rs_sockets_finish(struct rs *s);
+
+/*
+ * restore-timers.c: POSIX timers, pending signals, clocks. check: can this
+ * machine make the image's timers again (0 or an exit status, with a
+ * message); size and pack: their part of the restorer's area, and the
+ * pending masks without the signals that have a SIGINFO record;
+ * timens_offsets: the text for /proc/self/timens_offsets of a new time
+ * namespace in which the image's clocks go on (its length, or -1 without
+ * a CLOCKS record); clock_note: say whether the clocks go back without
+ * one (why: the reason there is none).
+ */
+#define SCK_RS_TIMER_IDS_MAX (1 << 20)	/* ids made one by one before 6.17 */
+struct rst_args;
+int selfckpt__rs_check_timers(struct rs *s);
+int selfckpt__rs_timer_ids_linear(void);
+size_t selfckpt__rs_timers_size(const struct rs *s);
+void selfckpt__rs_pack_timers(struct rs *s, struct rst_args *a, uint8_t *at);
+int selfckpt__rs_timens_offsets(struct rs *s, char *buf, size_t n);
+void selfckpt__rs_clock_note(struct rs *s, const char *why);
 
 /*
  * restore-ns.c: continue the restart in new user and PID namespaces, with

@@ -483,6 +483,54 @@ static inline long sys_recvmsg(int fd, void *msg, int flags)
 {
 	return sck_syscall3(__NR_recvmsg, fd, (long)msg, flags);
 }
+/* ---- signals and POSIX timers (res-signal.c, res-timer.c, rst/) ---- */
+
+/* Dequeue one of set's pending signals; ts {0, 0}: -EAGAIN if none. */
+static inline long sys_rt_sigtimedwait(const uint64_t *set, void *info,
+				       const struct __kernel_timespec *ts)
+{
+	return sck_syscall4(__NR_rt_sigtimedwait, (long)set, (long)info,
+			    (long)ts, 8);
+}
+
+static inline long sys_rt_sigqueueinfo(int tgid, int sig, const void *info)
+{
+	return sck_syscall3(__NR_rt_sigqueueinfo, tgid, sig, (long)info);
+}
+
+static inline long sys_rt_tgsigqueueinfo(int tgid, int tid, int sig,
+					 const void *info)
+{
+	return sck_syscall4(__NR_rt_tgsigqueueinfo, tgid, tid, sig, (long)info);
+}
+
+static inline long sys_timer_create(int clock, void *sigevent, int *id)
+{
+	return sck_syscall3(__NR_timer_create, clock, (long)sigevent, (long)id);
+}
+
+static inline long sys_timer_settime(int id, int flags, const void *its,
+				     void *old)
+{
+	return sck_syscall4(__NR_timer_settime, id, flags, (long)its, (long)old);
+}
+
+static inline long sys_timer_gettime(int id, void *its)
+{
+	return sck_syscall2(__NR_timer_gettime, id, (long)its);
+}
+
+static inline long sys_timer_getoverrun(int id)
+{
+	return sck_syscall1(__NR_timer_getoverrun, id);
+}
+
+static inline long sys_timer_delete(int id)
+{
+	return sck_syscall1(__NR_timer_delete, id);
+}
+
+/* ---- end of signals and POSIX timers ---- */
 
 static __attribute__((noreturn)) inline void sys_exit_group(int code)
 {

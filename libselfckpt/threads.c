@@ -49,6 +49,7 @@
 #include "sys.h"
 
 #define STOP_TIMEOUT_MS 10000	/* a thread that does not stop by then */
+#define TIMER_HELPER_MS 200	/* how long a blocking thread is looked at */
 #define SI_QUEUE_ (-1)
 #define SI_TIMER_ (-2)
 #ifndef SA_RESTORER
@@ -266,6 +267,8 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	/* The mask now, which is the handler's: restored by its return. */
 	sys_rt_sigprocmask(SIG_BLOCK, NULL, &mask);
 	s->err = selfckpt__thread_state(s, mask, 0, d->mem_fd);
+	if (!s->err)	/* its pending signals, and the MAIN thread the process's */
+		s->err = selfckpt__signals_take(d, s);
 
 	int gen = load(&y->release);
 
@@ -276,6 +279,8 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 		wake(&y->checked_in);
 		while (load(&y->release) == gen)
 			futex(&y->release, FUTEX_WAIT_PRIVATE, gen, NULL);
+		/* Its signals back in the queues while the arena still exists. */
+		selfckpt__signals_requeue(d, s->t.tid, !!(s->t.flags & SCK_THRF_MAIN));
 		__atomic_sub_fetch(&y->inside, 1, __ATOMIC_ACQ_REL);
 		wake(&y->inside);
 		return;
@@ -346,6 +351,59 @@ static long request(int pid, int tid, int sig)
 	return sck_syscall4(__NR_rt_tgsigqueueinfo, pid, tid, sig, (long)&si);
 }
 
+/*
+ * glibc's helper thread of SIGEV_THREAD timers (timer_create): glibc
+ * creates it with every signal blocked but SIGSETXID, out of the reach of
+ * the library's wrappers, and it waits in sigwaitinfo for SIGTIMER (32)
+ * alone, forever: it can never be stopped. Recognized by that (its
+ * blocked set has our signal, /proc/.../syscall shows rt_sigtimedwait on
+ * a set of signal 32 only), so that the checkpoint fails at once, without
+ * queueing a request that it would keep pending for good.
+ */
+static int timer_helper_now(struct sck_dump *d, int32_t tid, int sig, int *blocks)
+{
+	struct sck_slot *s = &d->slots[d->caller];
+	uint64_t blocked = 0, set = 0;
+	const char *p;
+	char path[64];
+
+	*blocks = 0;
+	selfckpt__fmt(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	if (selfckpt__read_file(-100, path, s->procbuf, SCK_SLOT_PROCBUF) < 0 ||
+	    selfckpt__proc_field(s->procbuf, "SigBlk:", 16, &blocked) ||
+	    !(blocked & (1ULL << (sig - 1))))
+		return 0;
+	*blocks = 1;
+	selfckpt__fmt(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	if (selfckpt__read_file(-100, path, s->procbuf, SCK_SLOT_PROCBUF) < 0 ||
+	    selfckpt__parse_u64(s->procbuf, 10, &p) != 128 /* rt_sigtimedwait */ ||
+	    sck_strncmp(p, " 0x", 3))
+		return 0;
+	uint64_t at = selfckpt__parse_u64(p + 3, 16, &p);
+
+	return sys_pread(d->mem_fd, &set, sizeof(set), (int64_t)at) == sizeof(set) &&
+	       set == 1ULL << 31;
+}
+
+/*
+ * A thread that blocks the signal may also be one that was just created
+ * (glibc starts threads with every signal blocked) or a helper on its way
+ * to its wait: look again for a while (TIMER_HELPER_MS).
+ */
+static int timer_helper(struct sck_dump *d, int32_t tid, int sig)
+{
+	const struct __kernel_timespec ts = { 0, 5 * 1000 * 1000 };
+	int blocks;
+
+	for (int waited = 0;; waited += 5) {
+		if (timer_helper_now(d, tid, sig, &blocks))
+			return 1;
+		if (!blocks || waited >= TIMER_HELPER_MS)
+			return 0;
+		sys_nanosleep(&ts, NULL);
+	}
+}
+
 /* Add a slot for each thread not seen yet and signal it; returns how many. */
 static int signal_new(struct sck_dump *d, int sig)
 {
@@ -378,6 +436,12 @@ static int signal_new(struct sck_dump *d, int sig)
 				sys_close((int)dirfd);
 				return sck_fail(EAGAIN,
 						"threads were created faster than the checkpoint could stop them");
+			}
+			if (timer_helper(d, tid, sig)) {
+				sys_close((int)dirfd);
+				return sck_fail(EOPNOTSUPP,
+						"thread %d is glibc's helper thread for SIGEV_THREAD timers (timer_create with SIGEV_THREAD), which blocks every signal and cannot be stopped: SIGEV_THREAD timers are not supported; use SIGEV_SIGNAL or SIGEV_THREAD_ID",
+						tid);
 			}
 			struct sck_slot *s = &d->slots[d->nslots++];
 

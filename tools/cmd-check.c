@@ -68,7 +68,7 @@ struct fac {
 	char means[400];		/* the consequence, for the answer given */
 };
 
-#define MAX_FAC 20
+#define MAX_FAC 24
 static struct fac facs[MAX_FAC];
 static int nfacs;
 
@@ -439,6 +439,62 @@ static void check_clone3(void)
 		       "images of multi-threaded programs cannot be restarted; keeping ids is impossible");
 }
 
+/* ---- POSIX timers and clocks (res-timer.c, rst/rst-timers.c, restore-ns.c) ---- */
+
+static void check_timers(void)
+{
+	struct fac *f = add("/proc/self/timers", OPTIONAL);
+	char buf[64];
+	long n = read_small("/proc/self/timers", buf, sizeof(buf));
+
+	f->present = n >= 0;
+	detail(f, "%s", f->present ? "readable" : strerror((int)-n));
+	means(f, "%s", f->present ?
+	      "POSIX timers (timer_create) are saved with their ids, clocks and notifications" :
+	      "a process with POSIX timers is refused at checkpoint (needs CONFIG_CHECKPOINT_RESTORE)");
+
+	f = add("timer ids by prctl", OPTIONAL);
+	long r = prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0);
+
+	f->present = r >= 0;
+	detail(f, "PR_TIMER_CREATE_RESTORE_IDS: %s", f->present ? "answers" : strerror(errno));
+	means(f, "%s", f->present ?
+	      "restart gives each POSIX timer its id at once (Linux 6.17)" :
+	      "restart creates and deletes timers until each id comes; an image with a timer id above 2^20 is refused (69)");
+}
+
+static int probe_timens(int fd, void *arg)
+{
+	(void)arg;
+	if (geteuid() != 0 && unshare(CLONE_NEWUSER) < 0) {
+		tell(fd, "user namespace: %s", strerror(errno));
+		return 1;
+	}
+	if (unshare(CLONE_NEWTIME) < 0) {
+		tell(fd, "unshare(CLONE_NEWTIME): %s", strerror(errno));
+		return 1;
+	}
+	/* The offsets may be set until a process enters it. */
+	if (write_file("/proc/self/timens_offsets", "monotonic 0 0\n") < 0) {
+		tell(fd, "cannot set its offsets: %s", strerror(errno));
+		return 1;
+	}
+	tell(fd, "a time namespace, offsets set");
+	return 0;
+}
+
+static void check_timens(void)
+{
+	struct fac *f = add("time namespace", OPTIONAL);
+
+	f->present = in_child(probe_timens, NULL, f->detail, sizeof(f->detail)) == 0;
+	means(f, "%s", f->present ?
+	      "a restarted program's CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from the checkpoint's" :
+	      "a restarted program sees this machine's clocks, which go back after a reboot or on another machine");
+}
+
+/* ---- end of POSIX timers and clocks ---- */
+
 static int uffd_open(int flags)
 {
 	return (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | flags);
@@ -783,6 +839,8 @@ int cmd_check(int argc, char **argv)
 	check_rseq();
 	check_clone3();
 	check_ns();
+	check_timers();
+	check_timens();
 	check_guard();
 	check_shstk();
 	check_uffd();

@@ -35,7 +35,8 @@ static void help(FILE *f)
 		"       selfckpt info [--json] [--records] -   (read the image from stdin)\n"
 		"\n"
 		"Check IMAGE completely and show what it holds: header and machine\n"
-		"fingerprint, memory regions, file descriptors, signal handlers, totals.\n"
+		"fingerprint, memory regions, file descriptors, signal handlers, POSIX\n"
+		"timers, pending signals, totals.\n"
 		"\n"
 		"options:\n"
 		"  --json       the same as one JSON object\n"
@@ -515,6 +516,184 @@ static void totals(const struct sck_image *img, struct totals *t)
 	}
 }
 
+/* ---- timers, pending signals, clocks ------------------------------------ */
+
+static const char *clock_name(int32_t c, char *b, size_t n)
+{
+	static const char *const names[] = {
+		[0] = "CLOCK_REALTIME",	       [1] = "CLOCK_MONOTONIC",
+		[2] = "CLOCK_PROCESS_CPUTIME_ID", [3] = "CLOCK_THREAD_CPUTIME_ID",
+		[7] = "CLOCK_BOOTTIME",	       [8] = "CLOCK_REALTIME_ALARM",
+		[9] = "CLOCK_BOOTTIME_ALARM",  [11] = "CLOCK_TAI",
+	};
+	static const char *const cpu[] = { "prof", "virt", "sched", "?" };
+
+	if (c >= 0 && c < 12 && names[c])
+		return names[c];
+	if (c < 0 && ~(c >> 3) == 0)
+		snprintf(b, n, "CPU time (%s) of %s", cpu[c & 3],
+			 (c & 4) ? "the thread that created it" : "the process");
+	else if (c < 0)
+		snprintf(b, n, "CPU time (%s) of %s %d", cpu[c & 3],
+			 (c & 4) ? "thread" : "process", ~(c >> 3));
+	else
+		snprintf(b, n, "clock %d", c);
+	return b;
+}
+
+static const char *si_code_name(int32_t code)
+{
+	switch (code) {
+	case 0:
+		return "SI_USER";
+	case 0x80:
+		return "SI_KERNEL";
+	case -1:
+		return "SI_QUEUE";
+	case -2:
+		return "SI_TIMER";
+	case -3:
+		return "SI_MESGQ";
+	case -4:
+		return "SI_ASYNCIO";
+	case -5:
+		return "SI_SIGIO";
+	case -6:
+		return "SI_TKILL";
+	}
+	return NULL;
+}
+
+/* The fields of a siginfo that its si_code gives a meaning to. */
+struct si_view {
+	int32_t code;
+	int has_pid, has_value, has_timer;
+	int32_t pid, uid, timer, overrun;
+	uint64_t value;
+};
+
+static void si_view(const struct sck_siginfo *s, struct si_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	memcpy(&v->code, s->info + 8, 4);
+	if (v->code == 0 || v->code == -1 || v->code == -3 || v->code == -6) {
+		v->has_pid = 1;
+		memcpy(&v->pid, s->info + 16, 4);
+		memcpy(&v->uid, s->info + 20, 4);
+	}
+	if (v->code == -2) {
+		v->has_timer = 1;
+		memcpy(&v->timer, s->info + 16, 4);
+		memcpy(&v->overrun, s->info + 20, 4);
+	}
+	if (v->code == -1 || v->code == -2 || v->code == -3) {
+		v->has_value = 1;
+		memcpy(&v->value, s->info + 24, 8);
+	}
+}
+
+static void print_timers_signals(const struct sck_image *img)
+{
+	if (img->has_clocks)
+		printf("clocks        monotonic %lld.%09lld s, boottime %lld.%09lld s at the checkpoint\n",
+		       (long long)img->clocks.monotonic_sec,
+		       (long long)img->clocks.monotonic_nsec,
+		       (long long)img->clocks.boottime_sec,
+		       (long long)img->clocks.boottime_nsec);
+	printf("\nPOSIX timers (%u)\n", img->ntimers);
+	for (uint32_t i = 0; i < img->ntimers; i++) {
+		const struct sck_posix_timer *t = &img->timers[i];
+		char cb[64];
+
+		printf("  timer %d: %s, ", t->id, clock_name(t->clock, cb, sizeof(cb)));
+		if (t->notify == SCK_SIGEV_NONE)
+			printf("no signal");
+		else
+			printf("%s (value 0x%" PRIx64 ") to %s", sig_name(t->signo), t->value,
+			       t->notify == SCK_SIGEV_THREAD_ID ? "thread" : "the process");
+		if (t->notify == SCK_SIGEV_THREAD_ID)
+			printf(" %d", t->tid);
+		if (t->value_sec || t->value_nsec)
+			printf(", %lld.%09lld s left", (long long)t->value_sec,
+			       (long long)t->value_nsec);
+		else
+			printf(", disarmed");
+		if (t->interval_sec || t->interval_nsec)
+			printf(", every %lld.%09lld s", (long long)t->interval_sec,
+			       (long long)t->interval_nsec);
+		printf("\n");
+	}
+	printf("\npending signals (%u)\n", img->nsigs);
+	for (uint32_t i = 0; i < img->nsigs; i++) {
+		const struct sck_siginfo *s = &img->sigs[i];
+		const char *cn;
+		struct si_view v;
+
+		si_view(s, &v);
+		cn = si_code_name(v.code);
+		printf("  %s for ", sig_name((int)s->signo));
+		if (s->tid)
+			printf("thread %d", s->tid);
+		else
+			printf("the process");
+		if (cn)
+			printf(": %s", cn);
+		else
+			printf(": code %d", v.code);
+		if (v.has_pid)
+			printf(" from pid %d uid %u", v.pid, (unsigned)v.uid);
+		if (v.has_timer)
+			printf(" of timer %d, overrun %d", v.timer, v.overrun);
+		if (v.has_value)
+			printf(", value 0x%" PRIx64, v.value);
+		printf("\n");
+	}
+}
+
+static void print_timers_signals_json(const struct sck_image *img)
+{
+	if (img->has_clocks)
+		printf("\"clocks\":{\"monotonic_sec\":%lld,\"monotonic_nsec\":%lld,"
+		       "\"boottime_sec\":%lld,\"boottime_nsec\":%lld},\n",
+		       (long long)img->clocks.monotonic_sec,
+		       (long long)img->clocks.monotonic_nsec,
+		       (long long)img->clocks.boottime_sec,
+		       (long long)img->clocks.boottime_nsec);
+	printf("\"timers\":[");
+	for (uint32_t i = 0; i < img->ntimers; i++) {
+		const struct sck_posix_timer *t = &img->timers[i];
+
+		printf("%s{\"id\":%d,\"clock\":%d,\"notify\":\"%s\",\"signal\":%d,\"tid\":%d,"
+		       "\"value\":%" PRIu64 ",\"interval_sec\":%lld,\"interval_nsec\":%lld,"
+		       "\"left_sec\":%lld,\"left_nsec\":%lld,\"overrun\":%d}",
+		       i ? ",\n" : "\n", t->id, t->clock,
+		       t->notify == SCK_SIGEV_NONE ? "none" :
+		       t->notify == SCK_SIGEV_THREAD_ID ? "thread" : "process",
+		       t->signo, t->tid, t->value, (long long)t->interval_sec,
+		       (long long)t->interval_nsec, (long long)t->value_sec,
+		       (long long)t->value_nsec, t->overrun);
+	}
+	printf("],\n\"pending_signals\":[");
+	for (uint32_t i = 0; i < img->nsigs; i++) {
+		const struct sck_siginfo *s = &img->sigs[i];
+		struct si_view v;
+
+		si_view(s, &v);
+		printf("%s{\"signal\":%u,\"tid\":%d,\"code\":%d", i ? ",\n" : "\n", s->signo,
+		       s->tid, v.code);
+		if (v.has_pid)
+			printf(",\"pid\":%d,\"uid\":%u", v.pid, (unsigned)v.uid);
+		if (v.has_timer)
+			printf(",\"timer\":%d,\"overrun\":%d", v.timer, v.overrun);
+		if (v.has_value)
+			printf(",\"value\":%" PRIu64, v.value);
+		printf("}");
+	}
+	printf("],\n");
+}
+
+/* ---- end of timers, pending signals, clocks ---- */
+
 static void print_human(const char *name, const struct sck_image *img)
 {
 	const struct sck_header *h = &img->hdr;
@@ -630,6 +809,7 @@ static void print_human(const char *name, const struct sck_image *img)
 	}
 	if (!shown)
 		printf("  (all default)\n");
+	print_timers_signals(img);
 
 	char m[32], s2[32];
 
@@ -813,7 +993,9 @@ static void print_json(const struct sck_image *img)
 		       a->handler == 1 ? "ignore" : "function", a->flags, a->mask);
 		first = 0;
 	}
-	printf("],\n\"totals\":{\"regions\":%u,\"mapped_bytes\":%" PRIu64
+	printf("],\n");
+	print_timers_signals_json(img);
+	printf("\"totals\":{\"regions\":%u,\"mapped_bytes\":%" PRIu64
 	       ",\"stored_bytes\":%" PRIu64 ",\"runs\":%" PRIu64
 	       ",\"fds\":%u,\"files\":%u,\"threads\":%u}}\n",
 	       img->nvmas, t.mapped, t.stored, t.runs, img->nfds, img->nfiles,
@@ -867,7 +1049,7 @@ static void print_records_human(const struct rec_list *l)
 		const struct rec_seen *r = &l->v[i];
 		char type[24];
 
-		if (r->type >= SCK_REC_HEADER && r->type <= SCK_REC_NOTE)
+		if (r->type >= SCK_REC_HEADER && r->type <= SCK_REC_CLOCKS)
 			snprintf(type, sizeof(type), "%s",
 				 selfckpt__rec_type_name(r->type));
 		else

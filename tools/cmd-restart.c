@@ -27,8 +27,9 @@ static void help(FILE *f)
 		"program's. Descriptors 0-2 that were a terminal, /dev/null or a pipe or\n"
 		"socket to another process become this command's own. The process keeps\n"
 		"its process and thread ids, in a private PID namespace (and a user\n"
-		"namespace mapping only your own ids, when you are not root); signals\n"
-		"sent to this command are passed on to it.\n"
+		"namespace mapping only your own ids, when you are not root), and its\n"
+		"clocks go on from the checkpoint (a time namespace); signals sent to\n"
+		"this command are passed on to it.\n"
 		"\n"
 		"options:\n"
 		"  --pidfile FILE    write the PID of the resumed process to FILE\n"
@@ -42,6 +43,9 @@ static void help(FILE *f)
 		"  --truncate-outputs  files the process had open for writing are cut\n"
 		"                    back to their size at the checkpoint, so that output\n"
 		"                    written after it by the killed process is not kept\n"
+		"  --host-clocks     the program sees this machine's CLOCK_MONOTONIC and\n"
+		"                    CLOCK_BOOTTIME (by default they go on from their\n"
+		"                    values at the checkpoint, in a private time namespace)\n"
 		"  -v, --verbose     more messages\n"
 		"  -h, --help        this text\n"
 		"\n"
@@ -59,6 +63,7 @@ int cmd_restart(int argc, char **argv)
 		{ "no-namespaces", no_argument, NULL, 'N' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "truncate-outputs", no_argument, NULL, 't' },
+		{ "host-clocks", no_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -90,6 +95,9 @@ int cmd_restart(int argc, char **argv)
 			break;
 		case 't':
 			o.truncate_outputs = 1;
+			break;
+		case 'c':
+			o.host_clocks = 1;
 			break;
 		case 'v':
 			o.verbose = 1;

@@ -11,7 +11,9 @@
  *     pipe too (restart checks a streamed image only while restoring it);
  *     the owner and mode of an image file (77, as restart, unless --force);
  *   the machine: page size, CPU features and XSAVE layout, the vDSO/vvar
- *     layout and entry points, PR_SET_MM_MAP, guard regions (as restore.c
+ *     layout and entry points, PR_SET_MM_MAP, guard regions, a timer on
+ *     every clock the image's POSIX timers use and their ids
+ *     (restore-timers.c, shared with restart), time namespaces (as restore.c
  *     check_machine, whose functions are static: reimplemented here on the
  *     same library functions); a signal frame built for every thread for
  *     this CPU (restore.c pack_threads); rseq, which the restorer needs for
@@ -55,6 +57,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/sched.h>
 
@@ -415,6 +418,44 @@ static void check_machine(struct verify *v, struct sck_cpu *cpu)
 		say(v, "ok", "rseq: the registration of %u thread%s can be made again", nrseq,
 		    nrseq == 1 ? "" : "s");
 
+}
+
+/* restore-timers.c: the image's POSIX timers can be made again here. */
+static void check_timers(struct verify *v)
+{
+	const struct sck_image *img = &v->rs.img;
+	char msg[1024];
+	int ret;
+
+	if (!img->ntimers)
+		return;
+	ret = selfckpt__rs_check_timers(&v->rs);
+	if (ret)
+		bad(v, ret, "POSIX timers: %s", take_msg(v, msg, sizeof(msg)));
+	else
+		say(v, "ok", "POSIX timers: %u, each on a clock this machine has, %s", img->ntimers,
+		    selfckpt__rs_timer_ids_linear() ?
+		    "their ids made one by one (no PR_TIMER_CREATE_RESTORE_IDS here)" :
+		    "with their ids (PR_TIMER_CREATE_RESTORE_IDS)");
+}
+
+/* restore-ns.c: the clocks go on from the image's in a time namespace. */
+static void check_clocks(struct verify *v)
+{
+	const struct sck_clocks *c = &v->rs.img.clocks;
+	struct timespec now;
+
+	if (!v->rs.img.has_clocks)
+		return;
+	if (access("/proc/self/ns/time", F_OK) == 0) {
+		say(v, "ok", "clocks: CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from the checkpoint's (a time namespace; not with new ids or --host-clocks)");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < c->monotonic_sec)
+		say(v, "warning", "clocks: this kernel has no time namespaces, and its CLOCK_MONOTONIC is behind the image's: the program would see it go back");
+	else
+		say(v, "note", "clocks: this kernel has no time namespaces: the program sees this machine's clocks");
 }
 
 /* restore.c pack_threads: a resuming signal frame for this CPU. */
@@ -995,6 +1036,8 @@ int cmd_verify(int argc, char **argv)
 		close(fd);
 
 	check_machine(v, &cpu);
+	check_timers(v);
+	check_clocks(v);
 	check_threads(v, &cpu);
 	check_mapped_files(v);
 	for (uint32_t i = 0; i < v->rs.img.nfds; i++)

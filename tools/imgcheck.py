@@ -145,11 +145,13 @@ RESTART_MODES = (HDR_RESTARTED_PIDNS, HDR_RESTARTED_PIDNS | HDR_RESTARTED_USERNS
                  HDR_RESTARTED_NEW_IDS)
 
 (HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
- PAGES, PAGE_HASHES, COMMIT, NOTE, OBJ, LOCK) = range(1, 17)
+ PAGES, PAGE_HASHES, COMMIT, NOTE, OBJ, LOCK, POSIX_TIMER, SIGINFO,
+ CLOCKS) = range(1, 20)
 REC_NAMES = {1: "HEADER", 2: "PROCESS", 3: "RLIMITS", 4: "SIGACTIONS",
              5: "FILE", 6: "VMA", 7: "FD", 8: "THREAD", 9: "END_META",
              10: "PAD", 11: "PAGES", 12: "PAGE_HASHES", 13: "COMMIT",
-             14: "NOTE", 15: "OBJ", 16: "LOCK"}
+             14: "NOTE", 15: "OBJ", 16: "LOCK", 17: "POSIX_TIMER",
+             18: "SIGINFO", 19: "CLOCKS"}
 
 VMA_KINDS = {1: "anon", 2: "heap", 3: "stack", 4: "file", 5: "file-shared",
              6: "shm-anon", 7: "memfd", 8: "deleted", 9: "vdso", 10: "vvar",
@@ -209,6 +211,16 @@ FD_CLOEXEC = 1
 SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1336, 256, 2048
 SZ_FILE, SZ_VMA, SZ_RUN, SZ_RANGE, SZ_FD = 112, 72, 32, 16, 48
 SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 440, 40, 16, 48
+SZ_POSIX_TIMER, SZ_SIGINFO, SZ_CLOCKS = 64, 136, 32
+
+# POSIX timers, pending signals (sections 6.17, 6.18).
+SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID = 0, 1, 4
+SIGEV_NAMES = {SIGEV_SIGNAL: "process", SIGEV_NONE: "none", SIGEV_THREAD_ID: "thread"}
+MAX_TIMERS = 1 << 20
+MAX_SIGINFO = 1 << 20
+NSEC_PER_SEC = 1000000000
+# The clocks timer_create accepts (non-negative ones; negative: CPU clocks).
+TIMER_CLOCKS = (0, 1, 2, 3, 7, 8, 9, 11)
 
 EX_DATAERR, EX_NOINPUT, EX_USAGE, EX_OSERR = 65, 66, 64, 71
 
@@ -275,6 +287,9 @@ class Reader:
         self.locks = []
         self.threads = []
         self.notes = []
+        self.timers = []
+        self.sigs = []
+        self.clocks = None
         self.end = None
         self.data_next = 0
         self.data_off = None
@@ -469,6 +484,12 @@ class Reader:
                 self.take_thread(r, p)
             elif t == NOTE:
                 self.notes.append(p.split(b"\0", 1)[0].decode("utf-8", "replace"))
+            elif t == POSIX_TIMER:
+                self.take_timer(r, p)
+            elif t == SIGINFO:
+                self.take_siginfo(r, p)
+            elif t == CLOCKS:
+                self.take_clocks(r, p)
             elif t == END_META:
                 if not seen_proc or not seen_sig or not seen_rlim or not self.vmas:
                     raise self.bad(r, "metadata incomplete")
@@ -991,6 +1012,83 @@ class Reader:
                 return False
         return mains == 1 and callers == 1 and len(set(tids)) == len(tids)
 
+    # -- timers, pending signals, clocks (sections 6.17-6.19) --
+
+    def take_timer(self, r, p):
+        if not self.fixed_ok(r.len, SZ_POSIX_TIMER):
+            raise self.bad(r, "wrong length")
+        if len(self.timers) >= MAX_TIMERS:
+            raise self.bad(r, "too many timers")
+        (ident, clock, notify, signo, tid, overrun, value, isec, insec, vsec,
+         vnsec) = struct.unpack_from("<iiiiiiQqqqq", p, 0)
+        if ident < 0 or (self.timers and self.timers[-1]["id"] >= ident):
+            raise self.bad(r, "timer %d out of order" % ident)
+        if not (clock in TIMER_CLOCKS if clock >= 0 else (clock & 3) != 3):
+            raise self.bad(r, "timer %d has bad clock %d" % (ident, clock))
+        if notify not in SIGEV_NAMES:
+            raise self.bad(r, "timer %d has bad notification %d" % (ident, notify))
+        if signo < 0 or signo > 64 or (notify != SIGEV_NONE and signo == 0):
+            raise self.bad(r, "timer %d has bad signal %d" % (ident, signo))
+        if tid < 0 or (notify == SIGEV_THREAD_ID) != (tid != 0):
+            raise self.bad(r, "timer %d has bad target thread %d" % (ident, tid))
+        for sec, nsec in ((isec, insec), (vsec, vnsec)):
+            if sec < 0 or nsec < 0 or nsec >= NSEC_PER_SEC:
+                raise self.bad(r, "timer %d has bad times" % ident)
+        self.timers.append({"id": ident, "clock": clock, "notify": notify, "signal": signo,
+                            "tid": tid, "value": value, "interval_sec": isec,
+                            "interval_nsec": insec, "left_sec": vsec, "left_nsec": vnsec,
+                            "overrun": overrun})
+
+    def take_siginfo(self, r, p):
+        if not self.fixed_ok(r.len, SZ_SIGINFO):
+            raise self.bad(r, "wrong length")
+        if len(self.sigs) >= MAX_SIGINFO:
+            raise self.bad(r, "too many pending signals")
+        tid, signo = struct.unpack_from("<iI", p, 0)
+        info = p[8:136]
+        if signo < 1 or signo > 64 or signo in (9, 19):
+            raise self.bad(r, "bad signal %d" % signo)
+        (si_signo,) = struct.unpack_from("<i", info, 0)
+        if si_signo != signo:
+            raise self.bad(r, "siginfo of signal %d names signal %d" % (signo, si_signo))
+        self.sigs.append({"tid": tid, "signal": signo, "info": info})
+
+    def take_clocks(self, r, p):
+        if self.clocks is not None:
+            raise self.bad(r, "twice")
+        self.clocks = {}
+        if not self.fixed_ok(r.len, SZ_CLOCKS):
+            raise self.bad(r, "wrong length")
+        ms, mn, bs, bn = struct.unpack_from("<qqqq", p, 0)
+        for sec, nsec in ((ms, mn), (bs, bn)):
+            if sec < 0 or nsec < 0 or nsec >= NSEC_PER_SEC:
+                raise self.bad(r, "bad time")
+        self.clocks = {"monotonic_sec": ms, "monotonic_nsec": mn,
+                       "boottime_sec": bs, "boottime_nsec": bn}
+
+    def timers_signals_ok(self, r):
+        """At END_META: the threads and processes timers and signals name."""
+        tids = {t["tid"] for t in self.threads}
+        for t in self.timers:
+            clock, who = t["clock"], ~(t["clock"] >> 3)
+            # CLOCK_THREAD_CPUTIME_ID, or the thread clock of thread 0 (glibc's).
+            creator = clock == 3 or (clock < 0 and clock & 4 and who == 0)
+            if t["notify"] == SIGEV_THREAD_ID and t["tid"] not in tids:
+                raise self.bad(r, "timer %d signals unknown thread %d" % (t["id"], t["tid"]))
+            if creator and len(self.threads) > 1:
+                raise self.bad(r, "timer %d measures the CPU time of the thread that created "
+                               "it, in a process of several threads" % t["id"])
+            if not creator and clock < 0 and clock & 4 and who not in tids:
+                raise self.bad(r, "timer %d measures the CPU time of unknown thread %d"
+                               % (t["id"], who))
+            if clock < 0 and not clock & 4 and who not in (0, self.hdr["pid"]):
+                raise self.bad(r, "timer %d measures the CPU time of another process (%d)"
+                               % (t["id"], who))
+        for s in self.sigs:
+            if s["tid"] != 0 and s["tid"] not in tids:
+                raise self.bad(r, "signal %d pending for unknown thread %d"
+                               % (s["signal"], s["tid"]))
+
     def take_end(self, r, p):
         if not self.fixed_ok(r.len, SZ_END_META):
             raise self.bad(r, "wrong length")
@@ -1034,6 +1132,7 @@ class Reader:
             if auxv[i] == AT_SYSINFO_EHDR and auxv[i + 1] != vdso:
                 raise self.bad(r, "the auxiliary vector puts the vdso at %x, the mappings at %x"
                                % (auxv[i + 1], vdso))
+        self.timers_signals_ok(r)
         self.end = {"data_len": data_len, "nruns": nruns}
 
     def read_data(self):
@@ -1420,6 +1519,21 @@ def print_summary(name, rd, kind):
              t["runs"], t["fds"], t["files"], nth, "" if nth == 1 else "s"))
 
 
+def siginfo_json(s):
+    """A pending signal as `selfckpt info --json` shows it: the siginfo
+    fields its si_code gives a meaning to (section 6.18)."""
+    info = s["info"]
+    (code,) = struct.unpack_from("<i", info, 8)
+    out = {"signal": s["signal"], "tid": s["tid"], "code": code}
+    if code in (0, -1, -3, -6):         # SI_USER, SI_QUEUE, SI_MESGQ, SI_TKILL
+        out["pid"], out["uid"] = struct.unpack_from("<iI", info, 16)
+    if code == -2:                      # SI_TIMER
+        out["timer"], out["overrun"] = struct.unpack_from("<ii", info, 16)
+    if code in (-1, -2, -3):
+        (out["value"],) = struct.unpack_from("<Q", info, 24)
+    return out
+
+
 def summary_json(rd):
     """What `selfckpt info --json` and `info --records --json` also say."""
     h = rd.hdr
@@ -1464,6 +1578,8 @@ def summary_json(rd):
         "signals": [{"signal": i + 1, "handler": "ignore" if a[0] == 1 else "function",
                      "flags": a[1], "mask": a[3]}
                     for i, a in enumerate(rd.sig) if a[0] != 0],
+        "timers": [dict(t, notify=SIGEV_NAMES[t["notify"]]) for t in rd.timers],
+        "pending_signals": [siginfo_json(s) for s in rd.sigs],
         "totals": totals(rd),
         "preamble": {"offset": 0, "len": 16},
         "records": [{"offset": off, "end": off + 32 + ln + pad8(ln),
@@ -1471,6 +1587,8 @@ def summary_json(rd):
                     for _, off, t, fl, ln in rd.records],
         "pages": {"offset": rd.data_off, "len": rd.end["data_len"], "chunks": rd.nchunks},
     }
+    if rd.clocks is not None:
+        out["clocks"] = rd.clocks
     return out
 
 

@@ -24,6 +24,7 @@
 #include "nolibc/str.h"
 #include "nolibc/xxh64.h"
 #include "rst-lib.h"
+#include "rst-timers.h"
 #include "rst.h"
 #include "sys.h"
 
@@ -589,7 +590,12 @@ static void thread_self(struct rst_args *a, struct rst_thread *t, long pid)
 	    t->sched.mce_kill == PR_MCE_KILL_LATE)
 		sys_prctl(PR_MCE_KILL, PR_MCE_KILL_SET,
 			  (unsigned long)t->sched.mce_kill, 0, 0);
-	/* Blocked now; delivered after rt_sigreturn if the mask allows. */
+	/*
+	 * Blocked now; delivered after rt_sigreturn if the mask allows: those
+	 * with their siginfo, then those an older image has only in its mask
+	 * (the launcher left out of it those it has a SIGINFO record of).
+	 */
+	rst_queue_signals(a, t->tid, pid, tid);
 	for (int s = 1; s < 32; s++)
 		if (t->pending & (1ULL << (s - 1)))
 			sys_tgkill((int)pid, (int)tid, s);
@@ -661,6 +667,7 @@ static void restore_timers(struct rst_args *a, long pid)
 		    a->itimer[w][3])
 			sys_setitimer(w, a->itimer[w], NULL);
 	/* Blocked now; delivered after rt_sigreturn if a mask allows. */
+	rst_queue_signals(a, 0, pid, pid);
 	for (int s = 1; s < 32; s++)
 		if (a->pending_shared & (1ULL << (s - 1)))
 			sck_syscall2(__NR_kill, pid, s);
@@ -747,24 +754,30 @@ void rst_main(struct rst_args *a)
 	if (a->pidfile_dirfd >= 0)
 		write_pidfile(a, pid);
 	/*
-	 * The image, the log, mapped files: every helper fd goes now; the log
-	 * last, after the POSIX locks, which may fail with a message.
+	 * The image, mapped files: every helper fd goes now; the log last,
+	 * after the POSIX locks and the POSIX timers, which may fail with a
+	 * message.
 	 */
-	if (a->nlocks && a->log_fd >= a->first_helper_fd) {
+	if (a->log_fd >= a->first_helper_fd) {
 		if (a->log_fd > a->first_helper_fd)
 			sys_close_range((unsigned)a->first_helper_fd,
 					(unsigned)a->log_fd - 1, 0);
 		sys_close_range((unsigned)a->log_fd + 1, ~0U, 0);
-		take_locks(a);
-		sys_close(a->log_fd);
 	} else {
 		sys_close_range((unsigned)a->first_helper_fd, ~0U, 0);
-		take_locks(a);
 	}
-
-	restore_timers(a, pid);
+	take_locks(a);
 	restore_epoll_adds(a);
 	restore_timerfds(a);
+	/*
+	 * Every thread exists: a timer may signal one, or count its time.
+	 * Armed as late as they can be, after the locks (which may wait).
+	 */
+	rst_create_timers(a, pid);
+	if (a->log_fd >= a->first_helper_fd)
+		sys_close(a->log_fd);
+	/* The itimers, then the process's pending signals, last. */
+	restore_timers(a, pid);
 	if (a->rstinfo_addr)
 		__builtin_memcpy((void *)(uintptr_t)a->rstinfo_addr, &a->rstinfo,
 				 sizeof(a->rstinfo));

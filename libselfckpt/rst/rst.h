@@ -162,6 +162,7 @@ struct rst_epoll_add {
 #define RST_F_EXE_SET 2u		/* try exe_fd with PR_SET_MM_MAP */
 #define RST_F_DEBUG 4u
 #define RST_F_SET_TID 8u		/* thread ids kept: clone3 set_tid */
+#define RST_F_TIMER_IDS_LINEAR 16u	/* timer ids one by one, without the prctl */
 
 struct rst_args {
 	uint64_t magic;
@@ -238,6 +239,11 @@ struct rst_args {
 	uint32_t nepoll_adds;
 	uint32_t _pad7;
 	uint64_t epoll_adds;		/* struct rst_epoll_add[nepoll_adds] */
+	/* POSIX timers and pending signals (rst-timers.c). */
+	uint32_t ntimers;
+	uint32_t nsigs;
+	uint64_t timers;		/* struct sck_posix_timer[ntimers], by id */
+	uint64_t sigs;			/* struct sck_siginfo[nsigs], image order */
 
 	/* Reports. */
 	uint64_t rstinfo_addr;

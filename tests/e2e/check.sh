@@ -45,7 +45,8 @@ tail -n 1 check.out | grep -q '^check: everything the library needs is here' ||
 	die "check: summary: $(tail -n 1 check.out)"
 ok
 facilities=("/proc/self/pagemap, mem" "PAGEMAP_SCAN" "PAGEMAP_SCAN guard" "PR_SET_MM_MAP"
-	"PR_SET_MM_MAP exe" "vDSO" "rseq" "clone3" "namespaces + set_tid" "MADV_GUARD_INSTALL"
+	"PR_SET_MM_MAP exe" "vDSO" "rseq" "clone3" "namespaces + set_tid" "/proc/self/timers"
+	"timer ids by prctl" "time namespace" "MADV_GUARD_INSTALL"
 	"pagemap guard bit" "shadow stack" "userfaultfd" "uffd WP_ASYNC" "soft-dirty" "kcmp"
 	"unix_diag" "yama ptrace_scope")
 [ "$(wc -l <check.out)" -eq $((${#facilities[@]} + 1)) ] ||
@@ -198,21 +199,26 @@ except OSError:
 say("unix_diag", peer != 0 and peer == os.fstat(sb.fileno()).st_ino)
 
 say("vDSO", any(l.rstrip().endswith("[vdso]") for l in open("/proc/self/maps")))
+say("/proc/self/timers", os.access("/proc/self/timers", os.R_OK))
+say("timer ids by prctl", libc.prctl(77, 2, 0, 0, 0) >= 0)   # PR_TIMER_CREATE_RESTORE_IDS, GET
 say("yama ptrace_scope", os.path.exists("/proc/sys/kernel/yama/ptrace_scope"))
 PY
 # The namespaces restart creates, and /proc/self/exe: root may set it; others
 # only in a user namespace of their own.
 if [ "$(id -u)" = 0 ]; then
 	ns=(unshare --pid --fork true)
+	timens=(unshare --time --monotonic 0 true)
 	cap_sys_admin=$(($(awk '/^CapEff:/ { print "0x" $2 }' /proc/self/status) >> 21 & 1))
 	cap_cr=$(($(awk '/^CapEff:/ { print "0x" $2 }' /proc/self/status) >> 40 & 1))
 	exe=$([ $((cap_sys_admin | cap_cr)) -eq 1 ] && echo yes || echo no)
 else
 	ns=(unshare --user --map-root-user --pid --fork true)
+	timens=(unshare --user --map-root-user --time --monotonic 0 true)
 	exe=$(unshare --user --map-root-user true 2>/dev/null && echo yes || echo no)
 fi
 echo "namespaces + set_tid=$("${ns[@]}" 2>/dev/null && echo yes || echo no)" >>probe.out
 echo "PR_SET_MM_MAP exe=$exe" >>probe.out
+echo "time namespace=$("${timens[@]}" 2>/dev/null && echo yes || echo no)" >>probe.out
 
 n=0
 while IFS='=' read -r name want; do

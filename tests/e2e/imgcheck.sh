@@ -26,7 +26,10 @@
 #      records, each worker named by pthread_setname_np; built here from a
 #      source written into WORK), and the small heat example checkpointed
 #      with SELFCKPT_NEW_IDS=1 (safe.img: searched for held locks, header
-#      flag NO_OWNED_LOCKS). imgcheck.py accepts each, from
+#      flag NO_OWNED_LOCKS), and the images of the e2e tests timers02
+#      (POSIX_TIMER records: a timer signalling a thread, CPU-time clocks)
+#      and sigpending01 (SIGINFO records for the process and for two
+#      threads; every image has a CLOCKS record). imgcheck.py accepts each, from
 #      the file and from a pipe, and every member of its --json output
 #      (ids, uuids, how the writer was restarted and whether new ids are
 #      safe, counts, regions, descriptors, bytes, stored bytes, the
@@ -51,10 +54,16 @@
 #      CALLER, duplicate tids..., a thread name without its NUL, unknown
 #      header flags, a restart mode in the header flags that does not fit
 #      the generation: none for generation 0, exactly PIDNS, PIDNS|USERNS
-#      or NEW_IDS after a restart; and the order of those checks): refused
+#      or NEW_IDS after a restart; and the order of those checks; POSIX
+#      timers out of order, with a bad clock, notification, signal, target
+#      thread or times, or naming a thread or process the image does not
+#      have; pending signals that are not signals, whose siginfo names
+#      another, or for a thread the image does not have; CLOCKS twice or
+#      with a bad time): refused
 #      by both with the same message, which names the rule. And forged
 #      images a newer minor version could write (longer fixed parts,
-#      header flags it defines), that move the CALLER role or reorder the
+#      header flags it defines), without a CLOCKS record or with the
+#      OPTIONAL flag on the new records, that move the CALLER role or reorder the
 #      THREAD records, that set each valid restart mode or NO_OWNED_LOCKS,
 #      or give a thread a name of 15 bytes or none, are accepted by both
 #      and read the same; an unchanged rebuild is byte-identical to the
@@ -67,7 +76,10 @@
 #      1.0 makes it, are refused; damage in the short last piece of page
 #      data is named with the reader's byte range. A restart with new ids
 #      (--no-namespaces) warns about locks that record a thread id unless
-#      the header has NO_OWNED_LOCKS: forged with and without it.
+#      the header has NO_OWNED_LOCKS: forged with and without it. A timer on
+#      an alarm clock added to an image restarts where this process can make
+#      one, and is refused before the program runs where it cannot
+#      (CAP_WAKE_ALARM, or no alarm device), naming the reason.
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a one-line summary.
 set -eu
@@ -107,7 +119,7 @@ heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
 for t in maps01 files01 pipes01 evloop01 inotify01 pty01 tty01 unlinked01 memfd01 \
-	locks01 lenient01 unix01 inet01 conn01; do
+	locks01 lenient01 unix01 inet01 conn01 timers02 sigpending01; do
 	pty=()
 	[ $t = tty01 ] && pty=(--pty "$B/tests/e2e/helpers/ptyrun")
 	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" "${pty[@]}" -- "$B/tests/e2e/bin/$t" \
@@ -179,7 +191,7 @@ images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.
 	files01/image.2 threads.img safe.img pipes01/image.1 evloop01/image.1
 	inotify01/image.1 pty01/image.1 tty01/image.1 tty01/image.3 unlinked01/image.1
 	memfd01/image.1 locks01/image.1 lenient01/image.1 unix01/image.1 inet01/image.1
-	conn01/image.1)
+	conn01/image.1 timers02/image.1 sigpending01/image.1)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -339,6 +351,15 @@ for img, words in (("unix01/image.1", ("unix stream socket, connected to fd", "u
             fail("%s: no descriptor says %r: %s" % (img, w, whats))
 if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
     fail("safe.img (SELFCKPT_NEW_IDS=1) does not say new ids are safe")
+tms = refs["timers02/image.1"]["timers"]
+if len(tms) != 7 or not any(t["notify"] == "thread" for t in tms) or not any(t["clock"] < 0 for t in tms):
+    fail("timers02's image lacks some timers: %r" % tms)
+sgs = refs["sigpending01/image.1"]["pending_signals"]
+if len(sgs) != 11 or len({s["tid"] for s in sgs}) != 3:
+    fail("sigpending01's image lacks some pending signals: %r" % sgs)
+for path in images:
+    if "clocks" not in refs[path]:
+        fail("%s has no CLOCKS record" % path)
 
 # ---- the two readers on one image ----------------------------------------------
 
@@ -405,7 +426,8 @@ def damaged_cases(path, cuts, nflips, seed):
 FIXED = {ic.HEADER: ic.SZ_HEADER, ic.PROCESS: ic.SZ_PROCESS, ic.RLIMITS: ic.SZ_RLIMITS,
          ic.SIGACTIONS: ic.SZ_SIGACTIONS, ic.FILE: ic.SZ_FILE, ic.VMA: ic.SZ_VMA,
          ic.FD: ic.SZ_FD, ic.THREAD: ic.SZ_THREAD, ic.END_META: ic.SZ_END_META,
-         ic.LOCK: ic.SZ_LOCK}
+         ic.LOCK: ic.SZ_LOCK, ic.POSIX_TIMER: ic.SZ_POSIX_TIMER, ic.SIGINFO: ic.SZ_SIGINFO,
+         ic.CLOCKS: ic.SZ_CLOCKS}
 
 
 def parse(data):
@@ -678,6 +700,78 @@ def drop(t):
     return lambda recs: recs.remove(nth(recs, t))
 
 
+# ---- POSIX_TIMER, SIGINFO, CLOCKS ------------------------------------------------
+
+def timer_rec(recs, i=0):
+    return nth(recs, ic.POSIX_TIMER, i)
+
+
+def set_timer(i, off, fmt, val):
+    """Field at offset off of the i-th POSIX_TIMER record set to val."""
+    return lambda r: setf(timer_rec(r, i), off, fmt, lambda _: val)
+
+
+def timer_with(pred):
+    """The first POSIX_TIMER record whose (notify, clock) pred accepts."""
+    def find(recs):
+        for x in recs:
+            if x[0] == ic.POSIX_TIMER and pred(*struct.unpack_from("<ii", x[2], 4)):
+                return x
+        raise SystemExit("no such timer")
+    return find
+
+
+def swap_timers(recs):
+    a, b = [i for i, r in enumerate(recs) if r[0] == ic.POSIX_TIMER][:2]
+    recs[a], recs[b] = recs[b], recs[a]
+
+
+def cpu_clock(pid, per_thread):
+    """The kernel's clock id of a CPU clock (sched) of pid."""
+    return ((~pid) << 3) | 2 | (4 if per_thread else 0)
+
+
+def sig_rec(recs, pred):
+    """The first SIGINFO record whose (tid, signo) pred accepts."""
+    for x in recs:
+        if x[0] == ic.SIGINFO and pred(*struct.unpack_from("<iI", x[2], 0)):
+            return x
+    raise SystemExit("no such pending signal")
+
+
+def set_sig(pred, off, fmt, val):
+    return lambda r: setf(sig_rec(r, pred), off, fmt, lambda _: val)
+
+
+def optional_new(recs):
+    for x in recs:
+        if x[0] in (ic.POSIX_TIMER, ic.SIGINFO):
+            x[1] |= ic.RECF_OPTIONAL
+
+
+def own_cpu_timer(recs):
+    """A timer on CLOCK_THREAD_CPUTIME_ID, in a single-threaded image."""
+    alarm_timer(recs)
+    setf(timer_rec(recs), 4, "<i", lambda _: 3)
+
+
+def count_records(recs, n):
+    """END_META.meta_records, the records before it, changed by n."""
+    setf(nth(recs, ic.END_META), 32, "<Q", lambda v: v + n)
+
+
+def alarm_timer(recs):
+    """A SIGEV_NONE timer on CLOCK_BOOTTIME_ALARM, 1000 s, before END_META."""
+    p = struct.pack("<iiiiiiQqqqq", 0, 9, ic.SIGEV_NONE, 0, 0, 0, 0, 0, 0, 1000, 0)
+    recs.insert(recs.index(nth(recs, ic.END_META)), [ic.POSIX_TIMER, 0, p])
+    count_records(recs, 1)
+
+
+def no_clocks(recs):
+    recs.remove(nth(recs, ic.CLOCKS))
+    count_records(recs, -1)
+
+
 P = "pty01/image.1"             # objects 1-6: pty, pts, pty (packet), pts, pty (locked), pts
 Y = "tty01/image.1"             # object 1: the terminal of fds 0-2
 ALL8 = {t: 8 for t in FIXED}
@@ -692,6 +786,8 @@ MF = "memfd01/image.1"
 L = "locks01/image.1"
 UX = "unix01/image.1"
 IN = "inet01/image.1"
+TM = "timers02/image.1"
+SP = "sigpending01/image.1"
 ROLES = "the threads' ids or roles are inconsistent"
 # (image, what, change to the records or None, build() options, the
 # message both readers must give, or None: both must accept it)
@@ -997,6 +1093,81 @@ forged = [
     (IN, "socket states 16 bytes longer, minor 2", grow_states(16), {"minor": 2}, None),
     ("conn01/image.1", "every record 8 bytes longer, minor 1", None,
      {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
+    # POSIX timers (6.17): in id order, what timer_create accepts; the
+    # thread they signal, and whose CPU time they measure, one of the image's.
+    (TM, "POSIX_TIMER 8 bytes longer, minor 0", None, {"grow": {ic.POSIX_TIMER: 8}},
+     "POSIX_TIMER record at byte"),
+    (TM, "two timers swapped", swap_timers, {}, "out of order"),
+    (TM, "timer id -1", set_timer(0, 0, "<i", -1), {}, "timer -1 out of order"),
+    (TM, "timer on clock 5", set_timer(1, 4, "<i", 5), {}, "has bad clock 5"),
+    (TM, "timer on clock 10", set_timer(1, 4, "<i", 10), {}, "has bad clock 10"),
+    (TM, "timer on a posix clock descriptor", set_timer(1, 4, "<i", -5), {}, "has bad clock -5"),
+    (TM, "SIGEV_THREAD (2)", set_timer(0, 8, "<i", 2), {}, "has bad notification 2"),
+    (TM, "signal 65", set_timer(0, 12, "<i", 65), {}, "has bad signal 65"),
+    (TM, "SIGEV_SIGNAL with signal 0",
+     lambda r: setf(timer_with(lambda c, n: n == 0)(r), 12, "<i", lambda _: 0), {},
+     "has bad signal 0"),
+    (TM, "SIGEV_NONE with signal 0",
+     lambda r: setf(timer_with(lambda c, n: n == 1)(r), 12, "<i", lambda _: 0), {}, None),
+    (TM, "SIGEV_THREAD_ID without a thread",
+     lambda r: setf(timer_with(lambda c, n: n == 4)(r), 16, "<i", lambda _: 0), {},
+     "has bad target thread 0"),
+    (TM, "SIGEV_SIGNAL with a thread",
+     lambda r: setf(timer_with(lambda c, n: n == 0)(r), 16, "<i", lambda _: 7), {},
+     "has bad target thread 7"),
+    (TM, "1 s of nanoseconds left", set_timer(0, 56, "<q", 1000000000), {}, "has bad times"),
+    (TM, "a negative interval", set_timer(0, 32, "<q", -1), {}, "has bad times"),
+    (TM, "a timer signalling an unknown thread",
+     lambda r: setf(timer_with(lambda c, n: n == 4)(r), 16, "<i", lambda v: v + 100000), {},
+     "signals unknown thread"),
+    (TM, "a timer on the CPU time of an unknown thread",
+     lambda r: setf(timer_with(lambda c, n: c < 0)(r), 4, "<i", lambda _: cpu_clock(99999, True)),
+     {}, "measures the CPU time of unknown thread 99999"),
+    (TM, "a timer on the CPU time of another process",
+     lambda r: setf(timer_with(lambda c, n: c < 0)(r), 4, "<i", lambda _: cpu_clock(99999, False)),
+     {}, "measures the CPU time of another process (99999)"),
+    (TM, "a timer on the CPU time of this process, by pid",
+     lambda r: setf(timer_with(lambda c, n: c < 0)(r), 4, "<i",
+                    lambda _: cpu_clock(struct.unpack_from("<i", nth(r, ic.HEADER)[2], 84)[0], False)),
+     {}, None),
+    (TM, "CLOCK_THREAD_CPUTIME_ID with two threads",
+     lambda r: setf(timer_with(lambda c, n: c == cpu_clock(0, False))(r), 4, "<i", lambda _: 3),
+     {}, "in a process of several threads"),
+    (TM, "glibc's CLOCK_THREAD_CPUTIME_ID (thread 0) with two threads",
+     lambda r: setf(timer_with(lambda c, n: c == cpu_clock(0, False))(r), 4, "<i",
+                    lambda _: cpu_clock(0, True)),
+     {}, "in a process of several threads"),
+    (TM, "CLOCK_PROCESS_CPUTIME_ID by its number",
+     lambda r: setf(timer_with(lambda c, n: c == cpu_clock(0, False))(r), 4, "<i", lambda _: 2),
+     {}, None),
+    (M, "CLOCK_THREAD_CPUTIME_ID with one thread", own_cpu_timer, {}, None),
+    (TM, "the new records OPTIONAL", optional_new, {}, None),
+    # Pending signals (6.18): signals, with their own siginfo, for the
+    # process or one of the image's threads.
+    (SP, "SIGINFO 8 bytes longer, minor 0", None, {"grow": {ic.SIGINFO: 8}}, "SIGINFO record at byte"),
+    (SP, "a pending SIGKILL", set_sig(lambda t, s: s == 10, 4, "<I", 9), {}, "bad signal 9"),
+    (SP, "a pending SIGSTOP", set_sig(lambda t, s: s == 10, 4, "<I", 19), {}, "bad signal 19"),
+    (SP, "a pending signal 0", set_sig(lambda t, s: s == 10, 4, "<I", 0), {}, "bad signal 0"),
+    (SP, "a pending signal 65", set_sig(lambda t, s: s == 10, 4, "<I", 65), {}, "bad signal 65"),
+    (SP, "siginfo of another signal", set_sig(lambda t, s: s == 10, 8, "<i", 12), {},
+     "siginfo of signal 10 names signal 12"),
+    (SP, "pending for an unknown thread", set_sig(lambda t, s: t != 0, 0, "<i", 99999), {},
+     "pending for unknown thread 99999"),
+    (SP, "pending for a negative thread", set_sig(lambda t, s: t != 0, 0, "<i", -3), {},
+     "pending for unknown thread -3"),
+    # CLOCKS (6.19): once, times that are times; optional.
+    (M, "CLOCKS 8 bytes longer, minor 0", None, {"grow": {ic.CLOCKS: 8}}, "CLOCKS record at byte"),
+    (M, "CLOCKS twice", twice(ic.CLOCKS), {}, "CLOCKS record at byte"),
+    (M, "CLOCKS with 1 s of nanoseconds", lambda r: setf(nth(r, ic.CLOCKS), 8, "<q", lambda _: 10**9),
+     {}, "bad time"),
+    (M, "CLOCKS with a negative boot time", lambda r: setf(nth(r, ic.CLOCKS), 16, "<q", lambda _: -1),
+     {}, "bad time"),
+    (M, "no CLOCKS", no_clocks, {}, None),
+    (M, "CLOCKS not OPTIONAL", lambda r: nth(r, ic.CLOCKS).__setitem__(1, 0), {}, None),
+    (TM, "every record 8 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
+    (SP, "every record 4 bytes longer, minor 2", None,
+     {"minor": 2, "grow": ALL4, "ph_grow": 4, "commit_grow": 4}, None),
 ]
 
 
@@ -1193,6 +1364,28 @@ for flags in (0, 2):
     if st or "final: 12 steps" not in out + err or warned != (flags == 0):
         fail("restart --no-namespaces of an image with header flags %d: status %d, %s a warning: %s"
              % (flags, st, "with" if warned else "without", (out + err).strip()[-400:]))
+
+# A timer on an alarm clock: restarts where this process could make one,
+# and is refused (69) before the program runs where it could not (no
+# CAP_WAKE_ALARM, or no alarm device): asked here first.
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+sev = struct.pack("<QiiI44x", 0, 0, ic.SIGEV_NONE, 0)
+tid = ctypes.c_int(0)
+if libc.syscall(222, 9, sev, ctypes.byref(tid)) == 0:     # timer_create
+    libc.syscall(226, tid)                                 # timer_delete
+    alarm_err = None
+else:
+    alarm_err = os.strerror(ctypes.get_errno())
+st, out, err = run([sck, "restart", "-"], stdin=forge(small, alarm_timer, {}))
+nrestart += 1
+if alarm_err is None and (st or "final: 12 steps" not in out + err):
+    fail("a timer on CLOCK_BOOTTIME_ALARM, which this machine has: status %d: %s"
+         % (st, (out + err).strip()[-300:]))
+if alarm_err is not None and (st != 69 or "no timer on CLOCK_BOOTTIME_ALARM here: " + alarm_err
+                              not in err or "final:" in out + err):
+    fail("a timer on CLOCK_BOOTTIME_ALARM, which this machine refuses (%s): status %d: %s"
+         % (alarm_err, st, (out + err).strip()[-300:]))
 
 if problems:
     for p in problems[:30]:

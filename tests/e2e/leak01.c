@@ -24,7 +24,7 @@
  *     holding bytes not read yet (either way) or a packet-mode status
  *     byte, a System V shared memory segment, a live child
  *     process, a child that exited and was not waited for, a POSIX timer
- *     or a pending real-time signal, selfckpt_checkpoint() returns -1
+ *     that signals a thread that has exited, selfckpt_checkpoint() returns -1
  *     with errno ENOTSUP, and selfckpt_last_error() names the descriptor
  *     ("fd N") or the thing;
  *   - after each failure, the good image written earlier at the same path
@@ -35,6 +35,9 @@
  *     process sees the ids in order.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -173,6 +176,19 @@ static void dac_read_search(int drop)
 	CHECK(syscall(SYS_capget, &h, c) == 0, "capget: %s", strerror(errno));
 	c[0].effective = drop ? c[0].effective & ~bit : c[0].effective | (c[0].permitted & bit);
 	CHECK(syscall(SYS_capset, &h, c) == 0, "capset: %s", strerror(errno));
+}
+
+static volatile pid_t gone_tid;
+static sem_t gone_sem;
+
+/* A thread that a timer will signal after it exited. */
+static void *short_thread(void *arg)
+{
+	(void)arg;
+	gone_tid = (pid_t)syscall(SYS_gettid);
+	while (sem_wait(&gone_sem) < 0)
+		;
+	return NULL;
 }
 
 static void refuse_fd(const char *what, int fd, const char *kind)
@@ -499,29 +515,22 @@ int main(void)
 	CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 7,
 	      "reaping the zombie");
 
+	/* A POSIX timer whose thread (SIGEV_THREAD_ID) has exited. */
 	timer_t timer;
-	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGWINCH };
+	pthread_t th;
 
+	CHECK(sem_init(&gone_sem, 0, 0) == 0, "sem_init");
+	CHECK(pthread_create(&th, NULL, short_thread, NULL) == 0, "pthread_create");
+	while (!gone_tid)
+		sched_yield();
+	sev._sigev_un._tid = gone_tid;
 	CHECK(timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0, "timer_create: %s",
 	      strerror(errno));
-	expect_refusal("POSIX timer", "POSIX timer", NULL);
+	sem_post(&gone_sem);
+	CHECK(pthread_join(th, NULL) == 0, "pthread_join");
+	expect_refusal("POSIX timer of a thread that exited", "POSIX timer", "exited");
 	CHECK(timer_delete(timer) == 0, "timer_delete");
-
-	sigset_t rt;
-	union sigval sv = { .sival_int = 42 };
-	siginfo_t si;
-	struct timespec zero = { 0, 0 };
-
-	sigemptyset(&rt);
-	sigaddset(&rt, SIGRTMIN + 1);
-	CHECK(sigprocmask(SIG_BLOCK, &rt, NULL) == 0, "block SIGRTMIN+1");
-	sigaddset(&app_mask, SIGRTMIN + 1);
-	CHECK(sigqueue(getpid(), SIGRTMIN + 1, sv) == 0, "sigqueue: %s", strerror(errno));
-	expect_refusal("pending real-time signal", "real-time signal", NULL);
-	CHECK(sigtimedwait(&rt, &si, &zero) == SIGRTMIN + 1 && si.si_value.sival_int == 42,
-	      "the real-time signal was lost");
-	CHECK(sigprocmask(SIG_UNBLOCK, &rt, NULL) == 0, "unblock SIGRTMIN+1");
-	sigdelset(&app_mask, SIGRTMIN + 1);
 
 	/* All released: a checkpoint now succeeds. */
 	id = test_checkpoint();

@@ -266,6 +266,29 @@ kernel:;
 	}
 }
 
+/*
+ * Until the full blocker is (back) in its sigwaitinfo: after a checkpoint
+ * it returns from the library's handler, where every signal is blocked,
+ * a little after the checkpoint call returns in the caller.
+ */
+static void in_sigwait(void)
+{
+	while (syscall(SYS_tgkill, getpid(), T[T_FULL].tid, 0) == 0) {
+		char p[64], buf[128];
+		int fd;
+		ssize_t n;
+
+		snprintf(p, sizeof(p), "/proc/self/task/%d/syscall", (int)T[T_FULL].tid);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n > 4 && !strncmp(buf, "128 ", 4))
+			break;	/* in sigwaitinfo: rt_sigtimedwait */
+		msleep(1);
+	}
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -391,20 +414,7 @@ int main(void)
 	T[T_FULL].state = 2;
 	T[T_FULL].fn = c_sigwait;
 	sem_post(&T[T_FULL].go);
-	while (syscall(SYS_tgkill, getpid(), T[T_FULL].tid, 0) == 0) {
-		char p[64], buf[128];
-		int fd;
-		ssize_t n;
-
-		snprintf(p, sizeof(p), "/proc/self/task/%d/syscall", (int)T[T_FULL].tid);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n > 0 && buf[0] >= '0' && buf[0] <= '9')
-			break;	/* in sigwaitinfo */
-		msleep(1);
-	}
+	in_sigwait();
 	check_all("before the checkpoints", 0);
 
 	snprintf(path, sizeof(path), "%s.inprocess", test_image());
@@ -417,6 +427,7 @@ int main(void)
 	CHECK(r == 1, "in-process checkpoint with a thread blocking every signal through pthread_sigmask: %ld, %s: %s",
 	      r, strerror(errno), selfckpt_last_error());
 	unlink(path);
+	in_sigwait();
 	check_all("after the in-process checkpoint", 1);
 	CHECK(sigwait_ret == -2, "sigwaitinfo returned %d (%s) at the checkpoint", sigwait_ret,
 	      strerror(sigwait_err));
@@ -428,6 +439,7 @@ int main(void)
 	      "selfckpt_set_signal(SIGUSR1): not EINVAL");
 
 	test_checkpoint();
+	in_sigwait();
 	check_all("after the first restart", 1);
 	CHECK(sigwait_ret == -2, "sigwaitinfo returned %d (%s) at the restart", sigwait_ret,
 	      strerror(sigwait_err));
@@ -438,6 +450,7 @@ int main(void)
 	program_signal("after the first restart, new handler", 2);
 
 	test_checkpoint();
+	in_sigwait();
 	check_all("after the second restart", 1);
 	program_signal("after the second restart", 2);
 	CHECK(sigwait_ret == -2, "sigwaitinfo returned %d (%s) at the second restart",

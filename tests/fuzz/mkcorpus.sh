@@ -5,7 +5,8 @@
 # fuzz/imgtool). The corpus is checked in: run this when the format changes.
 #
 # Seeds (no .img suffix: .gitignore ignores images):
-#   plain, threads, files, objects  real images of tests/fuzz/seedgen.c, a small
+#   plain, threads, files, objects, timers
+#                          real images of tests/fuzz/seedgen.c, a small
 #                          static program (see there for what each holds)
 #   gen1                   the image that plain's process writes after a
 #                          restart (generation 1, restart flags set)
@@ -46,6 +47,7 @@ gen plain plain
 gen threads threads
 gen files files
 gen objects objects
+gen timers timers
 gen gen0 plain "$W/gen1"
 (cd "$W/run-gen0" && "${clean[@]}" "$S" restart "$W/gen0" </dev/null >/dev/null)
 "$T" insert "$W/plain" "$W/note1" 14 0 "a note: substitutes were recorded"
@@ -53,7 +55,7 @@ gen gen0 plain "$W/gen1"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-for s in plain threads files objects gen1 note-optional; do
+for s in plain threads files objects timers gen1 note-optional; do
 	"$S" info "$W/$s" >/dev/null
 	cp "$W/$s" "$OUT/$s"
 done
@@ -64,7 +66,8 @@ name() {
 	1) echo HEADER ;; 2) echo PROCESS ;; 3) echo RLIMITS ;; 4) echo SIGACTIONS ;;
 	5) echo FILE ;; 6) echo VMA ;; 7) echo FD ;; 8) echo THREAD ;;
 	9) echo END_META ;; 10) echo PAD ;; 11) echo PAGES ;; 12) echo PAGE_HASHES ;;
-	13) echo COMMIT ;; *) echo "type$1" ;;
+	13) echo COMMIT ;; 14) echo NOTE ;; 15) echo OBJ ;; 16) echo LOCK ;;
+	17) echo POSIX_TIMER ;; 18) echo SIGINFO ;; 19) echo CLOCKS ;; *) echo "type$1" ;;
 	esac
 }
 size=$(stat -c %s "$W/plain")

@@ -4,7 +4,7 @@
  * little memory, so that an image is tens of KiB and most of its bytes are
  * records rather than page data.
  *
- *   seedgen IMAGE plain|threads|files|objects [IMAGE2]
+ *   seedgen IMAGE plain|threads|files|objects|timers [IMAGE2]
  *
  * plain    nothing but what any process has;
  * threads  three threads with names, the checkpoint called from one that
@@ -19,6 +19,9 @@
  *          the page data, seals, a mapped one), file locks of the three
  *          kinds (LOCK records), and a socket a lenient checkpoint
  *          records as /dev/null (a NOTE record, header flag LENIENT).
+ * timers   POSIX timers (signal to the process and to the thread, none,
+ *          CPU time, armed and not), an itimer, and signals pending with
+ *          their siginfo (standard and real-time, process and thread).
  *
  * With IMAGE2, the restarted process checkpoints again into IMAGE2 (an
  * image of generation 1, with the header's restart flags set).
@@ -38,6 +41,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "selfckpt.h"
@@ -250,10 +256,43 @@ static void objects(void)
 	ckpt_flags |= SELFCKPT_LENIENT;
 }
 
+static void timers(void)
+{
+	struct sigevent sev;
+	struct itimerspec its = { { 0, 500000000 }, { 100, 0 } };
+	struct itimerval it = { { 5, 0 }, { 1000, 0 } };
+	union sigval v = { .sival_int = 7 };
+	sigset_t set;
+	timer_t t;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGRTMIN + 1);
+	sigaddset(&set, SIGRTMIN + 2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGRTMIN + 1;
+	sev.sigev_value.sival_int = 42;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &t) || timer_settime(t, 0, &its, NULL))
+		die("timer_create");
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	if (timer_create(CLOCK_BOOTTIME, &sev, &t))
+		die("timer_create");
+	sev.sigev_notify = SIGEV_NONE;
+	if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &t) ||
+	    timer_settime(t, 0, &its, NULL) || setitimer(ITIMER_REAL, &it, NULL))
+		die("timer_create");
+	if (kill(getpid(), SIGUSR1) || sigqueue(getpid(), SIGRTMIN + 2, v) ||
+	    sigqueue(getpid(), SIGRTMIN + 2, v) || raise(SIGRTMIN + 1))
+		die("signals");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files|objects [IMAGE2]\n");
+		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files|objects|timers [IMAGE2]\n");
 		return 2;
 	}
 	image = argv[1];
@@ -265,6 +304,8 @@ int main(int argc, char **argv)
 			files();
 		else if (!strcmp(argv[2], "objects"))
 			objects();
+		else if (!strcmp(argv[2], "timers"))
+			timers();
 		else if (strcmp(argv[2], "plain"))
 			return 2;
 		checkpoint();

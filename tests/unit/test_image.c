@@ -2296,9 +2296,12 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__rec_type_name(0), "?");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_OBJ), "OBJ");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_LOCK), "LOCK");
-	assert_string_equal(selfckpt__rec_type_name(SCK_REC_LOCK + 1), "?");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_POSIX_TIMER), "POSIX_TIMER");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SIGINFO), "SIGINFO");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_CLOCKS), "CLOCKS");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_CLOCKS + 1), "?");
 	assert_string_equal(selfckpt__rec_type_name(UINT32_MAX), "?");
-	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_LOCK; t++)
+	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_CLOCKS; t++)
 		assert_string_not_equal(selfckpt__rec_type_name(t), "?");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_ANON), "anon");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_VVAR_VCLOCK), "vvar_vclock");

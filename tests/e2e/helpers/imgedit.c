@@ -193,10 +193,11 @@ static void walk(struct img *m, const char *name, int verify)
 
 		const uint8_t *p = m->b + off + sizeof(h);
 
-		if (h.flags)
+		/* CLOCKS is written OPTIONAL (older readers may skip it). */
+		if (h.flags && !(h.type == SCK_REC_CLOCKS && h.flags == SCK_RECF_OPTIONAL))
 			die("%s: the %s record at byte %zu has flags %#x", name, tn,
 			    off, h.flags);
-		if (h.type < SCK_REC_HEADER || h.type > SCK_REC_NOTE)
+		if (h.type < SCK_REC_HEADER || h.type > SCK_REC_CLOCKS)
 			die("%s: unknown record type %u at byte %zu", name, h.type, off);
 		if ((m->nrecs == 1) != (h.type == SCK_REC_HEADER))
 			die("%s: HEADER is not (only) the first record", name);
