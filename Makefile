@@ -81,7 +81,11 @@ else
 ifeq ($(SAN_MARK)$(wildcard $(BUILD)/libselfckpt),$(BUILD)/libselfckpt)
 $(error $(BUILD) is built without SANITIZE: use another BUILD, e.g. BUILD=$(BUILD)-san)
 endif
+# (Only when missing: make install as another user, install.sh, must not
+# need to write here.)
+ifeq ($(SAN_MARK),)
 $(shell mkdir -p $(BUILD) && touch $(BUILD)/.sanitize)
+endif
 SAN_PROG := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 SAN_LIB ?= -fsanitize=undefined -fsanitize-undefined-trap-on-error
