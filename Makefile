@@ -88,7 +88,10 @@ $(shell mkdir -p $(BUILD) && touch $(BUILD)/.sanitize)
 endif
 SAN_PROG := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-SAN_LIB ?= -fsanitize=undefined -fsanitize-undefined-trap-on-error
+# One trap per check (GCC merges a function's traps into one ud2
+# otherwise), so that its address names the source line.
+SAN_LIB ?= -fsanitize=undefined -fsanitize-undefined-trap-on-error \
+	-fno-crossjumping -fno-tree-tail-merge
 SAN_LIB_OBJ := $(filter-out $(NOLIBC_OBJ),$(CORE_OBJ) $(SO_ONLY_OBJ)) \
 	$(BUILD)/preload/preload.o
 $(SAN_LIB_OBJ): LIB_CFLAGS += $(SAN_LIB)
