@@ -61,14 +61,33 @@ NOLIBC_OBJ := $(NOLIBC_SRC:%.c=$(BUILD)/%.o)
 TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
 
 # ---- sanitizers (SANITIZE=1; docs/sanitizers.md) ----
-# The selfckpt program, the unit tests and the library code they link (a
-# second copy of the objects, in $(BUILD)/asan/) get AddressSanitizer and
-# UBSan. The libraries that checkpointed programs load get UBSan in trap
-# mode, which needs no runtime: no shadow memory to save, nothing that the
-# restorer would unmap. Where code runs freestanding (rst/, and NOLIBC_SRC
-# in the libraries) it gets neither. A build directory keeps the setting
-# it was first built with (the tests run make on it again, without
-# SANITIZE): use one of its own.
+# What gets which sanitizer, and why:
+#  - the selfckpt program, the unit tests and imgedit, with all the library
+#    code they link (a second copy of the objects, in $(BUILD)/asan/):
+#    AddressSanitizer (and LeakSanitizer) and UBSan, each report to a file
+#    (tests/run-sanitized.sh). The program never checkpoints itself, so
+#    there the freestanding C files are ordinary code, instrumented too;
+#    `restart` runs instrumented up to the jump into the restorer, which
+#    unmaps all of it, shadow included, and runs none of it again.
+#  - the libraries that checkpointed programs load (.so, .a, preload):
+#    UBSan in trap mode only. ASan cannot be in a process that saves its
+#    own memory: its shadow (terabytes reserved at fixed addresses) and
+#    its runtime's state would be part of every image, to be written and
+#    put back by a writer and a restorer that know nothing of them.
+#    UBSan's runtime would bring libubsan and libstdc++ into every such
+#    program (and into every link with the static library), and set
+#    itself up at its first report, in the middle of a checkpoint. Trap
+#    mode has no runtime and no state: a failed check is a ud2
+#    instruction, the program dies of SIGILL, and run-sanitized.sh finds
+#    where in the kernel's log. So the freestanding checkpoint code
+#    (NOLIBC_SRC: the writer, after the registers are captured) can have
+#    it too: it still calls nothing and writes nothing (check-nolibc).
+#  - the restorer (rst/, RST_CFLAGS below): nothing. It runs after the
+#    launcher unmapped itself, past the point of no return, as a blob that
+#    may have no undefined symbol and no relocation (check-restorer.sh);
+#    it stays the plain build's, byte for byte.
+# A build directory keeps the setting it was first built with (the tests
+# run make on it again, without SANITIZE): use one of its own.
 SAN_MARK := $(wildcard $(BUILD)/.sanitize)
 SANITIZE ?= $(if $(SAN_MARK),1,0)
 SAN_PROG :=
@@ -92,8 +111,7 @@ SAN_PROG := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # otherwise), so that its address names the source line.
 SAN_LIB ?= -fsanitize=undefined -fsanitize-undefined-trap-on-error \
 	-fno-crossjumping -fno-tree-tail-merge
-SAN_LIB_OBJ := $(filter-out $(NOLIBC_OBJ),$(CORE_OBJ) $(SO_ONLY_OBJ)) \
-	$(BUILD)/preload/preload.o
+SAN_LIB_OBJ := $(CORE_OBJ) $(SO_ONLY_OBJ) $(BUILD)/preload/preload.o
 $(SAN_LIB_OBJ): LIB_CFLAGS += $(SAN_LIB)
 # The program does not checkpoint itself: in it, the freestanding C files
 # are ordinary code, and sanitized too (not in the libraries).
@@ -107,6 +125,7 @@ $(BUILD)/asan/%.o: %.c
 endif
 
 # ---- the restorer blob (freestanding, position-independent) ----
+# Never sanitized, with SANITIZE=1 too (see above).
 RST_SRC := libselfckpt/rst/rst-main.c libselfckpt/rst/rst-lib.c \
 	libselfckpt/nolibc/xxh64.c libselfckpt/nolibc/fmt.c
 RST_ASM := libselfckpt/rst/rst-entry.S
