@@ -91,6 +91,7 @@ TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
 SAN_MARK := $(wildcard $(BUILD)/.sanitize)
 SANITIZE ?= $(if $(SAN_MARK),1,0)
 SAN_PROG :=
+SAN_PROG_OBJ :=
 INTERNAL_OBJ := $(CORE_OBJ) $(TOOL_LIB_OBJ)
 ifeq ($(SANITIZE),0)
 ifneq ($(SAN_MARK),)
@@ -107,6 +108,8 @@ $(shell mkdir -p $(BUILD) && touch $(BUILD)/.sanitize)
 endif
 SAN_PROG := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
+# In every program linked with SAN_PROG: UBSan's reports to its log_path.
+SAN_PROG_OBJ := $(BUILD)/tools/sanitize.o
 # One trap per check (GCC merges a function's traps into one ud2
 # otherwise), so that its address names the source line.
 SAN_LIB ?= -fsanitize=undefined -fsanitize-undefined-trap-on-error \
@@ -189,8 +192,9 @@ $(BUILD)/rst.bin: $(BUILD)/rst.elf
 $(BUILD)/rst-blob.o: tools/rst-blob.S $(BUILD)/rst.bin
 	$(Q)$(CC) -c -DRST_BIN='"$(BUILD)/rst.bin"' $< -o $@
 
-$(BUILD)/selfckpt: $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a
-	$(Q)$(CC) $(SAN_PROG) -o $@ $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a -Wl,-z,now
+$(BUILD)/selfckpt: $(TOOLS_OBJ) $(SAN_PROG_OBJ) $(BUILD)/libselfckpt-internal.a
+	$(Q)$(CC) $(SAN_PROG) -o $@ $(TOOLS_OBJ) $(SAN_PROG_OBJ) \
+		$(BUILD)/libselfckpt-internal.a -Wl,-z,now
 
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
@@ -252,10 +256,10 @@ HELPER_SRC := $(wildcard tests/e2e/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/e2e/helpers/%.c=$(BUILD)/tests/e2e/helpers/%)
 ABS_BUILD := $(abspath $(BUILD))
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libselfckpt-internal.a
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libselfckpt-internal.a $(SAN_PROG_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_BASE) $(SAN_PROG) -Wno-missing-prototypes -Itests/unit -o $@ $< \
-		$(BUILD)/libselfckpt-internal.a -lcmocka -lxxhash
+		$(SAN_PROG_OBJ) $(BUILD)/libselfckpt-internal.a -lcmocka -lxxhash
 
 # End-to-end tests link the shared library, as most programs would.
 $(BUILD)/tests/e2e/bin/%: tests/e2e/%.c tests/e2e/zdtm.h $(BUILD)/libselfckpt.so
@@ -285,8 +289,8 @@ $(BUILD)/tests/e2e/helpers/run-%: tests/e2e/helpers/run-%.c
 	$(Q)$(CC) $(CFLAGS_BASE) -Wno-missing-prototypes -o $@ $< -lpthread
 
 # The image editor of incompat.sh uses the codec and xxh64 from inside.
-HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a $(SAN_PROG)
-$(BUILD)/tests/e2e/helpers/imgedit: $(BUILD)/libselfckpt-internal.a
+HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a $(SAN_PROG) $(SAN_PROG_OBJ)
+$(BUILD)/tests/e2e/helpers/imgedit: $(BUILD)/libselfckpt-internal.a $(SAN_PROG_OBJ)
 
 $(BUILD)/tests/runner: tests/e2e/runner.c
 	@mkdir -p $(dir $@)
