@@ -91,6 +91,18 @@ void selfckpt__rs_msg(struct rs *s, const char *fmt, ...)
 /* Restart: returns only on failure, with an exit status. */
 int selfckpt__restart(const struct sck_restart_opts *o);
 
+/* The vdso and vvar mappings of this process, from /proc/self/maps. */
+struct sck_special_now {
+	uint32_t n;
+	struct sck_special sp[SCK_MAX_SPECIAL];
+};
+
+/*
+ * Fills now with them, in the order of the maps (none if the maps cannot
+ * be read). Libc side: restore.c (check_machine) and selfckpt verify.
+ */
+void selfckpt__current_specials(struct sck_special_now *now);
+
 /* restore-files.c */
 int selfckpt__rs_open_files(struct rs *s);
 int selfckpt__rs_place_fds(struct rs *s);

@@ -229,50 +229,6 @@ static int read_image(struct verify *v, int fd)
 
 /* ---- the machine (restore.c check_machine, check_vdso) ------------------ */
 
-struct special_now {
-	uint32_t n;
-	struct sck_special sp[SCK_MAX_SPECIAL];
-};
-
-static void current_specials(struct special_now *now)
-{
-	size_t size = 1 << 20;
-	char *buf = NULL, *line, *next;
-	long n;
-
-	now->n = 0;
-	for (;;) {
-		buf = malloc(size);
-		if (!buf)
-			return;
-		n = selfckpt__read_file(AT_FDCWD, "/proc/self/maps", buf, size);
-		if (n >= 0)
-			break;
-		free(buf);
-		if (n != -E2BIG)
-			return;
-		size *= 2;
-	}
-	for (line = buf; *line; line = next) {
-		struct sck_maps_entry e;
-		uint32_t kind = 0;
-
-		next = strchr(line, '\n');
-		next = next ? next + 1 : line + strlen(line);
-		if (selfckpt__parse_maps_line(line, &e))
-			continue;
-		if (!strcmp(e.name, "[vdso]"))
-			kind = SCK_VMA_VDSO;
-		else if (!strcmp(e.name, "[vvar]"))
-			kind = SCK_VMA_VVAR;
-		else if (!strcmp(e.name, "[vvar_vclock]"))
-			kind = SCK_VMA_VVAR_VCLOCK;
-		if (kind && now->n < SCK_MAX_SPECIAL)
-			now->sp[now->n++] = (struct sck_special){ e.start, e.end, kind, 0 };
-	}
-	free(buf);
-}
-
 static const struct sck_special *find_vdso(const struct sck_special *sp, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
@@ -284,9 +240,9 @@ static const struct sck_special *find_vdso(const struct sck_special *sp, uint32_
 static void check_vdso(struct verify *v, const char *here)
 {
 	const struct sck_header *h = &v->rs.img.hdr;
-	struct special_now now;
+	struct sck_special_now now;
 
-	current_specials(&now);
+	selfckpt__current_specials(&now);
 	const struct sck_special *vi = find_vdso(h->special, h->nspecial);
 	const struct sck_special *vn = find_vdso(now.sp, now.n);
 	int same = h->nspecial == now.n && vi && vn;
