@@ -220,4 +220,14 @@ void selfckpt__rs_clock_note(struct rs *s, const char *why);
  */
 int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s));
 
+/*
+ * Also restore-ns.c, and used by selfckpt check and verify, which try what
+ * a restart does. selfckpt__write_file writes text to a file that exists
+ * (a /proc knob): 0, or -1 if it could not be opened or not all was
+ * written. selfckpt__map_own_ids, in a new user namespace, denies
+ * setgroups and maps only uid and gid: 0, or -1 with errno set.
+ */
+int selfckpt__write_file(const char *path, const char *text);
+int selfckpt__map_own_ids(uid_t uid, gid_t gid);
+
 #endif

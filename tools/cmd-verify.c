@@ -682,18 +682,6 @@ static void check_rlimits(struct verify *v)
 
 /* ---- ids: restore-ns.c, tried in a child ------------------------------ */
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n = -1;
-
-	if (fd >= 0) {
-		n = write(fd, text, strlen(text));
-		close(fd);
-	}
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 static void tell(int fd, char how, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void tell(int fd, char how, const char *fmt, ...)
@@ -739,7 +727,6 @@ static int probe_ids(const int32_t *ids, uint32_t nids, char *why, size_t n)
 		uid_t uid = getuid();
 		gid_t gid = getgid();
 		int fl = CLONE_NEWPID | (geteuid() ? CLONE_NEWUSER : 0);
-		char line[64];
 
 		close(p[0]);
 		if (unshare(fl) < 0) {
@@ -747,18 +734,10 @@ static int probe_ids(const int32_t *ids, uint32_t nids, char *why, size_t n)
 			     (fl & CLONE_NEWUSER) ? "user and PID " : "PID ", strerror(errno));
 			_exit(0);
 		}
-		if (fl & CLONE_NEWUSER) {
-			int bad_map = write_file("/proc/self/setgroups", "deny");
-
-			snprintf(line, sizeof(line), "%u %u 1", (unsigned)uid, (unsigned)uid);
-			bad_map = bad_map || write_file("/proc/self/uid_map", line);
-			snprintf(line, sizeof(line), "%u %u 1", (unsigned)gid, (unsigned)gid);
-			bad_map = bad_map || write_file("/proc/self/gid_map", line);
-			if (bad_map) {
-				tell(p[1], '2', "cannot map user and group ids in the new namespace: %s",
-				     strerror(errno));
-				_exit(0);
-			}
+		if ((fl & CLONE_NEWUSER) && selfckpt__map_own_ids(uid, gid)) {
+			tell(p[1], '2', "cannot map user and group ids in the new namespace: %s",
+			     strerror(errno));
+			_exit(0);
 		}
 		pid_t init = fork();
 
