@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -284,7 +285,16 @@ static void without_option(char **argv)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	snprintf(uname_, sizeof(uname_), "selfckpt-conn01-%d", getpid());
+	/*
+	 * The helpers outlive the test (up to 60 s) and pids come round
+	 * again (pid_max 32768, and the suite forks a lot): the name must
+	 * not be the pid alone, or a new run's helper cannot bind it.
+	 */
+	unsigned long long nonce = 0;
+
+	CHECK(getrandom(&nonce, sizeof(nonce), 0) == (ssize_t)sizeof(nonce), "getrandom: %s",
+	      strerror(errno));
+	snprintf(uname_, sizeof(uname_), "selfckpt-conn01-%d-%016llx", getpid(), nonce);
 	if (!getenv("SELFCKPT_CLOSE_CONNECTIONS"))
 		without_option(argv);
 
