@@ -323,9 +323,13 @@ static int classify(struct sck_dump *d, const struct sck_fdx *all, const struct 
 	__builtin_memset(r, 0, sizeof(*r));
 	ret = selfckpt__fd_classify(d, all, n, x, r);
 	if (ret) {
+		const char *e = selfckpt_last_error() ? selfckpt_last_error() : "?";
 		char why[512];
 
-		sck_strlcpy(why, selfckpt_last_error() ? selfckpt_last_error() : "?", sizeof(why));
+		/* The fd's own reason, without its "fd: " */
+		if (sck_starts_with(e, LOG_PREFIX))
+			e += sizeof(LOG_PREFIX) - 1;
+		sck_strlcpy(why, e, sizeof(why));
 		return sck_fail(-ret, "fd %d is a unix socket with a descriptor in flight (SCM_RIGHTS) in its queue that cannot be saved (it was fd %d during the checkpoint only): %s",
 				s->sock_fd[i], x->fd, why);
 	}

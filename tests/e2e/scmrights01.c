@@ -17,13 +17,16 @@
  *     file twice, that file also open at an fd (the three share one open
  *     file description: one offset); "five". Each read gives one message
  *     whole with its descriptors;
+ *   - the memfd, only in flight, in two queues, is one open file
+ *     description after the restart (moving one offset moves the other);
  *   - a seqpacket pair: "x" with 3 descriptors (the memfd, pipe A's
  *     write end again, the file of "four"), "yy";
  *   - the checkpointed process goes on unharmed: each check is also run
  *     by a child forked from it right after the checkpoint, on the same
  *     queues (the checkpoint takes nothing out of them);
- *   - refused, with its message, and the process goes on: a unix socket
- *     in flight in another's queue.
+ *   - refused, with its message, and the process goes on (the message
+ *     still there with its descriptor): a unix socket in flight in
+ *     another's queue; a pidfd in flight (a kind refused at an fd too).
  *
  * Each descriptor received is checked: the file's offset, flags and
  * contents; pipe A: what was in it, what is written through the received
@@ -38,6 +41,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -157,7 +161,7 @@ static void check_eventfd(const char *what, int fd)
 /* Everything queued, read in order and checked; by the restarted process or a child. */
 static void check_all(const char *what)
 {
-	int f[4], g[4], h[4];
+	int f[4], g[4], h[4], sq_memfd;
 	char buf[32] = { 0 };
 	char w[64];
 
@@ -185,7 +189,7 @@ static void check_all(const char *what)
 	recv_expect(w, sq[1], 100, "x", h, 3);
 	snprintf(w, sizeof(w), "%s: memfd in flight (seqpacket)", what);
 	check_memfd(w, h[0]);
-	close(h[0]);
+	sq_memfd = h[0];
 	close(h[1]);		/* pipe A's write end, again */
 	snprintf(w, sizeof(w), "%s: shared file (seqpacket)", what);
 	CHECK(lseek(shared_fd, 11, SEEK_SET) == 11 && lseek(h[2], 0, SEEK_CUR) == 11, "%s: not shared with fd %d",
@@ -204,6 +208,11 @@ static void check_all(const char *what)
 	recv_expect(w, dg[1], 100, "two", f, 1);
 	snprintf(w, sizeof(w), "%s: memfd in flight", what);
 	check_memfd(w, f[0]);
+	/* Only in flight, in two queues: one open file description. */
+	CHECK(lseek(f[0], 9, SEEK_SET) == 9 && lseek(sq_memfd, 0, SEEK_CUR) == 9,
+	      "%s: the memfd sent twice is two open file descriptions", w);
+	close(sq_memfd);
+	close(f[0]);
 	snprintf(w, sizeof(w), "%s: empty datagram", what);
 	recv_expect(w, dg[1], 100, "", g, 1);
 	snprintf(w, sizeof(w), "%s: pipe B", what);
@@ -283,6 +292,37 @@ static void setup(void)
 	pa[1] = pb[0] = -1;
 }
 
+/* A pidfd in flight: refused with the reason an fd would get; the process goes on. */
+static void refused_pidfd(void)
+{
+	int p[2], pfd = (int)syscall(SYS_pidfd_open, getpid(), 0), got;
+	char path[600];
+
+	if (pfd < 0) {
+		test_log("no pidfd_open here (%s): not tried", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s.refused", test_image());
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) == 0, "socketpair");
+	send_with(p[0], "pidfd", &pfd, 1);
+	close(pfd);
+	errno = 0;
+	long r = selfckpt_checkpoint(path, SELFCKPT_NO_SYNC);
+	const char *msg = selfckpt_last_error();
+
+	CHECK(r == -1 && errno == ENOTSUP, "a pidfd in flight: checkpoint gave %ld (%s)", r,
+	      strerror(errno));
+	CHECK(msg && strstr(msg, "in its queue that cannot be saved (it was fd ") &&
+	      strstr(msg, "during the checkpoint only): fd ") && strstr(msg, "[pidfd]"),
+	      "a pidfd in flight: message \"%s\"", msg ? msg : "");
+	test_log("refused: %s", msg);
+	CHECK(access(path, F_OK) != 0, "a refused checkpoint left %s", path);
+	recv_expect("pidfd in flight after the refusal", p[1], 100, "pidfd", &got, 1);
+	close(got);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* A unix socket in flight: refused by name; the process goes on. */
 static void refused_socket(void)
 {
@@ -319,6 +359,7 @@ static void refused_socket(void)
 int main(void)
 {
 	refused_socket();
+	refused_pidfd();
 	setup();
 	long id = selfckpt_checkpoint(test_image(), SELFCKPT_NO_SYNC);
 
