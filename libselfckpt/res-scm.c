@@ -82,12 +82,20 @@ struct sck_scm_dump {
 	struct sck_scm_fd out[SCK_SCM_MAX_FDS];	/* one record's, being written */
 };
 
+/* What a pipe, epoll or inotify instance only in flight may need. */
+#define SCM_OBJ_RESERVE (1ULL << 20)
+
 uint64_t selfckpt__scm_plan(void)
 {
-	/* The tables, and the SCM records in the metadata. */
+	/*
+	 * The tables, the SCM records in the metadata, and objects only in
+	 * flight, which selfckpt__obj_plan cannot see: a pipe's bytes are
+	 * copied into the arena (beyond this reserve the checkpoint fails
+	 * with ENOMEM and says so).
+	 */
 	return sizeof(struct sck_scm_dump) + 64 +
 	       SCM_NOTES_MAX * (sizeof(struct sck_scm) + sizeof(struct sck_rec) + 8) +
-	       SCM_IDS_MAX * sizeof(struct sck_scm_fd);
+	       SCM_IDS_MAX * sizeof(struct sck_scm_fd) + SCM_OBJ_RESERVE;
 }
 
 /* The descriptor in flight on the open file description of fd, or -1. */
