@@ -1153,7 +1153,7 @@ static int take_fd(struct rd *r, struct sck_image *img,
 
 /*
  * One descriptor in flight, k (1...) of an SCM record: what an FD record
- * may be, without a number, never stdio or a socket (image-format.h).
+ * may be, without a number, never stdio (image-format.h).
  */
 static int take_flight(struct rd *r, struct sck_image *img, const struct sck_rec *rec,
 		       uint64_t off, const struct sck_scm_fd *sf, uint32_t k,
@@ -1179,8 +1179,6 @@ static int take_flight(struct rd *r, struct sck_image *img, const struct sck_rec
 				   f->obj_id);
 		uint32_t kind = img->objs[f->obj_id - 1].o.kind;
 
-		if (kind == SCK_OBJ_UNIX || kind == SCK_OBJ_INET)
-			return BAD("descriptor %u in flight is a socket (object %u)", k, f->obj_id);
 		if (check_obj_fd(img, f))
 			return BAD("descriptor %u in flight cannot be an end of %s object %u", k,
 				   selfckpt__obj_kind_name(kind), f->obj_id);

@@ -30,11 +30,19 @@
  *     with an fd if kcmp says so, and is written in SCM records
  *     (image-format.h); the kept descriptors are closed.
  *
- * Refused, by name: a socket in flight (a unix socket inside a queue is
- * what the kernel's garbage collector deals with: its own queue may hold
- * it, or hold the socket whose queue holds it; restart would have to make
- * those cycles again), a descriptor in flight holding a file lock, more
- * than SCM_FLIGHT_MAX distinct descriptions or SCM_NOTES_MAX messages.
+ * A socket in flight is saved as a socket at an fd would be (res-sock.c
+ * finds the peers and clients of sockets among those in flight too, and
+ * copies the queue of one only in flight when it saves it, noting what
+ * flies in it in turn). Restart makes every socket first and closes the
+ * descriptors it sent only once every queue is full, so the kernel's
+ * garbage collector (net/unix/garbage.c) finds what the process had:
+ * sockets reachable from an fd stay, a cycle reachable from none is
+ * garbage again.
+ *
+ * Refused, by name: a descriptor in flight of a kind an fd could not have
+ * either (the fd's own reason, wrapped), one holding a file lock, more
+ * than SCM_FLIGHT_MAX distinct descriptions, SCM_NOTES_MAX messages or
+ * SCM_IDS_MAX descriptors.
  *
  * Async-signal-safe: raw system calls and the arena only.
  */
@@ -230,9 +238,6 @@ static int note_one(void *arg, int fd)
 		i = keep(s, fd);
 	if (i < 0)
 		return i;
-	if (S_ISSOCK(s->flight[i].st.st_mode))
-		return sck_fail(EOPNOTSUPP, "fd %d is a unix socket with a socket (%s) in flight (SCM_RIGHTS) in its queue (%s): a socket in flight cannot be restored",
-				nt->x->fd, s->flight[i].target, nt->x->target);
 	if (s->nids >= SCM_IDS_MAX)
 		return sck_fail(EOPNOTSUPP, "more than %d descriptors in flight (SCM_RIGHTS) in the process's unix sockets: not supported",
 				SCM_IDS_MAX);
@@ -379,6 +384,24 @@ static int write_note(struct sck_dump *d, const struct scm_note *nt, uint32_t *n
 	return 0;
 }
 
+/*
+ * Notes in queue order, as SCM records must be (image-format.md 6.20): by
+ * object, each socket's in the order its queue was copied. The queues
+ * were copied in fd order (and some later, as sockets in flight were
+ * saved), the objects numbered otherwise (the two ends of a pair one
+ * after the other): a stable insertion sort by object.
+ */
+static void sort_notes(struct sck_scm_dump *s)
+{
+	for (uint32_t i = 1; i < s->nnotes; i++)
+		for (uint32_t j = i; j > 0 && s->notes[j - 1].obj > s->notes[j].obj; j--) {
+			struct scm_note t = s->notes[j];
+
+			s->notes[j] = s->notes[j - 1];
+			s->notes[j - 1] = t;
+		}
+}
+
 int selfckpt__scm_collect(struct sck_dump *d, const struct sck_fdx *all,
 			  const struct sck_fd *recs, int n)
 {
@@ -387,6 +410,10 @@ int selfckpt__scm_collect(struct sck_dump *d, const struct sck_fdx *all,
 	uint8_t done[SCM_FLIGHT_MAX] = { 0 };
 	int ret;
 
+	/*
+	 * Classifying a socket in flight may copy its queue, and note more
+	 * descriptors: s->nnotes is read again at each turn.
+	 */
 	for (uint32_t k = 0; s && k < s->nnotes; k++) {
 		const struct scm_note *nt = &s->notes[k];
 
@@ -402,6 +429,8 @@ int selfckpt__scm_collect(struct sck_dump *d, const struct sck_fdx *all,
 				return ret;
 		}
 	}
+	if (s)
+		sort_notes(s);
 	for (uint32_t k = 0; s && k < s->nnotes; k++)
 		if (s->notes[k].obj && (ret = write_note(d, &s->notes[k], &next_no)))
 			return ret;

@@ -96,12 +96,22 @@ static int opt_int(int fd, int level, int name, int *v)
 	return (int)sys_getsockopt(fd, level, name, v, &len);
 }
 
-/* The descriptor among all[0..n) on the socket with inode ino, or NULL. */
-static const struct sck_fdx *sock_fd(const struct sck_fdx *all, int n, uint64_t ino)
+/*
+ * The descriptor among all[0..n) on the socket with inode ino, or else the
+ * one kept for it in flight in a queue (res-scm.c), or NULL.
+ */
+static const struct sck_fdx *sock_fd(const struct sck_dump *d, const struct sck_fdx *all,
+				     int n, uint64_t ino)
 {
-	for (int i = 0; i < n; i++)
-		if (S_ISSOCK(all[i].st.st_mode) && all[i].st.st_ino == ino)
-			return &all[i];
+	const struct sck_fdx *flight;
+	int nflight = selfckpt__scm_inflight(d, &flight);
+
+	for (int i = 0; i < n + nflight; i++) {
+		const struct sck_fdx *x = i < n ? &all[i] : &flight[i - n];
+
+		if (S_ISSOCK(x->st.st_mode) && x->st.st_ino == ino)
+			return x;
+	}
 	return NULL;
 }
 
@@ -826,7 +836,7 @@ static int unix_listener(struct sck_dump *d, const struct sck_fdx *all, int n,
 	if (id)
 		return (int)id;
 	for (uint32_t i = 0; i < u->nicons; i++) {
-		const struct sck_fdx *c = sock_fd(all, n, u->icons[i]);
+		const struct sck_fdx *c = sock_fd(d, all, n, u->icons[i]);
 
 		if (!c) {
 			outside++;
@@ -853,7 +863,7 @@ static int unix_listener(struct sck_dump *d, const struct sck_fdx *all, int n,
 	if (lid < 0)
 		return lid;
 	for (uint32_t i = 0; i < u->nicons; i++) {
-		const struct sck_fdx *c = sock_fd(all, n, u->icons[i]);
+		const struct sck_fdx *c = sock_fd(d, all, n, u->icons[i]);
 
 		if (!c || sock_obj_id(d, c->st.st_dev, c->st.st_ino))
 			continue;
@@ -907,7 +917,7 @@ static int unix_obj(struct sck_dump *d, const struct sck_fdx *all, int n,
 	default:
 		return refuse(x, "a unix socket in a state this library does not know");
 	}
-	y = u.peer ? sock_fd(all, n, u.peer) : NULL;
+	y = u.peer ? sock_fd(d, all, n, u.peer) : NULL;
 	if (u.peer) {
 		ret = udiag(d, u.peer, &v);
 		if (ret == -ENOENT && y)

@@ -1001,8 +1001,6 @@ class Reader:
                 raise self.bad(r, "descriptor %d in flight refers to unknown object %d"
                                % (k, obj_id))
             o = self.objs[obj_id - 1]
-            if o["kind"] in (OBJ_UNIX, OBJ_INET):
-                raise self.bad(r, "descriptor %d in flight is a socket (object %d)" % (k, obj_id))
             if not self.obj_fd_ok(open_flags, o):
                 raise self.bad(r, "descriptor %d in flight cannot be an end of %s object %d"
                                % (k, OBJ_KINDS[o["kind"]][0], obj_id))

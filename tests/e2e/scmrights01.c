@@ -24,9 +24,18 @@
  *   - the checkpointed process goes on unharmed: each check is also run
  *     by a child forked from it right after the checkpoint, on the same
  *     queues (the checkpoint takes nothing out of them);
+ *   - sockets in flight, in a datagram: one end of a seqpacket pair only
+ *     in flight, its peer at an fd, its own queue holding a message and
+ *     a message with an eventfd in flight (its queue comes back, and its
+ *     peer); the other end, also at its fd (the same socket after);
+ *   - a cycle of sockets only in flight, each in the other's queue,
+ *     reachable from a socket at an fd: the same cycle after;
+ *   - the stream's receiving end is fd 40, far above the others: its
+ *     queue is copied last, its object comes first (SCM records must be
+ *     sorted into queue order, or the reader refuses the image);
  *   - refused, with its message, and the process goes on (the message
- *     still there with its descriptor): a unix socket in flight in
- *     another's queue; a pidfd in flight (a kind refused at an fd too).
+ *     still there with its descriptor): a netlink socket in flight, a
+ *     pidfd in flight (kinds refused at an fd too).
  *
  * Each descriptor received is checked: the file's offset, flags and
  * contents; pipe A: what was in it, what is written through the received
@@ -47,7 +56,7 @@
 
 #include "zdtm.h"
 
-static int pa[2], pb[2], str[2], dg[2], sq[2], shared_fd;
+static int pa[2], pb[2], str[2], dg[2], sq[2], kp[2], cy_h[2], cy_a[2], cy_b[2], shared_fd;
 static char file_path[600], shared_path[600];
 
 static void send_with(int s, const char *data, const int *fds, int nfds)
@@ -158,6 +167,51 @@ static void check_eventfd(const char *what, int fd)
 	      (unsigned long long)v);
 }
 
+/* The sockets in flight: kp's second end with its queue, and kp[0] itself. */
+static void check_sockets(const char *what)
+{
+	struct stat a, b;
+	int k[2], e;
+	char w[64], buf[16] = { 0 };
+	uint64_t v = 0;
+
+	snprintf(w, sizeof(w), "%s: datagram sock", what);
+	recv_expect(w, dg[1], 100, "sock", k, 2);
+	CHECK(fstat(k[1], &a) == 0 && fstat(kp[0], &b) == 0 && a.st_ino == b.st_ino,
+	      "%s: the socket in flight that is also fd %d is another socket", w, kp[0]);
+	snprintf(w, sizeof(w), "%s: queue of the socket only in flight", what);
+	recv_expect(w, k[0], 100, "to-k1", &e, 0);
+	recv_expect(w, k[0], 100, "nest", &e, 1);
+	CHECK(read(e, &v, 8) == 8 && v == 7, "%s: eventfd in flight in it: %llu", w,
+	      (unsigned long long)v);
+	nothing_left(w, k[0]);
+	CHECK(write(k[0], "back", 4) == 4 && read(kp[0], buf, sizeof(buf)) == 4 &&
+	      !strcmp(buf, "back"), "%s: its peer is not fd %d", w, kp[0]);
+	close(e);
+	close(k[0]);
+	close(k[1]);
+}
+
+/* The cycle: cy_a[1] from cy_h[1], cy_b[1] from it, cy_a[1] again from that. */
+static void check_cycle(const char *what)
+{
+	struct stat s1, s2;
+	char w[64], b[4];
+	int x, y, z;
+
+	snprintf(w, sizeof(w), "%s: cycle", what);
+	recv_expect(w, cy_h[1], 100, "h", &x, 1);
+	recv_expect(w, x, 100, "b", &y, 1);
+	recv_expect(w, y, 100, "a", &z, 1);
+	CHECK(fstat(x, &s1) == 0 && fstat(z, &s2) == 0 && s1.st_ino == s2.st_ino,
+	      "%s: the socket in the cycle is two sockets", w);
+	CHECK(send(cy_a[0], "q", 1, 0) == 1 && recv(x, b, sizeof(b), MSG_DONTWAIT) == 1,
+	      "%s: the socket in flight is not its fd's peer", w);
+	close(x);
+	close(y);
+	close(z);
+}
+
 /* Everything queued, read in order and checked; by the restarted process or a child. */
 static void check_all(const char *what)
 {
@@ -227,7 +281,9 @@ static void check_all(const char *what)
 	      "%s: the two in flight and fd %d do not share one offset", w, shared_fd);
 	snprintf(w, sizeof(w), "%s: datagram five", what);
 	recv_expect(w, dg[1], 100, "five", f + 1, 0);
+	check_sockets(what);
 	nothing_left(w, dg[1]);
+	check_cycle(what);
 }
 
 static void setup(void)
@@ -248,6 +304,13 @@ static void setup(void)
 	/* Pipe A's read end below the sockets. */
 	CHECK(pipe2(pa, O_CLOEXEC) == 0 && write(pa[1], "pipe-data", 9) == 9, "pipe A");
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, str) == 0, "stream pair");
+	/*
+	 * The receiving end far above: its queue is copied after the others
+	 * (fd order), its object numbered before theirs (with its pair's
+	 * first end), so the SCM records must be put in queue order.
+	 */
+	CHECK(dup3(str[1], 40, O_CLOEXEC) == 40 && close(str[1]) == 0, "dup3");
+	str[1] = 40;
 	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dg) == 0, "dgram pair");
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sq) == 0, "seqpacket pair");
 	/* Pipe B's write end above them. */
@@ -277,6 +340,35 @@ static void setup(void)
 	both[0] = both[1] = shared_fd;
 	send_with(dg[0], "four", both, 2);
 	send_with(dg[0], "five", NULL, 0);
+
+	/*
+	 * Sockets in flight: kp[1], only in flight, whose peer kp[0] is at
+	 * an fd and whose own queue holds "to-k1", then "nest" with an
+	 * eventfd (7) in flight in it; and kp[0] itself, also at its fd.
+	 */
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, kp) == 0, "socket pair kp");
+	int nest = eventfd(7, EFD_CLOEXEC), ks[2] = { kp[1], kp[0] };
+
+	CHECK(nest >= 0, "eventfd");
+	send_with(kp[0], "to-k1", NULL, 0);
+	send_with(kp[0], "nest", &nest, 1);
+	close(nest);
+	send_with(dg[0], "sock", ks, 2);
+	close(kp[1]);
+	kp[1] = -1;
+
+	/*
+	 * A cycle: cy_a[1] in cy_b[1]'s queue and cy_b[1] in cy_a[1]'s, both
+	 * only in flight, reachable from cy_h[1], whose queue holds cy_a[1].
+	 */
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cy_h) == 0 &&
+	      socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cy_a) == 0 &&
+	      socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cy_b) == 0, "cycle pairs");
+	send_with(cy_b[0], "a", &cy_a[1], 1);
+	send_with(cy_a[0], "b", &cy_b[1], 1);
+	send_with(cy_h[0], "h", &cy_a[1], 1);
+	close(cy_a[1]);
+	close(cy_b[1]);
 
 	int three[3] = { mfd, pa[1], shared_fd };
 
@@ -323,42 +415,37 @@ static void refused_pidfd(void)
 	close(p[1]);
 }
 
-/* A unix socket in flight: refused by name; the process goes on. */
-static void refused_socket(void)
+/* A netlink socket in flight: refused with the reason an fd would get. */
+static void refused_netlink(void)
 {
-	int p[2], s[2];
+	int p[2], nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0), got;
 	char path[600];
 
+	CHECK(nl >= 0, "netlink socket: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s.refused", test_image());
-	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, p) == 0 &&
-	      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) == 0, "socketpair");
-	send_with(p[0], "sock", &s[1], 1);
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, p) == 0, "socketpair");
+	send_with(p[0], "nl", &nl, 1);
+	close(nl);
 	errno = 0;
 	long r = selfckpt_checkpoint(path, SELFCKPT_NO_SYNC);
 	const char *msg = selfckpt_last_error();
 
-	CHECK(r == -1 && errno == ENOTSUP, "a socket in flight: checkpoint gave %ld (%s)", r,
-	      strerror(errno));
-	CHECK(msg && strstr(msg, "a socket (socket:[") && strstr(msg, "in flight (SCM_RIGHTS)") &&
-	      strstr(msg, "cannot be restored"), "a socket in flight: message \"%s\"", msg ? msg : "");
+	CHECK(r == -1 && errno == ENOTSUP, "a netlink socket in flight: checkpoint gave %ld (%s)",
+	      r, strerror(errno));
+	CHECK(msg && strstr(msg, "in its queue that cannot be saved (it was fd ") &&
+	      strstr(msg, "is a netlink socket (socket:["),
+	      "a netlink socket in flight: message \"%s\"", msg ? msg : "");
 	test_log("refused: %s", msg);
 	CHECK(access(path, F_OK) != 0, "a refused checkpoint left %s", path);
-	/* The message is still there, with its socket. */
-	int got;
-
-	recv_expect("socket in flight after the refusal", p[1], 100, "sock", &got, 1);
-	CHECK(write(got, "z", 1) == 1 && read(s[0], path, 1) == 1 && path[0] == 'z',
-	      "the socket in flight no longer works");
+	recv_expect("netlink socket in flight after the refusal", p[1], 100, "nl", &got, 1);
 	close(got);
-	close(s[0]);
-	close(s[1]);
 	close(p[0]);
 	close(p[1]);
 }
 
 int main(void)
 {
-	refused_socket();
+	refused_netlink();
 	refused_pidfd();
 	setup();
 	long id = selfckpt_checkpoint(test_image(), SELFCKPT_NO_SYNC);
