@@ -29,7 +29,9 @@
 #      flag NO_OWNED_LOCKS), and the images of the e2e tests timers02
 #      (POSIX_TIMER records: a timer signalling a thread, CPU-time clocks)
 #      and sigpending01 (SIGINFO records for the process and for two
-#      threads; every image has a CLOCKS record). imgcheck.py accepts each, from
+#      threads; every image has a CLOCKS record) and scmrights01 (SCM
+#      records: descriptors in flight of every kind, sockets only in
+#      flight, a cycle of them). imgcheck.py accepts each, from
 #      the file and from a pipe, and every member of its --json output
 #      (ids, uuids, how the writer was restarted and whether new ids are
 #      safe, counts, regions, descriptors, bytes, stored bytes, the
@@ -59,7 +61,11 @@
 #      thread or times, or naming a thread or process the image does not
 #      have; pending signals that are not signals, whose siginfo names
 #      another, or for a thread the image does not have; CLOCKS twice or
-#      with a bad time): refused
+#      with a bad time; SCM records with bad counts, lengths, objects,
+#      byte ranges or message indexes, out of queue order, with flight
+#      numbers out of sequence or repeats that differ, descriptors in
+#      flight with a number, flags, a bad kind, access mode, file, object
+#      or sharing): refused
 #      by both with the same message, which names the rule. And forged
 #      images a newer minor version could write (longer fixed parts,
 #      header flags it defines), without a CLOCKS record or with the
@@ -346,8 +352,9 @@ for img, words in (("unix01/image.1", ("unix stream socket, connected to fd", "u
                    ("conn01/image.1", ("closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)",
                                        "1 connection dropped")),
                    ("scmrights01/image.1", ("15 bytes queued, 2 carrying 3 descriptors in flight",
-                                            "5 messages queued, 3 carrying 4 descriptors in flight",
-                                            "2 messages queued, 1 carrying 3 descriptors in flight"))):
+                                            "6 messages queued, 4 carrying 6 descriptors in flight",
+                                            "2 messages queued, 1 carrying 3 descriptors in flight",
+                                            "connected to object "))):
     whats = " | ".join(f["what"] for f in refs[img]["fds"])
     for w in words:
         if w not in whats:
@@ -359,8 +366,10 @@ if len(tms) != 7 or not any(t["notify"] == "thread" for t in tms) or not any(t["
     fail("timers02's image lacks some timers: %r" % tms)
 fl = refs["scmrights01/image.1"]["in_flight"]
 whats = " | ".join(d["what"] for m in fl for d in m["fds"])
-if (len(fl) != 6 or {d["flight"] for m in fl for d in m["fds"]} != set(range(1, 7)) or
-        [m["bytes"] for m in fl] != [7, 6, 0, 0, 0, 0] or "eventfd, count 42" not in whats or
+if (len(fl) != 11 or {d["flight"] for m in fl for d in m["fds"]} != set(range(1, 12)) or
+        [m["bytes"] for m in fl] != [7, 6] + [0] * 9 or "eventfd, count 42" not in whats or
+        "unix seqpacket socket, connected to fd" not in whats or
+        not any(m["socket"].startswith("object ") for m in fl) or
         "write end" not in whats or "read end" not in whats or "/memfd:scm-memfd" not in whats or
         not any(d["shared_with"] >= 0 for m in fl for d in m["fds"]) or
         not any(d["offset"] == 5 and d["kind"] == "file" for m in fl for d in m["fds"])):
@@ -799,7 +808,7 @@ UX = "unix01/image.1"
 IN = "inet01/image.1"
 TM = "timers02/image.1"
 SP = "sigpending01/image.1"
-SC = "scmrights01/image.1"      # SCM 0-1: stream (object 3); 2-4: datagram; 5: seqpacket
+SC = "scmrights01/image.1"      # SCM 0-1: stream (object 3); 2-5: datagram; 6: seqpacket...
 
 
 def scm(i, off, fmt, v):
@@ -1219,8 +1228,8 @@ forged = [
     (SC, "stream bytes past the queue", scm(1, 16, "<Q", 1000), {}, "bytes 7+1000 outside the 15 queued"),
     (SC, "stream message of no bytes", scm(1, 16, "<Q", 0), {}, "bytes 7+0 outside the 15 queued"),
     (SC, "stream bytes overlapping", scm(1, 8, "<Q", 6), {}, "out of queue order"),
-    (SC, "a datagram message past the queue", scm(4, 8, "<Q", 5), {}, "message 5 of 5"),
-    (SC, "a datagram message with bytes", scm(2, 16, "<Q", 1), {}, "message 1 of 5"),
+    (SC, "a datagram message past the queue", scm(5, 8, "<Q", 6), {}, "message 6 of 6"),
+    (SC, "a datagram message with bytes", scm(2, 16, "<Q", 1), {}, "message 1 of 6"),
     (SC, "the same datagram message twice", scm(3, 8, "<Q", 1), {}, "out of queue order"),
     (SC, "two SCM records swapped: the flight numbers give it away first", swap_scm, {},
      "descriptor 1: flight number 3 out of sequence"),
