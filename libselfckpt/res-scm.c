@@ -65,7 +65,7 @@
 #define SCM_FLIGHT_MAX 64		/* distinct descriptions in flight */
 #define SCM_NOTES_MAX 128		/* messages carrying descriptors */
 #define SCM_IDS_MAX 1024		/* descriptors over all those messages */
-#define SCM_CTL_SIZE (SCK_SCM_MAX_FDS * 4 + 64)
+#define SCM_CTL_SIZE (SCK_SCM_MAX_FDS * 4 + 256)
 
 /* A message (or a stream's bytes) carrying descriptors. */
 struct scm_note {

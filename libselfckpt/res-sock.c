@@ -266,7 +266,7 @@ static long peek_one(struct sck_dump *d, const struct sck_fdx *x, struct queue *
 		     void *p, uint64_t want, struct sockaddr_un *from, uint32_t *fromlen,
 		     int trunc)
 {
-	uint64_t ctl[(SCK_SCM_MAX_FDS * 4 + 64) / 8];
+	uint64_t ctl[(SCK_SCM_MAX_FDS * 4 + 256) / 8];
 	struct iovec iov = { p, (size_t)want };
 	struct msghdr m = { .msg_name = from, .msg_namelen = from ? sizeof(*from) : 0,
 			    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
