@@ -679,7 +679,8 @@ static int flight_fd(struct rs *s, const struct sck_img_obj *o, const struct sck
 
 	if (*fd >= 0)
 		return *fd;
-	if (r->share_with)
+	/* With --stdio=inherit fds 0-2 are the command's: not what it shared. */
+	if (r->share_with && !(r->share_with <= 3 && s->o->stdio_inherit))
 		*fd = fcntl((int)r->share_with - 1, F_DUPFD_CLOEXEC, 0);
 	else if (r->kind == SCK_FD_OBJ)
 		*fd = selfckpt__rs_obj_fd(s, r);
