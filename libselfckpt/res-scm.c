@@ -65,7 +65,6 @@
 #define SCM_FLIGHT_MAX 64		/* distinct descriptions in flight */
 #define SCM_NOTES_MAX 128		/* messages carrying descriptors */
 #define SCM_IDS_MAX 1024		/* descriptors over all those messages */
-#define SCM_CTL_SIZE (SCK_SCM_MAX_FDS * 4 + 256)
 
 /* A message (or a stream's bytes) carrying descriptors. */
 struct scm_note {
@@ -106,15 +105,26 @@ uint64_t selfckpt__scm_plan(void)
 	       SCM_IDS_MAX * sizeof(struct sck_scm_fd) + SCM_OBJ_RESERVE;
 }
 
-/* The descriptor in flight on the open file description of fd, or -1. */
+/*
+ * The index of the descriptor kept on the open file description of fd,
+ * -1 if none is, or -errno (with the reason set) if kcmp cannot tell:
+ * without it, one description sent twice would come back as two, so
+ * nothing is guessed here (res-file.c guesses for fds, and warns).
+ */
 static int flight_index(const struct sck_scm_dump *s, int fd)
 {
 	long pid = sys_getpid();
 
-	for (uint32_t i = 0; i < s->nflight; i++)
-		if (sys_kcmp((int)pid, (int)pid, KCMP_FILE, (unsigned long)s->flight[i].fd,
-			     (unsigned long)fd) == 0)
+	for (uint32_t i = 0; i < s->nflight; i++) {
+		long r = sys_kcmp((int)pid, (int)pid, KCMP_FILE,
+				  (unsigned long)s->flight[i].fd, (unsigned long)fd);
+
+		if (r == 0)
 			return (int)i;
+		if (r < 0)
+			return sck_fail(EOPNOTSUPP, "kcmp() is not available (%s): descriptors in flight (SCM_RIGHTS) cannot be told apart: not supported",
+					selfckpt__errname((int)-r));
+	}
 	return -1;
 }
 
@@ -232,9 +242,9 @@ static int note_one(void *arg, int fd)
 	struct sck_scm_dump *s = nt->s;
 	int i = flight_index(s, fd);
 
-	if (i >= 0)
+	if (i >= 0 || i < -1)
 		sys_close(fd);
-	else
+	if (i == -1)
 		i = keep(s, fd);
 	if (i < 0)
 		return i;
@@ -295,17 +305,27 @@ void selfckpt__scm_owner(struct sck_dump *d, uint32_t obj, int sock_fd)
 
 /* ---- 3. collect --------------------------------------------------------------- */
 
-/* The lowest fd sharing flight entry x's open file description, +1; or 0. */
-static uint32_t shared_fd(const struct sck_fdx *x, const struct sck_fdx *all,
-			  const struct sck_fd *recs, int n)
+/*
+ * The lowest fd sharing flight entry x's open file description, +1; 0 if
+ * none does; -errno with the reason set if kcmp cannot tell.
+ */
+static long shared_fd(const struct sck_fdx *x, const struct sck_fdx *all,
+		      const struct sck_fd *recs, int n)
 {
 	long pid = sys_getpid();
 
-	for (int j = 0; j < n; j++)
-		if (all[j].st.st_ino == x->st.st_ino && all[j].st.st_dev == x->st.st_dev &&
-		    sys_kcmp((int)pid, (int)pid, KCMP_FILE, (unsigned long)all[j].fd,
-			     (unsigned long)x->fd) == 0)
+	for (int j = 0; j < n; j++) {
+		if (all[j].st.st_ino != x->st.st_ino || all[j].st.st_dev != x->st.st_dev)
+			continue;
+		long r = sys_kcmp((int)pid, (int)pid, KCMP_FILE, (unsigned long)all[j].fd,
+				  (unsigned long)x->fd);
+
+		if (r == 0)
 			return recs[j].share_with ? recs[j].share_with : (uint32_t)all[j].fd + 1;
+		if (r < 0)
+			return sck_fail(EOPNOTSUPP, "kcmp() is not available (%s): whether a descriptor in flight (SCM_RIGHTS) is also fd %d cannot be told: not supported",
+					selfckpt__errname((int)-r), all[j].fd);
+	}
 	return 0;
 }
 
@@ -355,9 +375,13 @@ static int classify(struct sck_dump *d, const struct sck_fdx *all, const struct 
 		    all[j].st.st_dev == x->st.st_dev)
 			return sck_fail(EOPNOTSUPP, "fd %d is a unix socket with a pipe in flight (SCM_RIGHTS) in its queue whose other end is fd %d, which restart takes from its caller (stdio): not supported",
 					s->sock_fd[i], all[j].fd);
+	long sh = shared_fd(x, all, recs, n);
+
+	if (sh < 0)
+		return (int)sh;
 	r->fd = -1;
 	r->fd_flags = 0;
-	r->share_with = shared_fd(x, all, recs, n);
+	r->share_with = (uint32_t)sh;
 	return 0;
 }
 
