@@ -45,7 +45,7 @@ CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-mem.c libselfckpt/res-file.c libselfckpt/res-obj.c \
 	libselfckpt/res-evl.c libselfckpt/res-tty.c libselfckpt/res-ghost.c \
 	libselfckpt/res-flock.c libselfckpt/res-lenient.c libselfckpt/res-proc.c \
-	libselfckpt/res-sock.c \
+	libselfckpt/res-sock.c libselfckpt/res-scm.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
 	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \
 	libselfckpt/res-signal.c libselfckpt/res-timer.c \

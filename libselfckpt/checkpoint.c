@@ -122,7 +122,8 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 	/* Room for threads created before the stop reaches their creator. */
 	p->threads = (uint64_t)nthreads + nthreads / 4 + 16;
 	p->vmas = sz.nvmas + 64;
-	p->fds = (uint64_t)nfds + 16;
+	/* 64: objects for descriptors in flight only (res-scm.c). */
+	p->fds = (uint64_t)nfds + 16 + 64;
 	p->files = p->vmas + p->fds + 16;
 	p->runs = sz.pages / 2 + p->vmas * 2 + 4096;
 	if (p->runs > (1U << 22))
@@ -321,6 +322,8 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 
 static void teardown(struct sck_dump *d)
 {
+	/* Descriptors in flight: open until the writer has read memfds (res-scm.c). */
+	selfckpt__scm_close(d);
 	sys_close(d->pagemap_fd);
 	sys_close(d->mem_fd);
 	drop_arena(d);

@@ -83,6 +83,7 @@ const char *selfckpt__rec_type_name(uint32_t type)
 		"THREAD",     "END_META", "PAD",	 "PAGES",
 		"PAGE_HASHES", "COMMIT",  "NOTE",	 "OBJ",
 		"LOCK",       "POSIX_TIMER", "SIGINFO", "CLOCKS",
+		"?",	      "SCM",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
@@ -1150,6 +1151,150 @@ static int take_fd(struct rd *r, struct sck_image *img,
 	return 0;
 }
 
+/*
+ * One descriptor in flight, k (1...) of an SCM record: what an FD record
+ * may be, without a number, never stdio (image-format.h).
+ */
+static int take_flight(struct rd *r, struct sck_image *img, const struct sck_rec *rec,
+		       uint64_t off, const struct sck_scm_fd *sf, uint32_t k,
+		       const struct sck_scm_fd *first)
+{
+	const struct sck_fd *f = &sf->fd;
+
+	if (!sf->flight || sf->flight > img->nflight + 1)
+		return BAD("descriptor %u: flight number %u out of sequence", k, sf->flight);
+	if (first)
+		return memcmp(first, sf, sizeof(*sf)) ?
+		       BAD("descriptor %u: flight %u differs from its first description", k,
+			   sf->flight) : 0;
+	if (f->fd != -1 || f->fd_flags || f->stdio_kind || sf->_pad)
+		return BAD("descriptor %u in flight has a number or flags", k);
+	if (f->kind < SCK_FD_FILE || f->kind > SCK_FD_OBJ || f->kind == SCK_FD_STDIO)
+		return BAD("descriptor %u in flight has bad kind %u", k, f->kind);
+	if (f->kind == SCK_FD_OBJ) {
+		if (f->file_id)
+			return BAD("descriptor %u in flight is an object but refers to a file", k);
+		if (!f->obj_id || f->obj_id > img->nobjs)
+			return BAD("descriptor %u in flight refers to unknown object %u", k,
+				   f->obj_id);
+		uint32_t kind = img->objs[f->obj_id - 1].o.kind;
+
+		if (check_obj_fd(img, f))
+			return BAD("descriptor %u in flight cannot be an end of %s object %u", k,
+				   selfckpt__obj_kind_name(kind), f->obj_id);
+	} else {
+		if (f->obj_id)
+			return BAD("descriptor %u in flight refers to an object but is not one", k);
+		if (!f->file_id || f->file_id > img->nfiles)
+			return BAD("descriptor %u in flight refers to unknown file %u", k,
+				   f->file_id);
+		const struct sck_file *ff = &img->files[f->file_id - 1].f;
+		uint32_t want = f->kind == SCK_FD_FILE ? SCK_FILE_REG :
+				f->kind == SCK_FD_DIR ? SCK_FILE_DIR : SCK_FILE_CHR;
+
+		if (ff->kind != want || (ff->flags & SCK_FILEF_OBJECT))
+			return BAD("descriptor %u in flight refers to a file of another kind", k);
+	}
+	if (f->share_with) {
+		uint32_t other = f->share_with - 1;
+		int found = 0;
+
+		for (uint32_t i = 0; i < img->nfds; i++)
+			if ((uint32_t)img->fds[i].fd == other && img->fds[i].kind == f->kind &&
+			    img->fds[i].obj_id == f->obj_id && img->fds[i].file_id == f->file_id)
+				found = 1;
+		if (!found)
+			return BAD("descriptor %u in flight shares with unknown fd %u", k, other);
+	}
+	img->nflight++;
+	return 0;
+}
+
+/* The first description of flight number no in the SCM records so far, or NULL. */
+static const struct sck_scm_fd *flight_first(const struct sck_image *img,
+					     const struct sck_scm_fd *cur, uint32_t ncur,
+					     uint32_t no)
+{
+	for (uint32_t i = 0; i < img->nscms; i++)
+		for (uint32_t k = 0; k < img->scms[i].s.nfds; k++)
+			if (img->scms[i].fds[k].flight == no)
+				return &img->scms[i].fds[k];
+	for (uint32_t k = 0; k < ncur; k++)
+		if (cur[k].flight == no)
+			return &cur[k];
+	return NULL;
+}
+
+/*
+ * SCM: a message of a unix object's queue carrying descriptors, in queue
+ * order after the SCM records before it, naming objects, files and fds
+ * recorded before it.
+ */
+static int take_scm(struct rd *r, struct sck_image *img, const struct sck_rec *rec,
+		    uint64_t off, const uint8_t *p)
+{
+	struct sck_scm h;
+
+	if (rec->len < sizeof(h))
+		return BAD("too short");
+	memcpy(&h, p, sizeof(h));
+	if (!h.nfds || h.nfds > SCK_SCM_MAX_FDS)
+		return BAD("%u descriptors in one message", h.nfds);
+	if (rec->len != sizeof(h) + (uint64_t)h.nfds * sizeof(struct sck_scm_fd))
+		return BAD("wrong length");
+	if (img->nscms >= SCK_MAX_FDS)
+		return BAD("too many");
+	if (!h.obj || h.obj > img->nobjs || img->objs[h.obj - 1].o.kind != SCK_OBJ_UNIX)
+		return BAD("object %u is not a unix socket", h.obj);
+
+	const struct sck_img_obj *o = &img->objs[h.obj - 1];
+	const struct sck_obj_unix *u = (const void *)o->state;
+
+	if (u->state == SCK_SOCK_LISTEN || u->state == SCK_SOCK_PENDING)
+		return BAD("object %u has no queue", h.obj);
+	if (u->type == SOCK_STREAM && (!h.len || h.at > o->o.data_len ||
+				       h.len > o->o.data_len - h.at))
+		return BAD("object %u: bytes %llu+%llu outside the %llu queued", h.obj,
+			   (unsigned long long)h.at, (unsigned long long)h.len,
+			   (unsigned long long)o->o.data_len);
+	if (u->type != SOCK_STREAM && (h.len || h.at >= u->nmsgs))
+		return BAD("object %u: message %llu of %u", h.obj, (unsigned long long)h.at,
+			   u->nmsgs);
+	if (img->nscms) {
+		const struct sck_scm *prev = &img->scms[img->nscms - 1].s;
+
+		if (prev->obj > h.obj ||
+		    (prev->obj == h.obj && h.at < prev->at + prev->len + (u->type != SOCK_STREAM)))
+			return BAD("object %u: out of queue order", h.obj);
+	}
+
+	struct sck_img_scm *n = grow(img->scms, img->nscms, sizeof(*img->scms));
+
+	if (!n)
+		return -ENOMEM;
+	img->scms = n;
+	n = &img->scms[img->nscms];
+	n->s = h;
+	n->fds = malloc(h.nfds * sizeof(*n->fds));
+	if (!n->fds)
+		return -ENOMEM;
+	memcpy(n->fds, p + sizeof(h), h.nfds * sizeof(*n->fds));
+	for (uint32_t k = 0; k < h.nfds; k++) {
+		const struct sck_scm_fd *first = NULL;
+
+		if (n->fds[k].flight && n->fds[k].flight <= img->nflight)
+			first = flight_first(img, n->fds, k, n->fds[k].flight);
+		int ret = take_flight(r, img, rec, off, &n->fds[k], k + 1, first);
+
+		if (ret) {
+			free(n->fds);
+			return ret;
+		}
+	}
+	img->nscms++;
+	return 0;
+}
+
 static int take_thread(struct rd *r, struct sck_image *img,
 		       const struct sck_rec *rec, uint64_t off, const uint8_t *p)
 {
@@ -1581,6 +1726,9 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 		case SCK_REC_CLOCKS:
 			ret = take_clocks(r, img, rec, off, p);
 			break;
+		case SCK_REC_SCM:
+			ret = take_scm(r, img, rec, off, p);
+			break;
 		default:
 			if (!(rec->flags & SCK_RECF_OPTIONAL))
 				ret = fail(r, -EPROTONOSUPPORT,
@@ -1753,6 +1901,9 @@ void selfckpt__image_free(struct sck_image *img)
 		free(img->notes[i]);
 	free(img->notes);
 	free(img->timers);
+	for (uint32_t i = 0; i < img->nscms; i++)
+		free(img->scms[i].fds);
+	free(img->scms);
 	free(img->sigs);
 	free(img->chunk_hash);
 	memset(img, 0, sizeof(*img));

@@ -99,6 +99,8 @@ enum sck_rec_type {
 	SCK_REC_POSIX_TIMER = 17,	/* one POSIX timer (timer_create) */
 	SCK_REC_SIGINFO = 18,		/* one pending signal and its siginfo */
 	SCK_REC_CLOCKS = 19,		/* the clocks at capture; OPTIONAL */
+	/* 20 and 22 are set aside for other work (issue 5). */
+	SCK_REC_SCM = 21,		/* descriptors in flight on a unix socket */
 };
 
 /* ---- HEADER: identity and the fingerprint of the machine ------------- */
@@ -660,6 +662,38 @@ _Static_assert(sizeof(struct sck_obj_inet) == 288, "obj_inet");
 
 #define SCK_MAX_OBJ_DATA (64ULL << 20)	/* data of one object */
 
+/* ---- SCM: descriptors in flight on a unix socket ---------------------------
+ *
+ * One record per message in the receive queue of a unix OBJ that carries
+ * descriptors (SCM_RIGHTS), after every OBJ and FD record it names and in
+ * queue order: (obj, at) increases from one SCM record to the next. The
+ * payload is struct sck_scm, then nfds struct sck_scm_fd. A descriptor in
+ * flight is written like an FD record with no number (fd -1): a file
+ * reopened at its offset, or an end of an OBJ; share_with names an FD
+ * record whose descriptor shares its open file description. The same open
+ * file description in flight several times has one flight number: its
+ * first sck_scm_fd describes it, later ones repeat it byte for byte.
+ * Restart sends each message again with the descriptors (restore-sock.c).
+ */
+#define SCK_SCM_MAX_FDS 253		/* the kernel's SCM_MAX_FD */
+
+struct sck_scm {
+	uint32_t obj;			/* the SCK_OBJ_UNIX whose queue holds it */
+	uint32_t nfds;			/* 1..SCK_SCM_MAX_FDS */
+	uint64_t at;			/* datagram, seqpacket: the message's index
+					 * (0..nmsgs-1); stream: the offset in the
+					 * queued bytes where those sent with the
+					 * descriptors start */
+	uint64_t len;			/* stream: how many were sent with them
+					 * (1 or more); else 0 */
+};
+
+struct sck_scm_fd {
+	uint32_t flight;		/* 1 for the first met in the image, ... */
+	uint32_t _pad;
+	struct sck_fd fd;		/* fd -1, fd_flags 0, never STDIO */
+};
+
 /* ---- LOCK: a file lock, taken again at restart ----------------------------
  *
  * Comes after the FD record of fd, which must be a file, a directory or
@@ -854,5 +888,7 @@ _Static_assert(sizeof(struct sck_lock) == 32, "lock");
 _Static_assert(sizeof(struct sck_posix_timer) == 64, "posix_timer");
 _Static_assert(sizeof(struct sck_siginfo) == 136, "siginfo");
 _Static_assert(sizeof(struct sck_clocks) == 32, "clocks");
+_Static_assert(sizeof(struct sck_scm) == 24, "scm");
+_Static_assert(sizeof(struct sck_scm_fd) == 56, "scm_fd");
 
 #endif /* SELFCKPT_IMAGE_FORMAT_H */

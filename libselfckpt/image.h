@@ -98,6 +98,12 @@ struct sck_img_obj {
 	uint8_t *data;			/* o.data_len bytes */
 };
 
+/* An SCM record: fds[nfds] follow s in the record. */
+struct sck_img_scm {
+	struct sck_scm s;
+	struct sck_scm_fd *fds;
+};
+
 struct sck_image {
 	struct sck_preamble pre;
 	struct sck_header hdr;
@@ -126,6 +132,10 @@ struct sck_image {
 	uint32_t nsigs;
 	struct sck_clocks clocks;
 	int has_clocks;
+	/* SCM records: messages carrying descriptors in flight, in order. */
+	struct sck_img_scm *scms;
+	uint32_t nscms;
+	uint32_t nflight;		/* distinct flight numbers */
 	struct sck_end_meta end;
 	uint64_t data_off;		/* stream offset of the PAGES payload */
 	uint64_t chain;			/* hdr_hash of the PAGES record */

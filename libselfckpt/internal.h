@@ -121,6 +121,9 @@ struct sck_dump {
 	struct sck_dump_file *files;
 	uint32_t nfiles, files_cap;
 	struct sck_dump_obj *objs;	/* objects.h */
+	struct sck_scm_dump *scm;	/* descriptors in flight, res-scm.c */
+	struct sck_sock_pre *sock_pre;	/* queues copied first, res-sock.c */
+	uint32_t nsock_pre;
 	uint32_t nobjs, objs_cap;
 	struct sck_dump_fdata *fdata;	/* [objs_cap], res-ghost.c */
 	uint32_t nfdata;

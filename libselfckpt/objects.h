@@ -92,6 +92,42 @@ int selfckpt__lenient_fd(struct sck_dump *d, const struct sck_fdx *x,
 int selfckpt__sock_obj(struct sck_dump *d, const struct sck_fdx *all, int n,
 		       const struct sck_fdx *x, struct sck_fd *r);
 uint64_t selfckpt__sock_plan(int fd);
+/*
+ * res-sock.c, for res-scm.c's scan: copy the queues of the unix sockets
+ * among all[0..n) (not 0-2) now, before any descriptor is classified;
+ * each socket's save uses its copy (and its error) later. 0 or -errno.
+ */
+int selfckpt__sock_precopy(struct sck_dump *d, const struct sck_fdx *all, int n);
+
+/*
+ * res-file.c, for res-scm.c: describe descriptor x->fd (its target, stat
+ * and fdinfo) through dirfd on /proc/self/fd, and classify it as for an
+ * FD record. Both return 0 or -errno with the reason set.
+ */
+int selfckpt__fd_describe(int dirfd, struct sck_fdx *x);
+int selfckpt__fd_classify(struct sck_dump *d, const struct sck_fdx *all, int n,
+			  const struct sck_fdx *x, struct sck_fd *r);
+
+/*
+ * res-scm.c: descriptors in flight on unix sockets (SCM_RIGHTS). scan:
+ * before the descriptors all[0..n) are classified, keep one descriptor on
+ * each open file description in flight in their queues. inflight: those
+ * (for pipe ends), returns how many. note: res-sock.c's peek of a queue
+ * got control data ctl[0..ctllen) for message at (or stream bytes at, len)
+ * of socket x; keeps or closes the descriptors in it. owner: the notes
+ * of the socket at sock_fd are the queue of object obj. collect: write the SCM records once
+ * all[0..n) are classified as recs. close: give the kept ones back. All
+ * return 0 or -errno with the reason set. plan: arena bytes.
+ */
+int selfckpt__scm_scan(struct sck_dump *d, int dirfd, const struct sck_fdx *all, int n);
+int selfckpt__scm_inflight(const struct sck_dump *d, const struct sck_fdx **out);
+int selfckpt__scm_note(struct sck_dump *d, const struct sck_fdx *x, const void *ctl,
+		       uint64_t ctllen, uint64_t at, uint64_t len);
+void selfckpt__scm_owner(struct sck_dump *d, uint32_t obj, int sock_fd);
+int selfckpt__scm_collect(struct sck_dump *d, const struct sck_fdx *all,
+			  const struct sck_fd *recs, int n);
+void selfckpt__scm_close(struct sck_dump *d);
+uint64_t selfckpt__scm_plan(void);
 
 /* Add an OBJ record; fills o->id. Returns the id or -errno. */
 int selfckpt__obj_add(struct sck_dump *d, struct sck_obj *o,

@@ -324,7 +324,7 @@ static int gather(struct sck_dump *d, int dirfd, struct sck_fdx *all, int cap)
 	return n;
 }
 
-static int describe(int dirfd, struct sck_fdx *x)
+int selfckpt__fd_describe(int dirfd, struct sck_fdx *x)
 {
 	char name[32];
 	long len;
@@ -377,7 +377,10 @@ int selfckpt__fd_collect(struct sck_dump *d)
 			all[j - 1].fd = t;
 		}
 	for (int i = 0; i < n && !ret; i++)
-		ret = describe((int)dirfd, &all[i]);
+		ret = selfckpt__fd_describe((int)dirfd, &all[i]);
+	/* Descriptors in flight in unix sockets' queues, kept open (res-scm.c). */
+	if (!ret)
+		ret = selfckpt__scm_scan(d, (int)dirfd, all, n);
 	for (int i = 0; i < n && !ret; i++) {
 		ret = classify_fd(d, all, n, &all[i], &recs[i]);
 		/* /dev/null instead, and a note (res-lenient.c) */
@@ -394,9 +397,18 @@ int selfckpt__fd_collect(struct sck_dump *d)
 	/* Locks, once their descriptors are recorded (res-flock.c). */
 	if (!ret)
 		ret = selfckpt__flock_collect(d, all, recs, n);
+	/* Then the descriptors in flight, which may share with them. */
+	if (!ret)
+		ret = selfckpt__scm_collect(d, all, recs, n);
 	if (!ret)
 		sck_debug("%d descriptors", n);
 out:
 	sys_close((int)dirfd);
 	return ret;
+}
+
+int selfckpt__fd_classify(struct sck_dump *d, const struct sck_fdx *all, int n,
+			  const struct sck_fdx *x, struct sck_fd *r)
+{
+	return classify_fd(d, all, n, x, r);
 }

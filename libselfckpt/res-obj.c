@@ -80,14 +80,17 @@ static int refuse(const struct sck_fdx *x, const char *what)
  * The ends of pipe x that the process holds: bit 0 read, bit 1 write;
  * bit 2 if one of them is in packet mode (O_DIRECT, shown on write ends).
  */
-static unsigned pipe_ends(const struct sck_fdx *all, int n, const struct sck_fdx *x,
-			  const struct sck_fdx **reader)
+static unsigned pipe_ends(const struct sck_dump *d, const struct sck_fdx *all, int n,
+			  const struct sck_fdx *x, const struct sck_fdx **reader)
 {
+	const struct sck_fdx *flight;
+	int nflight = selfckpt__scm_inflight(d, &flight);
 	unsigned ends = 0;
 
 	*reader = NULL;
-	for (int i = 0; i < n; i++) {
-		const struct sck_fdx *o = &all[i];
+	/* The descriptors, then those in flight in unix sockets (res-scm.c). */
+	for (int i = 0; i < n + nflight; i++) {
+		const struct sck_fdx *o = i < n ? &all[i] : &flight[i - n];
 
 		if (o->st.st_ino != x->st.st_ino || o->st.st_dev != x->st.st_dev ||
 		    (o->st.st_mode & S_IFMT) != S_IFIFO)
@@ -177,7 +180,7 @@ static int pipe_obj(struct sck_dump *d, const struct sck_fdx *all, int n,
 {
 	int fifo = !sck_starts_with(x->target, "pipe:");
 	const struct sck_fdx *reader;
-	unsigned ends = pipe_ends(all, n, x, &reader);
+	unsigned ends = pipe_ends(d, all, n, x, &reader);
 
 	/* Already recorded from another descriptor of the same pipe? */
 	for (uint32_t i = 0; i < d->nobjs; i++)
@@ -335,7 +338,7 @@ uint64_t selfckpt__obj_plan(void)
 	long dirfd = sys_openat(-100, "/proc/self/fd",
 				O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	char buf[4096];
-	uint64_t total = 0;
+	uint64_t total = 0, socks = 0;
 	long len;
 
 	if (dirfd < 0)
@@ -363,9 +366,12 @@ uint64_t selfckpt__obj_plan(void)
 			}
 			total += selfckpt__ghost_plan(&st) +
 				 selfckpt__flock_plan(fd, &st);
-			if (S_ISSOCK(st.st_mode))
+			if (S_ISSOCK(st.st_mode)) {
 				total += selfckpt__sock_plan(fd);
+				socks++;
+			}
 		}
 	sys_close((int)dirfd);
-	return total;
+	/* Descriptors in flight on sockets (res-scm.c), their tables once. */
+	return total + (socks ? selfckpt__scm_plan() : 0);
 }

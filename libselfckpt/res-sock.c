@@ -96,12 +96,22 @@ static int opt_int(int fd, int level, int name, int *v)
 	return (int)sys_getsockopt(fd, level, name, v, &len);
 }
 
-/* The descriptor among all[0..n) on the socket with inode ino, or NULL. */
-static const struct sck_fdx *sock_fd(const struct sck_fdx *all, int n, uint64_t ino)
+/*
+ * The descriptor among all[0..n) on the socket with inode ino, or else the
+ * one kept for it in flight in a queue (res-scm.c), or NULL.
+ */
+static const struct sck_fdx *sock_fd(const struct sck_dump *d, const struct sck_fdx *all,
+				     int n, uint64_t ino)
 {
-	for (int i = 0; i < n; i++)
-		if (S_ISSOCK(all[i].st.st_mode) && all[i].st.st_ino == ino)
-			return &all[i];
+	const struct sck_fdx *flight;
+	int nflight = selfckpt__scm_inflight(d, &flight);
+
+	for (int i = 0; i < n + nflight; i++) {
+		const struct sck_fdx *x = i < n ? &all[i] : &flight[i - n];
+
+		if (S_ISSOCK(x->st.st_mode) && x->st.st_ino == ino)
+			return x;
+	}
 	return NULL;
 }
 
@@ -129,6 +139,7 @@ static int add(struct sck_dump *d, const struct sck_fdx *x, uint32_t kind,
 	id = selfckpt__obj_add(d, &o, st, data);
 	if (id < 0)
 		return id;
+	selfckpt__scm_owner(d, (uint32_t)id, x->fd);	/* what its queue carries */
 
 	struct sck_dump_obj *m = &d->objs[id - 1];
 
@@ -176,7 +187,7 @@ static void read_opts(int fd, struct sck_sockopts *o)
 /*
  * Control messages that came with a peek: descriptors in flight were
  * installed in this process (the kernel hands copies to a peek) and are
- * closed again. Returns 1 if there were any.
+ * closed again. Returns 1 if there were descriptors in flight.
  */
 static int drop_cmsg_fds(const uint8_t *c, uint64_t len)
 {
@@ -209,35 +220,84 @@ static int drop_cmsg_fds(const uint8_t *c, uint64_t len)
 	return found;
 }
 
+/* Is there an SCM_RIGHTS message in control data c[0..len)? */
+static int has_rights(const uint8_t *c, uint64_t len)
+{
+	while (len >= sizeof(struct cmsghdr)) {
+		struct cmsghdr h;
+
+		__builtin_memcpy(&h, c, sizeof(h));
+		if (h.cmsg_len < sizeof(h) || h.cmsg_len > len)
+			break;
+		if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_RIGHTS)
+			return 1;
+		uint64_t step = (h.cmsg_len + 7) & ~7ULL;
+
+		if (step >= len)
+			break;
+		c += step;
+		len -= step;
+	}
+	return 0;
+}
+
+/* Errors of a peek whose reason is set already (descriptors in flight). */
+static int passed_on(long r)
+{
+	return r == -EOPNOTSUPP || r == -EMFILE || r == -ENOMEM || r == -EBUSY;
+}
+
 struct queue {
 	uint8_t *buf;			/* in the arena */
 	uint64_t cap, len;
 	uint64_t dirty;			/* bytes of buf written, len or more */
 	uint32_t nmsgs;
+	uint32_t noted;			/* peeks that came with descriptors */
 };
 
 /*
  * One peek at offset q->len, into want bytes at p; with the sender's
  * name for messages. Returns the length the kernel reports (with
- * MSG_TRUNC, the whole message's), or -errno.
+ * MSG_TRUNC, the whole message's), or -errno. Descriptors in flight that
+ * come with it are noted (res-scm.c): for message q->nmsgs, or for the
+ * stream's bytes of this peek.
  */
-static long peek_one(const struct sck_fdx *x, void *p, uint64_t want,
-		     struct sockaddr_un *from, uint32_t *fromlen, int trunc)
+static long peek_one(struct sck_dump *d, const struct sck_fdx *x, struct queue *q,
+		     void *p, uint64_t want, struct sockaddr_un *from, uint32_t *fromlen,
+		     int trunc)
 {
-	uint8_t ctl[256];
+	uint64_t ctl[(SCK_SCM_MAX_FDS * 4 + 256) / 8];
 	struct iovec iov = { p, (size_t)want };
 	struct msghdr m = { .msg_name = from, .msg_namelen = from ? sizeof(*from) : 0,
 			    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
 			    .msg_controllen = sizeof(ctl) };
 	long r;
+	int ret = 0;
 
 	do
 		r = sys_recvmsg(x->fd, &m, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC |
 				(trunc ? MSG_TRUNC : 0));
 	while (r == -EINTR);
-	if (r >= 0 && drop_cmsg_fds(ctl, m.msg_controllen))
-		return sck_fail(EOPNOTSUPP, "fd %d is a unix socket with descriptors in flight (SCM_RIGHTS) in its queue (%s): not supported",
-				x->fd, x->target);
+	if (r >= 0 && (m.msg_flags & MSG_CTRUNC)) {
+		drop_cmsg_fds((const uint8_t *)ctl, m.msg_controllen);
+		return sck_fail(EMFILE, "fd %d: the descriptors in flight in its socket's queue cannot all be received during the checkpoint (MSG_CTRUNC: RLIMIT_NOFILE reached?)",
+				x->fd);
+	}
+	if (r > 0 && !from && m.msg_controllen) {
+		/*
+		 * A stream: a peek takes the bytes up to the end of those sent
+		 * with the descriptors and stops there, but no peek tells
+		 * where those start (one of a byte anywhere before reports
+		 * them too): all the bytes of this peek go back with them, as
+		 * CRIU does (docs/limitations.md).
+		 */
+		ret = selfckpt__scm_note(d, x, ctl, m.msg_controllen, q->len, (uint64_t)r);
+	} else if (r >= 0 && m.msg_controllen) {
+		ret = selfckpt__scm_note(d, x, ctl, m.msg_controllen, q->nmsgs, 0);
+	}
+	if (ret)
+		return ret;
+	q->noted += m.msg_controllen && has_rights((const uint8_t *)ctl, m.msg_controllen);
 	if (fromlen)
 		*fromlen = m.msg_namelen;
 	return r;
@@ -249,14 +309,15 @@ static long peek_one(const struct sck_fdx *x, void *p, uint64_t want,
  * stopped (a unix stream peek stops where the sender's credentials
  * change); without it (TCP before Linux 6.10) one peek takes them all.
  */
-static int peek_stream(const struct sck_fdx *x, struct queue *q, int use_off,
+static int peek_stream(struct sck_dump *d, const struct sck_fdx *x, struct queue *q,
+		       int use_off,
 		       uint64_t expect)
 {
 	while (q->len < expect) {
-		long r = peek_one(x, q->buf + q->len, expect - q->len, NULL, NULL, 0);
+		long r = peek_one(d, x, q, q->buf + q->len, expect - q->len, NULL, NULL, 0);
 
 		if (r < 0 && r != -EAGAIN)
-			return r == -EOPNOTSUPP ? (int)r :
+			return passed_on(r) ? (int)r :
 			       sck_fail((int)-r, "fd %d: cannot copy what its socket holds: %s",
 					x->fd, selfckpt__errname((int)-r));
 		if (r <= 0)
@@ -282,7 +343,8 @@ static int peek_stream(const struct sck_fdx *x, struct queue *q, int use_off,
  * was peeked at before, by the program or an earlier checkpoint, is never
  * seen: no interface counts the messages queued. docs/limitations.md.)
  */
-static int peek_msgs(const struct sck_fdx *x, struct queue *q, uint32_t type,
+static int peek_msgs(struct sck_dump *d, const struct sck_fdx *x, struct queue *q,
+		     uint32_t type,
 		     uint64_t rq_bytes, int eof)
 {
 	uint64_t bytes = 0;
@@ -296,16 +358,18 @@ static int peek_msgs(const struct sck_fdx *x, struct queue *q, uint32_t type,
 			return sck_fail(ENOMEM, "fd %d: no checkpoint memory for the messages queued in its socket",
 					x->fd);
 		uint8_t *at = q->buf + q->len, *body = at + hdr;
-		long r = peek_one(x, body, q->cap - q->len - hdr, &from, &fromlen, 1);
+		uint32_t noted = q->noted;
+		long r = peek_one(d, x, q, body, q->cap - q->len - hdr, &from, &fromlen, 1);
 
 		if (r == -EAGAIN)
 			return 0;
 		if (r < 0)
-			return r == -EOPNOTSUPP ? (int)r :
+			return passed_on(r) ? (int)r :
 			       sck_fail((int)-r, "fd %d: cannot copy the messages its socket holds: %s",
 					x->fd, selfckpt__errname((int)-r));
 		/* A seqpacket socket shut for reading says end-of-file at the end. */
-		if (r == 0 && eof && bytes == rq_bytes && type == SOCK_SEQPACKET)
+		if (r == 0 && eof && bytes == rq_bytes && type == SOCK_SEQPACKET &&
+		    q->noted == noted)
 			return 0;
 		uint64_t wrote = q->len + hdr + (uint64_t)r;
 
@@ -400,12 +464,12 @@ static int copy_queue(struct sck_dump *d, const struct sck_fdx *x, int type, int
 		ret = sck_fail(EOPNOTSUPP, "fd %d has out-of-band data (MSG_OOB) queued in its socket (%s): not supported",
 			       x->fd, x->target);
 	else if (!unix_msgs)
-		ret = peek_stream(x, q, use_off, (uint64_t)inq);
+		ret = peek_stream(d, x, q, use_off, (uint64_t)inq);
 	else if (!use_off)
 		ret = sck_fail(EOPNOTSUPP, "fd %d: the kernel does not let its socket's messages be copied (SO_PEEK_OFF)",
 			       x->fd);
 	else
-		ret = peek_msgs(x, q, (uint32_t)type, rq_bytes, eof);
+		ret = peek_msgs(d, x, q, (uint32_t)type, rq_bytes, eof);
 	if (use_off)
 		sys_setsockopt(x->fd, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
 	/*
@@ -604,6 +668,88 @@ static void unix_name(const struct udiag *u, struct sck_obj_unix *st)
 	st->flags |= SCK_SOCKF_UNLINKED;
 }
 
+/* ---- queues copied first ---------------------------------------------------- */
+
+/*
+ * A unix socket's queue copied before the descriptors were classified
+ * (res-scm.c says why), or the reason it could not be: given when the
+ * socket is saved, if it is (a connection to another process is refused
+ * first, by its own reason).
+ */
+struct sck_sock_pre {
+	int fd;
+	int ret;
+	struct queue q;
+	char *why;			/* the reason, kept in the arena */
+};
+
+int selfckpt__sock_precopy(struct sck_dump *d, const struct sck_fdx *all, int n)
+{
+	uint32_t count = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++) {
+			const struct sck_fdx *x = &all[i];
+			int dom = 0, acc = 0;
+			struct udiag u;
+
+			if (!S_ISSOCK(x->st.st_mode) || x->fd <= 2 ||
+			    opt_int(x->fd, SOL_SOCKET, SO_DOMAIN, &dom) || dom != AF_UNIX ||
+			    (opt_int(x->fd, SOL_SOCKET, SO_ACCEPTCONN, &acc) == 0 && acc))
+				continue;
+			if (!pass) {
+				count++;
+				continue;
+			}
+			struct sck_sock_pre *p = &d->sock_pre[d->nsock_pre++];
+
+			p->fd = x->fd;
+			p->ret = udiag(d, (uint32_t)x->st.st_ino, &u);
+			if (p->ret)
+				p->ret = 1;	/* copied when saved, if it is */
+			else
+				p->ret = copy_queue(d, x, (int)u.type, u.type != SOCK_STREAM, u.rq,
+						    (u.shutdown & 1) != 0, &p->q);
+			if (p->ret < 0) {
+				const char *e = selfckpt_last_error();
+				size_t len = e ? sck_strlen(e) + 1 : 1;
+
+				p->why = selfckpt__arena_alloc(&d->arena, len, 8);
+				if (p->why)
+					sck_strlcpy(p->why, e ? e : "", len);
+			}
+		}
+		if (!pass) {
+			d->nsock_pre = 0;
+			d->sock_pre = count ? selfckpt__arena_alloc(&d->arena,
+								    count * sizeof(*d->sock_pre), 8)
+					    : NULL;
+			if (count && !d->sock_pre)
+				return sck_fail(ENOMEM, "out of checkpoint memory for sockets");
+		}
+	}
+	return 0;
+}
+
+/* The copy of x's queue made first: 0 with q, -errno, or 1 if none. */
+static int precopied(struct sck_dump *d, const struct sck_fdx *x, struct queue *q)
+{
+	for (uint32_t i = 0; i < d->nsock_pre; i++) {
+		struct sck_sock_pre *p = &d->sock_pre[i];
+
+		if (p->fd != x->fd)
+			continue;
+		if (p->ret < 0)
+			return sck_fail(-p->ret, "%s", !p->why ? "cannot copy a socket's queue" :
+					sck_starts_with(p->why, LOG_PREFIX) ?
+					p->why + sizeof(LOG_PREFIX) - 1 : p->why);
+		if (p->ret == 0)
+			*q = p->q;
+		return p->ret;
+	}
+	return 1;
+}
+
 /*
  * Record x as a unix object in the given state; to is the peer whose
  * name a connected datagram socket connects to again.
@@ -638,8 +784,10 @@ static int unix_save(struct sck_dump *d, const struct sck_fdx *x, const struct u
 	}
 	read_opts(x->fd, &st->opts);
 	if (state != SCK_SOCK_LISTEN && state != SCK_SOCK_PENDING) {
-		ret = copy_queue(d, x, (int)u->type, u->type != SOCK_STREAM, u->rq,
-				 (u->shutdown & 1) != 0, &q);
+		ret = precopied(d, x, &q);
+		if (ret == 1)
+			ret = copy_queue(d, x, (int)u->type, u->type != SOCK_STREAM, u->rq,
+					 (u->shutdown & 1) != 0, &q);
 		if (ret)
 			return ret;
 		st->nmsgs = q.nmsgs;
@@ -688,7 +836,7 @@ static int unix_listener(struct sck_dump *d, const struct sck_fdx *all, int n,
 	if (id)
 		return (int)id;
 	for (uint32_t i = 0; i < u->nicons; i++) {
-		const struct sck_fdx *c = sock_fd(all, n, u->icons[i]);
+		const struct sck_fdx *c = sock_fd(d, all, n, u->icons[i]);
 
 		if (!c) {
 			outside++;
@@ -715,7 +863,7 @@ static int unix_listener(struct sck_dump *d, const struct sck_fdx *all, int n,
 	if (lid < 0)
 		return lid;
 	for (uint32_t i = 0; i < u->nicons; i++) {
-		const struct sck_fdx *c = sock_fd(all, n, u->icons[i]);
+		const struct sck_fdx *c = sock_fd(d, all, n, u->icons[i]);
 
 		if (!c || sock_obj_id(d, c->st.st_dev, c->st.st_ino))
 			continue;
@@ -769,7 +917,7 @@ static int unix_obj(struct sck_dump *d, const struct sck_fdx *all, int n,
 	default:
 		return refuse(x, "a unix socket in a state this library does not know");
 	}
-	y = u.peer ? sock_fd(all, n, u.peer) : NULL;
+	y = u.peer ? sock_fd(d, all, n, u.peer) : NULL;
 	if (u.peer) {
 		ret = udiag(d, u.peer, &v);
 		if (ret == -ENOENT && y)

@@ -295,7 +295,7 @@ int selfckpt__rs_open_files(struct rs *s)
 	return 0;
 }
 
-static int open_one(struct rs *s, const struct sck_fd *r)
+int selfckpt__rs_open_file(struct rs *s, const struct sck_fd *r)
 {
 	const struct sck_img_file *f = &s->img.files[r->file_id - 1];
 	int flags = (int)r->open_flags &
@@ -395,7 +395,7 @@ int selfckpt__rs_place_fds(struct rs *s)
 		}
 		if (stand_in)
 			*stand_in = r->fd;
-		fd = r->kind == SCK_FD_OBJ ? selfckpt__rs_obj_fd(s, r) : open_one(s, r);
+		fd = r->kind == SCK_FD_OBJ ? selfckpt__rs_obj_fd(s, r) : selfckpt__rs_open_file(s, r);
 		if (fd < 0) {
 			free(is_image_fd);
 			return -1;
@@ -415,7 +415,11 @@ int selfckpt__rs_place_fds(struct rs *s)
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 		}
 	}
-	if (selfckpt__rs_objects_done(s)) {
+	/*
+	 * Queues now: a descriptor in flight may share its open file
+	 * description with one just placed (restore-sock.c).
+	 */
+	if (selfckpt__rs_sockets_finish(s) || selfckpt__rs_objects_done(s)) {
 		free(is_image_fd);
 		return -1;
 	}

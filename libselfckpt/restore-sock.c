@@ -662,6 +662,104 @@ static int send_msg(int fd, const uint8_t *p, uint64_t n, const struct sockaddr_
 	return k == (ssize_t)n ? 0 : -1;
 }
 
+/* ---- descriptors in flight (SCM records) ------------------------------------- */
+
+/*
+ * The descriptor for a descriptor in flight, made the first time its
+ * flight number is met and kept until every queue is refilled, so that
+ * the same open file description goes into every message that had it:
+ * shared with the image's fd that shares it, else opened (a file at its
+ * offset) or made on its object as an FD record would be. -1 if not.
+ */
+static int flight_fd(struct rs *s, const struct sck_img_obj *o, const struct sck_scm_fd *sf)
+{
+	int *fd = &s->flight[sf->flight - 1];
+	const struct sck_fd *r = &sf->fd;
+	char w[SCK_MAX_PATH + 96];
+
+	if (*fd >= 0)
+		return *fd;
+	/* With --stdio=inherit fds 0-2 are the command's: not what it shared. */
+	if (r->share_with && !(r->share_with <= 3 && s->o->stdio_inherit))
+		*fd = fcntl((int)r->share_with - 1, F_DUPFD_CLOEXEC, 0);
+	else if (r->kind == SCK_FD_OBJ)
+		*fd = selfckpt__rs_obj_fd(s, r);
+	else
+		*fd = selfckpt__rs_open_file(s, r);
+	if (*fd < 0)
+		selfckpt__rs_msg(s, "cannot make descriptor %u in flight in the queue of %s%s%s",
+				 sf->flight, what(o, w, sizeof(w)), r->share_with ? ": " : "",
+				 r->share_with ? strerror(errno) : "");
+	return *fd;
+}
+
+/*
+ * The SCM record for message (or stream offset) at of object o, from
+ * *cur on (records are in queue order), or NULL.
+ */
+static const struct sck_img_scm *scm_at(struct rs *s, const struct sck_img_obj *o,
+					uint64_t at, uint32_t *cur)
+{
+	for (; *cur < s->img.nscms; ++*cur) {
+		const struct sck_img_scm *m = &s->img.scms[*cur];
+
+		if (m->s.obj > o->o.id || (m->s.obj == o->o.id && m->s.at > at))
+			return NULL;
+		if (m->s.obj == o->o.id && m->s.at == at)
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * Send n bytes at p with the descriptors of SCM record m (SCM_RIGHTS);
+ * a stream's bytes the kernel did not take at once follow without them.
+ */
+static int send_fds(struct rs *s, const struct sck_img_obj *o, int fd, const uint8_t *p,
+		    uint64_t n, const struct sockaddr_un *to, socklen_t tolen,
+		    const struct sck_img_scm *m)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(SCK_SCM_MAX_FDS * sizeof(int))];
+	} c;
+	struct iovec iov = { (void *)p, n };
+	struct msghdr mh = { .msg_name = (void *)to, .msg_namelen = to ? tolen : 0,
+			     .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
+			     .msg_controllen = CMSG_SPACE(m->s.nfds * sizeof(int)) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	ssize_t k;
+
+	memset(&c, 0, sizeof(c));
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(m->s.nfds * sizeof(int));
+	for (uint32_t i = 0; i < m->s.nfds; i++) {
+		int f = flight_fd(s, o, &m->fds[i]);
+
+		if (f < 0)
+			return -2;
+		memcpy(CMSG_DATA(h) + i * sizeof(int), &f, sizeof(int));
+	}
+	do
+		k = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return -1;
+	if ((uint64_t)k == n)
+		return 0;
+	return ust(o)->type == SOCK_STREAM ? send_all(fd, p + k, n - (uint64_t)k, NULL, 0) : -1;
+}
+
+void selfckpt__rs_flight_close(struct rs *s)
+{
+	for (uint32_t i = 0; s->flight && i < s->img.nflight; i++)
+		if (s->flight[i] >= 0)
+			close(s->flight[i]);
+	free(s->flight);
+	s->flight = NULL;
+}
+
 /* A unix datagram object of the image bound to name, or NULL. */
 static int named_sender(struct rs *s, const uint8_t *name, uint32_t len)
 {
@@ -734,8 +832,10 @@ static int refill_msgs(struct rs *s, const struct sck_img_obj *o, int via)
 	socklen_t tolen = unix_addr(u->name, u->name_len, &to);
 	char w[SCK_MAX_PATH + 96];
 	uint64_t off = 0;
+	uint32_t cur = 0;
 
 	for (uint32_t i = 0; i < u->nmsgs; i++) {
+		const struct sck_img_scm *m = scm_at(s, o, i, &cur);
 		struct sck_unix_msg h;
 
 		memcpy(&h, o->data + off, sizeof(h));
@@ -753,15 +853,19 @@ static int refill_msgs(struct rs *s, const struct sck_img_obj *o, int via)
 				fd = tmp = stand_in(s, o, addr, h.addr_len, &made);
 		}
 		if (fd >= 0 && !addressed) {
-			r = send_msg(fd, body, h.len, NULL, 0);
+			r = m ? send_fds(s, o, fd, body, h.len, NULL, 0, m) :
+				send_msg(fd, body, h.len, NULL, 0);
 			err = errno;
 		} else if (fd >= 0 && enter_cwd(s, u->name, u->name_len, &c) == 0) {
-			r = send_msg(fd, body, h.len, &to, tolen);
+			r = m ? send_fds(s, o, fd, body, h.len, &to, tolen, m) :
+				send_msg(fd, body, h.len, &to, tolen);
 			err = errno;
 			leave_cwd(&c);
 		}
 		if (tmp >= 0)
 			drop_stand_in(s, tmp, made, addr, h.addr_len);
+		if (r == -2)
+			return -1;	/* flight_fd said why */
 		if (r) {
 			selfckpt__rs_msg(s, "cannot put message %u of %u back into %s: %s%s", i + 1,
 					 u->nmsgs, what(o, w, sizeof(w)), strerror(err),
@@ -772,21 +876,47 @@ static int refill_msgs(struct rs *s, const struct sck_img_obj *o, int via)
 	return 0;
 }
 
+/*
+ * Put a stream's bytes back through its other end, those that came with
+ * descriptors in flight in a send of their own with them (SCM records).
+ */
+static int refill_stream(struct rs *s, const struct sck_img_obj *o, int via)
+{
+	uint64_t done = 0, len = o->o.data_len;
+	uint32_t cur = 0;
+	char w[SCK_MAX_PATH + 96];
+	int r = 0;
+
+	if (len && via < 0) {
+		selfckpt__rs_msg(s, "cannot put the %llu bytes queued back into %s: no other end",
+				 (unsigned long long)len, what(o, w, sizeof(w)));
+		return -1;
+	}
+	for (; !r && cur < s->img.nscms; cur++) {
+		const struct sck_img_scm *m = &s->img.scms[cur];
+
+		if (m->s.obj != o->o.id)
+			continue;
+		r = send_all(via, o->data + done, m->s.at - done, NULL, 0);
+		if (!r)
+			r = send_fds(s, o, via, o->data + m->s.at, m->s.len, NULL, 0, m);
+		done = m->s.at + m->s.len;
+	}
+	if (!r)
+		r = send_all(via, o->data + done, len - done, NULL, 0);
+	if (r == -1)
+		selfckpt__rs_msg(s, "cannot put the %llu bytes queued back into %s: %s",
+				 (unsigned long long)len, what(o, w, sizeof(w)), strerror(errno));
+	return r ? -1 : 0;
+}
+
 static int finish_unix_queue(struct rs *s, const struct sck_img_obj *o)
 {
 	const struct sck_obj_unix *u = ust(o);
 	int via = other_end(s, o);
-	char w[SCK_MAX_PATH + 96];
 
-	if (u->type == SOCK_STREAM) {
-		if (o->o.data_len && (via < 0 || send_all(via, o->data, o->o.data_len, NULL, 0))) {
-			selfckpt__rs_msg(s, "cannot put the %llu bytes queued back into %s: %s",
-					 (unsigned long long)o->o.data_len, what(o, w, sizeof(w)),
-					 via < 0 ? "no other end" : strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
+	if (u->type == SOCK_STREAM)
+		return refill_stream(s, o, via);
 	return refill_msgs(s, o, via);
 }
 
@@ -828,10 +958,21 @@ int selfckpt__rs_sockets_finish(struct rs *s)
 {
 	const struct sck_image *img = &s->img;
 
+	s->flight = malloc((img->nflight ? img->nflight : 1) * sizeof(int));
+	if (!s->flight) {
+		selfckpt__rs_msg(s, "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < img->nflight; i++)
+		s->flight[i] = -1;
 	/* Queues first: shutdowns and connections would stop the senders. */
 	for (uint32_t i = 0; i < img->nobjs; i++)
-		if (img->objs[i].o.kind == SCK_OBJ_UNIX && finish_unix_queue(s, &img->objs[i]))
+		if (img->objs[i].o.kind == SCK_OBJ_UNIX && finish_unix_queue(s, &img->objs[i])) {
+			selfckpt__rs_flight_close(s);
 			return -1;
+		}
+	/* In the queues now; the only descriptors on some of them. */
+	selfckpt__rs_flight_close(s);
 	for (uint32_t i = 0; i < img->nobjs; i++) {
 		const struct sck_img_obj *o = &img->objs[i];
 		struct rs_obj *ro = &s->objs[i];

@@ -78,6 +78,7 @@ struct rs {
 	uint64_t raise;			/* standard signals the restored process
 					 * gets (SIGWINCH: another window size) */
 	struct rs_ghost *ghosts;	/* [img.nobjs]: restore-ghost.c, or NULL */
+	int *flight;			/* [img.nflight]: restore-sock.c */
 	char err[512];
 };
 
@@ -107,6 +108,8 @@ void selfckpt__current_specials(struct sck_special_now *now);
 int selfckpt__rs_open_files(struct rs *s);
 int selfckpt__rs_place_fds(struct rs *s);
 int selfckpt__rs_move_fd_up(struct rs *s, int *fd);
+/* A new descriptor on the file of FD record r (not an object), or -1. */
+int selfckpt__rs_open_file(struct rs *s, const struct sck_fd *r);
 
 /*
  * restore-objs.c: make every OBJ of the image (above helper_base); a new
@@ -185,12 +188,15 @@ size_t selfckpt__rs_posix_locks(const struct rs *s, struct rst_lock *out,
 
 /*
  * restore-sock.c: make socket object o (bound, listening, one end of a
- * pair...); then, once every object exists, refill the queues, connect
- * datagram sockets, apply shutdowns.
+ * pair...); then, once every descriptor is placed (descriptors in flight
+ * may share with them), refill the queues, connect datagram sockets,
+ * apply shutdowns.
  */
 int selfckpt__rs_make_socket(struct rs *s, const struct sck_img_obj *o,
 			     struct rs_obj *ro);
 int selfckpt__rs_sockets_finish(struct rs *s);
+/* Close the descriptors made for those in flight (sockets_finish does). */
+void selfckpt__rs_flight_close(struct rs *s);
 
 /*
  * restore-timers.c: POSIX timers, pending signals, clocks. check: can this

@@ -317,10 +317,22 @@ static void unix_desc(char *b, size_t n, const struct sck_image *img,
 	if (u->state == SCK_SOCK_LISTEN || u->state == SCK_SOCK_PENDING)
 		return;
 	if (u->type == SOCK_STREAM)
-		snprintf(b + k, n - k, ", %llu byte%s queued", (unsigned long long)o->o.data_len,
-			 plural(o->o.data_len));
+		k += (size_t)snprintf(b + k, n - k, ", %llu byte%s queued",
+				      (unsigned long long)o->o.data_len, plural(o->o.data_len));
 	else
-		snprintf(b + k, n - k, ", %u message%s queued", u->nmsgs, plural(u->nmsgs));
+		k += (size_t)snprintf(b + k, n - k, ", %u message%s queued", u->nmsgs,
+				      plural(u->nmsgs));
+	/* SCM records: the messages (stream: sends) carrying descriptors. */
+	uint32_t carry = 0, nfds = 0;
+
+	for (uint32_t i = 0; i < img->nscms; i++)
+		if (img->scms[i].s.obj == o->o.id) {
+			carry++;
+			nfds += img->scms[i].s.nfds;
+		}
+	if (carry && k < n)
+		snprintf(b + k, n - k, ", %u carrying %u descriptor%s in flight", carry, nfds,
+			 plural(nfds));
 }
 
 /* A TCP or UDP socket. */
@@ -700,6 +712,89 @@ static void print_timers_signals_json(const struct sck_image *img)
 
 /* ---- end of timers, pending signals, clocks ---- */
 
+static void json_str(const char *str);
+
+/* "fd 6, bytes 0-6" or "fd 8, message 2 of 5": where an SCM record's message is. */
+static const char *scm_where(const struct sck_image *img, const struct sck_img_scm *m)
+{
+	static char b[96];
+	const struct sck_img_obj *o = &img->objs[m->s.obj - 1];
+	const struct sck_obj_unix *u = (const void *)o->state;
+	char ref[32];
+	int k = snprintf(b, sizeof(b), "%s", obj_ref(img, m->s.obj, ref, sizeof(ref)));
+
+	if (u->type == SOCK_STREAM)
+		snprintf(b + k, sizeof(b) - (size_t)k, ", bytes %llu-%llu",
+			 (unsigned long long)m->s.at, (unsigned long long)(m->s.at + m->s.len - 1));
+	else
+		snprintf(b + k, sizeof(b) - (size_t)k, ", message %llu of %u",
+			 (unsigned long long)m->s.at + 1, u->nmsgs);
+	return b;
+}
+
+/* The first description of flight number no (the image's reader checked it). */
+static const struct sck_fd *flight_desc(const struct sck_image *img, uint32_t no)
+{
+	for (uint32_t i = 0; i < img->nscms; i++)
+		for (uint32_t k = 0; k < img->scms[i].s.nfds; k++)
+			if (img->scms[i].fds[k].flight == no)
+				return &img->scms[i].fds[k].fd;
+	return NULL;
+}
+
+/* SCM records: the messages carrying descriptors in flight, and those. */
+static void print_in_flight(const struct sck_image *img)
+{
+	if (!img->nscms)
+		return;
+	printf("\ndescriptors in flight (%u, in %u message%s)\n", img->nflight, img->nscms,
+	       plural(img->nscms));
+	for (uint32_t i = 0; i < img->nscms; i++) {
+		const struct sck_img_scm *m = &img->scms[i];
+
+		printf("  %s: %u descriptor%s\n", scm_where(img, m), m->s.nfds,
+		       plural(m->s.nfds));
+		for (uint32_t k = 0; k < m->s.nfds; k++) {
+			const struct sck_fd *f = flight_desc(img, m->fds[k].flight);
+			char fl[64];
+
+			flags_str(f->open_flags, fl, sizeof(fl));
+			printf("    #%-3u %-6s %-26s %10lld  %s", m->fds[k].flight,
+			       selfckpt__fd_kind_name(f->kind), fl, (long long)f->pos,
+			       vis(fd_desc(img, f)));
+			if (f->share_with)
+				printf(" (shared with fd %u)", f->share_with - 1);
+			printf("\n");
+		}
+	}
+}
+
+static void print_in_flight_json(const struct sck_image *img)
+{
+	printf("\"in_flight\":[");
+	for (uint32_t i = 0; i < img->nscms; i++) {
+		const struct sck_img_scm *m = &img->scms[i];
+		char ref[32];
+
+		printf("%s{\"object\":%u,\"socket\":\"%s\",\"at\":%llu,\"bytes\":%llu,"
+		       "\"fds\":[", i ? ",\n" : "\n", m->s.obj,
+		       obj_ref(img, m->s.obj, ref, sizeof(ref)), (unsigned long long)m->s.at,
+		       (unsigned long long)m->s.len);
+		for (uint32_t k = 0; k < m->s.nfds; k++) {
+			const struct sck_fd *f = flight_desc(img, m->fds[k].flight);
+
+			printf("%s{\"flight\":%u,\"kind\":\"%s\",\"flags\":%u,\"offset\":%lld,"
+			       "\"shared_with\":%d,\"what\":", k ? "," : "", m->fds[k].flight,
+			       selfckpt__fd_kind_name(f->kind), f->open_flags, (long long)f->pos,
+			       f->share_with ? (int)f->share_with - 1 : -1);
+			json_str(fd_desc(img, f));
+			printf("}");
+		}
+		printf("]}");
+	}
+	printf("],\n");
+}
+
 static void print_human(const char *name, const struct sck_image *img)
 {
 	const struct sck_header *h = &img->hdr;
@@ -778,6 +873,7 @@ static void print_human(const char *name, const struct sck_image *img)
 		printf("\nlocks (%u)\n", img->nlocks);
 	for (uint32_t i = 0; i < img->nlocks; i++)
 		printf("  fd %d: %s\n", img->locks[i].fd, lock_desc(&img->locks[i]));
+	print_in_flight(img);
 
 	printf("\nthreads (%u)\n", img->nthreads);
 	for (uint32_t i = 0; i < img->nthreads; i++) {
@@ -980,7 +1076,9 @@ static void print_json(const struct sck_image *img)
 		else
 			printf("%llu}", (unsigned long long)l->end);
 	}
-	printf("],\n\"notes\":[");
+	printf("],\n");
+	print_in_flight_json(img);
+	printf("\"notes\":[");
 	for (uint32_t i = 0; i < img->nnotes; i++) {
 		printf("%s", i ? "," : "");
 		json_str(img->notes[i]);

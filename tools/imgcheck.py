@@ -147,11 +147,12 @@ RESTART_MODES = (HDR_RESTARTED_PIDNS, HDR_RESTARTED_PIDNS | HDR_RESTARTED_USERNS
 (HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
  PAGES, PAGE_HASHES, COMMIT, NOTE, OBJ, LOCK, POSIX_TIMER, SIGINFO,
  CLOCKS) = range(1, 20)
+SCM = 21                # 20 and 22: set aside for other work
 REC_NAMES = {1: "HEADER", 2: "PROCESS", 3: "RLIMITS", 4: "SIGACTIONS",
              5: "FILE", 6: "VMA", 7: "FD", 8: "THREAD", 9: "END_META",
              10: "PAD", 11: "PAGES", 12: "PAGE_HASHES", 13: "COMMIT",
              14: "NOTE", 15: "OBJ", 16: "LOCK", 17: "POSIX_TIMER",
-             18: "SIGINFO", 19: "CLOCKS"}
+             18: "SIGINFO", 19: "CLOCKS", 21: "SCM"}
 
 VMA_KINDS = {1: "anon", 2: "heap", 3: "stack", 4: "file", 5: "file-shared",
              6: "shm-anon", 7: "memfd", 8: "deleted", 9: "vdso", 10: "vvar",
@@ -212,6 +213,9 @@ SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1336, 256, 2048
 SZ_FILE, SZ_VMA, SZ_RUN, SZ_RANGE, SZ_FD = 112, 72, 32, 16, 48
 SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 440, 40, 16, 48
 SZ_POSIX_TIMER, SZ_SIGINFO, SZ_CLOCKS = 64, 136, 32
+# Descriptors in flight (section 6.19): SCM, then nfds of SCM_FD.
+SZ_SCM, SZ_SCM_FD = 24, 56
+SCM_MAX_FDS = 253
 
 # POSIX timers, pending signals (sections 6.17, 6.18).
 SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID = 0, 1, 4
@@ -290,6 +294,8 @@ class Reader:
         self.timers = []
         self.sigs = []
         self.clocks = None
+        self.scms = []          # SCM records: dicts with "fds"
+        self.nflight = 0
         self.end = None
         self.data_next = 0
         self.data_off = None
@@ -490,6 +496,8 @@ class Reader:
                 self.take_siginfo(r, p)
             elif t == CLOCKS:
                 self.take_clocks(r, p)
+            elif t == SCM:
+                self.take_scm(r, p)
             elif t == END_META:
                 if seen != once or not self.vmas:
                     raise self.bad(r, "metadata incomplete")
@@ -968,6 +976,93 @@ class Reader:
                          "open_flags": open_flags, "fd_flags": fd_flags, "pos": pos,
                          "share_with": share_with, "stdio_kind": stdio_kind,
                          "obj_id": obj_id})
+
+    def take_flight(self, r, raw, k, first):
+        """Descriptor k (1...) of an SCM record: an FD record with no number."""
+        (flight, pad, fd, kind, open_flags, fd_flags, pos, file_id, share_with, stdio_kind,
+         obj_id, _size) = struct.unpack("<IIiIIIqIIIIQ", raw)
+        if not flight or flight > self.nflight + 1:
+            raise self.bad(r, "descriptor %d: flight number %d out of sequence" % (k, flight))
+        if first is not None:
+            if first != raw:
+                raise self.bad(r, "descriptor %d: flight %d differs from its first description"
+                               % (k, flight))
+            return
+        if fd != -1 or fd_flags or stdio_kind or pad:
+            raise self.bad(r, "descriptor %d in flight has a number or flags" % k)
+        if kind < FD_FILE or kind > FD_OBJ or kind == FD_STDIO:
+            raise self.bad(r, "descriptor %d in flight has bad kind %d" % (k, kind))
+        if kind == FD_OBJ:
+            if file_id:
+                raise self.bad(r, "descriptor %d in flight is an object but refers to a file" % k)
+            if obj_id == 0 or obj_id > len(self.objs):
+                raise self.bad(r, "descriptor %d in flight refers to unknown object %d"
+                               % (k, obj_id))
+            o = self.objs[obj_id - 1]
+            if not self.obj_fd_ok(open_flags, o):
+                raise self.bad(r, "descriptor %d in flight cannot be an end of %s object %d"
+                               % (k, OBJ_KINDS[o["kind"]][0], obj_id))
+        else:
+            if obj_id:
+                raise self.bad(r, "descriptor %d in flight refers to an object but is not one" % k)
+            if file_id == 0 or file_id > len(self.files):
+                raise self.bad(r, "descriptor %d in flight refers to unknown file %d"
+                               % (k, file_id))
+            f = self.files[file_id - 1]
+            want = {FD_FILE: FILE_REG, FD_DIR: FILE_DIR, FD_DEV: FILE_CHR}[kind]
+            if f["kind"] != want or f["flags"] & FILEF_OBJECT:
+                raise self.bad(r, "descriptor %d in flight refers to a file of another kind" % k)
+        if share_with:
+            other = share_with - 1
+            if not any(f["fd"] == other and f["kind"] == kind and f["obj_id"] == obj_id and
+                       f["file_id"] == file_id for f in self.fds):
+                raise self.bad(r, "descriptor %d in flight shares with unknown fd %d"
+                               % (k, other))
+        self.nflight += 1
+        return {"flight": flight, "kind": kind, "open_flags": open_flags, "pos": pos,
+                "file_id": file_id, "share_with": share_with, "obj_id": obj_id}
+
+    def take_scm(self, r, p):
+        """SCM: a message of a unix object's queue that carries descriptors."""
+        if r.len < SZ_SCM:
+            raise self.bad(r, "too short")
+        oid, nfds, at, ln = struct.unpack_from("<IIQQ", p, 0)
+        if not nfds or nfds > SCM_MAX_FDS:
+            raise self.bad(r, "%d descriptors in one message" % nfds)
+        if r.len != SZ_SCM + nfds * SZ_SCM_FD:
+            raise self.bad(r, "wrong length")
+        if len(self.scms) >= MAX_FDS:
+            raise self.bad(r, "too many")
+        if oid == 0 or oid > len(self.objs) or self.objs[oid - 1]["kind"] != OBJ_UNIX:
+            raise self.bad(r, "object %d is not a unix socket" % oid)
+        o = self.objs[oid - 1]
+        if o["state"] in (SOCK_LISTEN, SOCK_PENDING):
+            raise self.bad(r, "object %d has no queue" % oid)
+        if o["type"] == SOCK_STREAM and (not ln or at > o["data_len"] or ln > o["data_len"] - at):
+            raise self.bad(r, "object %d: bytes %d+%d outside the %d queued"
+                           % (oid, at, ln, o["data_len"]))
+        if o["type"] != SOCK_STREAM and (ln or at >= o["nmsgs"]):
+            raise self.bad(r, "object %d: message %d of %d" % (oid, at, o["nmsgs"]))
+        if self.scms:
+            prev = self.scms[-1]
+            if prev["obj"] > oid or (prev["obj"] == oid and
+                                     at < prev["at"] + prev["len"] + (o["type"] != SOCK_STREAM)):
+                raise self.bad(r, "object %d: out of queue order" % oid)
+        firsts = {}
+        for m in self.scms:
+            for raw in m["raw"]:
+                firsts.setdefault(struct.unpack_from("<I", raw)[0], raw)
+        raws, fds = [], []
+        for k in range(nfds):
+            raw = bytes(p[SZ_SCM + k * SZ_SCM_FD:SZ_SCM + (k + 1) * SZ_SCM_FD])
+            no = struct.unpack_from("<I", raw)[0]
+            first = firsts.get(no) if no and no <= self.nflight else None
+            d = self.take_flight(r, raw, k + 1, first)
+            firsts.setdefault(no, raw)
+            raws.append(raw)
+            fds.append(d if d is not None else {"flight": no})
+        self.scms.append({"obj": oid, "nfds": nfds, "at": at, "len": ln, "raw": raws,
+                          "fds": fds})
 
     def take_thread(self, r, p):
         if r.len < SZ_THREAD:
@@ -1449,8 +1544,38 @@ def unix_what(rd, o):
     if st in (SOCK_LISTEN, SOCK_PENDING):
         return s
     if o["type"] == SOCK_STREAM:
-        return s + ", %s queued" % quantity(o["data_len"], "byte")
-    return s + ", %s queued" % quantity(o["nmsgs"], "message")
+        s += ", %s queued" % quantity(o["data_len"], "byte")
+    else:
+        s += ", %s queued" % quantity(o["nmsgs"], "message")
+    mine = [m for m in rd.scms if m["obj"] == o["id"]]
+    if mine:
+        n = sum(m["nfds"] for m in mine)
+        s += ", %d carrying %d descriptor%s in flight" % (len(mine), n, plural(n))
+    return s
+
+
+def flight_desc(rd, no):
+    """The first description of flight number no (SCM records)."""
+    for m in rd.scms:
+        for f in m["fds"]:
+            if f["flight"] == no and "kind" in f:
+                return f
+    return None
+
+
+def in_flight_json(rd):
+    out = []
+    for m in rd.scms:
+        fds = []
+        for f in m["fds"]:
+            d = flight_desc(rd, f["flight"])
+            fds.append({"flight": f["flight"], "kind": FD_KINDS[d["kind"]],
+                        "flags": d["open_flags"], "offset": d["pos"],
+                        "shared_with": d["share_with"] - 1 if d["share_with"] else -1,
+                        "what": fd_what(rd, dict(d, stdio_kind=0))})
+        out.append({"object": m["obj"], "socket": obj_ref(rd, m["obj"]), "at": m["at"],
+                    "bytes": m["len"], "fds": fds})
+    return out
 
 
 def inet_what(o):
@@ -1579,6 +1704,7 @@ def summary_json(rd):
                    "type": "write" if l["type"] == LOCK_WRITE else "read",
                    "start": l["start"], "end": None if l["end"] == LOCK_EOF else l["end"]}
                   for l in rd.locks],
+        "in_flight": in_flight_json(rd),
         "notes": list(rd.notes),
         "signals": [{"signal": i + 1, "handler": "ignore" if a[0] == 1 else "function",
                      "flags": a[1], "mask": a[3]}

@@ -29,7 +29,9 @@
 #      flag NO_OWNED_LOCKS), and the images of the e2e tests timers02
 #      (POSIX_TIMER records: a timer signalling a thread, CPU-time clocks)
 #      and sigpending01 (SIGINFO records for the process and for two
-#      threads; every image has a CLOCKS record). imgcheck.py accepts each, from
+#      threads; every image has a CLOCKS record) and scmrights01 (SCM
+#      records: descriptors in flight of every kind, sockets only in
+#      flight, a cycle of them). imgcheck.py accepts each, from
 #      the file and from a pipe, and every member of its --json output
 #      (ids, uuids, how the writer was restarted and whether new ids are
 #      safe, counts, regions, descriptors, bytes, stored bytes, the
@@ -59,7 +61,11 @@
 #      thread or times, or naming a thread or process the image does not
 #      have; pending signals that are not signals, whose siginfo names
 #      another, or for a thread the image does not have; CLOCKS twice or
-#      with a bad time): refused
+#      with a bad time; SCM records with bad counts, lengths, objects,
+#      byte ranges or message indexes, out of queue order, with flight
+#      numbers out of sequence or repeats that differ, descriptors in
+#      flight with a number, flags, a bad kind, access mode, file, object
+#      or sharing): refused
 #      by both with the same message, which names the rule. And forged
 #      images a newer minor version could write (longer fixed parts,
 #      header flags it defines), without a CLOCKS record or with the
@@ -109,7 +115,7 @@ heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
 for t in maps01 files01 pipes01 evloop01 inotify01 pty01 tty01 unlinked01 memfd01 \
-	locks01 lenient01 unix01 inet01 conn01 timers02 sigpending01; do
+	locks01 lenient01 unix01 inet01 conn01 timers02 sigpending01 scmrights01; do
 	pty=()
 	[ $t = tty01 ] && pty=(--pty "$B/tests/e2e/helpers/ptyrun")
 	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" "${pty[@]}" -- "$B/tests/e2e/bin/$t" \
@@ -181,7 +187,7 @@ images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.
 	files01/image.2 threads.img safe.img pipes01/image.1 evloop01/image.1
 	inotify01/image.1 pty01/image.1 tty01/image.1 tty01/image.3 unlinked01/image.1
 	memfd01/image.1 locks01/image.1 lenient01/image.1 unix01/image.1 inet01/image.1
-	conn01/image.1 timers02/image.1 sigpending01/image.1)
+	conn01/image.1 timers02/image.1 sigpending01/image.1 scmrights01/image.1)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -334,7 +340,11 @@ for img, words in (("unix01/image.1", ("unix stream socket, connected to fd", "u
                                        "1 message queued")),
                    ("inet01/image.1", ("TCP 127.0.0.1:", "UDP 127.0.0.1:", ", connected to 127.0.0.1:")),
                    ("conn01/image.1", ("closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)",
-                                       "1 connection dropped"))):
+                                       "1 connection dropped")),
+                   ("scmrights01/image.1", ("15 bytes queued, 2 carrying 3 descriptors in flight",
+                                            "6 messages queued, 4 carrying 6 descriptors in flight",
+                                            "2 messages queued, 1 carrying 3 descriptors in flight",
+                                            "connected to object "))):
     whats = " | ".join(f["what"] for f in refs[img]["fds"])
     for w in words:
         if w not in whats:
@@ -344,6 +354,16 @@ if refs["safe.img"]["checkpoint"]["new_ids_safe"] is not True:
 tms = refs["timers02/image.1"]["timers"]
 if len(tms) != 7 or not any(t["notify"] == "thread" for t in tms) or not any(t["clock"] < 0 for t in tms):
     fail("timers02's image lacks some timers: %r" % tms)
+fl = refs["scmrights01/image.1"]["in_flight"]
+whats = " | ".join(d["what"] for m in fl for d in m["fds"])
+if (len(fl) != 11 or {d["flight"] for m in fl for d in m["fds"]} != set(range(1, 12)) or
+        [m["bytes"] for m in fl] != [7, 6] + [0] * 9 or "eventfd, count 42" not in whats or
+        "unix seqpacket socket, connected to fd" not in whats or
+        not any(m["socket"].startswith("object ") for m in fl) or
+        "write end" not in whats or "read end" not in whats or "/memfd:scm-memfd" not in whats or
+        not any(d["shared_with"] >= 0 for m in fl for d in m["fds"]) or
+        not any(d["offset"] == 5 and d["kind"] == "file" for m in fl for d in m["fds"])):
+    fail("scmrights01's image lacks some descriptors in flight: %r" % fl)
 sgs = refs["sigpending01/image.1"]["pending_signals"]
 if len(sgs) != 11 or len({s["tid"] for s in sgs}) != 3:
     fail("sigpending01's image lacks some pending signals: %r" % sgs)
@@ -778,6 +798,31 @@ UX = "unix01/image.1"
 IN = "inet01/image.1"
 TM = "timers02/image.1"
 SP = "sigpending01/image.1"
+SC = "scmrights01/image.1"      # SCM 0-1: stream (object 3); 2-5: datagram; 6: seqpacket...
+
+
+def scm(i, off, fmt, v):
+    """Set a field of the i-th SCM record (descriptor k: 24 + 56 k + field)."""
+    return lambda r: setf(nth(r, ic.SCM, i), off, fmt, lambda _: v(r) if callable(v) else v)
+
+
+def swap_scm(recs):
+    a, b = nth(recs, ic.SCM, 0), nth(recs, ic.SCM, 1)
+    i, j = recs.index(a), recs.index(b)
+    recs[i], recs[j] = b, a
+
+
+def scm_grow(recs):
+    r = nth(recs, ic.SCM, 0)
+    r[2] = r[2] + bytes(8)
+
+
+def unix_obj_id(recs):
+    return struct.unpack_from("<I", sockobj(recs, ic.OBJ_UNIX)[2], 0)[0]
+
+
+def scm_obj_id(recs, i):
+    return struct.unpack_from("<I", nth(recs, ic.SCM, i)[2], 0)[0]
 ROLES = "the threads' ids or roles are inconsistent"
 # (image, what, change to the records or None, build() options, the
 # message both readers must give, or None: both must accept it)
@@ -1158,6 +1203,51 @@ forged = [
      {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
     (SP, "every record 4 bytes longer, minor 2", None,
      {"minor": 2, "grow": ALL4, "ph_grow": 4, "commit_grow": 4}, None),
+    # Descriptors in flight (6.20): SCM records in queue order, naming a
+    # unix object's message or bytes; each descriptor an FD record without
+    # a number (never stdio or a socket), numbered in order of appearance.
+    (SC, "no descriptors", scm(0, 4, "<I", 0), {}, "0 descriptors in one message"),
+    (SC, "254 descriptors", scm(0, 4, "<I", 254), {}, "254 descriptors in one message"),
+    (SC, "one more descriptor than the record holds", scm(0, 4, "<I", 3), {}, "wrong length"),
+    (SC, "8 bytes more", scm_grow, {}, "wrong length"),
+    (SC, "8 bytes more, minor 1", scm_grow, {"minor": 1}, "wrong length"),
+    (SC, "on a pipe object", scm(0, 0, "<I", lambda r: struct.unpack_from("<I", obj(r, ic.OBJ_PIPE)[2], 0)[0]),
+     {}, "is not a unix socket"),
+    (SC, "on object 0", scm(0, 0, "<I", 0), {}, "object 0 is not a unix socket"),
+    (SC, "on object 999", scm(0, 0, "<I", 999), {}, "object 999 is not a unix socket"),
+    (SC, "stream bytes past the queue", scm(1, 16, "<Q", 1000), {}, "bytes 7+1000 outside the 15 queued"),
+    (SC, "stream message of no bytes", scm(1, 16, "<Q", 0), {}, "bytes 7+0 outside the 15 queued"),
+    (SC, "stream bytes overlapping", scm(1, 8, "<Q", 6), {}, "out of queue order"),
+    (SC, "a datagram message past the queue", scm(5, 8, "<Q", 6), {}, "message 6 of 6"),
+    (SC, "a datagram message with bytes", scm(2, 16, "<Q", 1), {}, "message 1 of 6"),
+    (SC, "the same datagram message twice", scm(3, 8, "<Q", 1), {}, "out of queue order"),
+    (SC, "two SCM records swapped: the flight numbers give it away first", swap_scm, {},
+     "descriptor 1: flight number 3 out of sequence"),
+    (SC, "flight number 2 first", scm(0, 24, "<I", 2), {}, "descriptor 1: flight number 2 out of sequence"),
+    (SC, "flight number 0", scm(0, 24 + 56, "<I", 0), {}, "descriptor 2: flight number 0 out of sequence"),
+    (SC, "a repeat that differs", scm(4, 24 + 56 + 24, "<q", 3), {},
+     "descriptor 2: flight 6 differs from its first description"),
+    (SC, "a descriptor in flight with a number", scm(0, 24 + 8, "<i", 5), {},
+     "descriptor 1 in flight has a number or flags"),
+    (SC, "a descriptor in flight with FD_CLOEXEC", scm(0, 24 + 20, "<I", 1), {},
+     "descriptor 1 in flight has a number or flags"),
+    (SC, "a stdio descriptor in flight", scm(0, 24 + 12, "<I", ic.FD_STDIO), {},
+     "descriptor 1 in flight has bad kind 4"),
+    (SC, "a socket in flight O_WRONLY", scm(0, 24 + 56 + 44, "<I", unix_obj_id), {},
+     "descriptor 2 in flight cannot be an end of unix object"),
+    (SC, "a pipe end in flight with access mode 3", scm(0, 24 + 56 + 16, "<I", 3), {},
+     "descriptor 2 in flight cannot be an end of pipe object"),
+    (SC, "an object in flight naming a file", scm(0, 24 + 56 + 32, "<I", 1), {},
+     "descriptor 2 in flight is an object but refers to a file"),
+    (SC, "a file in flight naming object 1", scm(0, 24 + 44, "<I", 1), {},
+     "descriptor 1 in flight refers to an object but is not one"),
+    (SC, "a file in flight naming file 999", scm(0, 24 + 32, "<I", 999), {},
+     "descriptor 1 in flight refers to unknown file 999"),
+    (SC, "a file in flight of kind dir", scm(0, 24 + 12, "<I", ic.FD_DIR), {},
+     "descriptor 1 in flight refers to a file of another kind"),
+    (SC, "a descriptor in flight sharing with fd 99", scm(0, 24 + 36, "<I", 100), {},
+     "descriptor 1 in flight shares with unknown fd 99"),
+    (SC, "SCM OPTIONAL", lambda r: nth(r, ic.SCM, 0).__setitem__(1, 1), {}, None),
 ]
 
 

@@ -5,8 +5,8 @@
  *
  *   - while the process holds a netlink socket, a unix socket connected
  *     to another process, a TCP connection (within the process), a unix
- *     connection not accepted yet that sent data, descriptors in flight
- *     (SCM_RIGHTS), out-of-band data in a unix stream, a datagram socket
+ *     connection not accepted yet that sent data, a netlink socket in
+ *     flight (SCM_RIGHTS), out-of-band data in a unix stream, a datagram socket
  *     connected to an unnamed socket connected elsewhere, one end of a
  *     pipe (the other is
  *     not in the process), a packet-mode pipe, an epoll fd watching a
@@ -203,7 +203,7 @@ static void refuse_fd(const char *what, int fd, const char *kind)
  * Sockets that still cannot be restored: another family, a connection to
  * another process (a socketpair whose other end a process that is not a
  * child holds), a TCP connection (within the process too), a connection
- * not accepted yet that sent data, descriptors in flight, a datagram
+ * not accepted yet that sent data, a netlink socket in flight, a datagram
  * socket connected to an unnamed socket that is connected elsewhere.
  */
 static void refuse_sockets(void)
@@ -276,7 +276,8 @@ static void refuse_sockets(void)
 	close(l);
 
 	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
-	int carried = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* A netlink socket in flight (what an fd may be, in flight too: scmrights01). */
+	int carried = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { "f", 1 };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
@@ -289,7 +290,7 @@ static void refuse_sockets(void)
 	memcpy(CMSG_DATA(cm), &carried, sizeof(int));
 	CHECK(carried >= 0 && sendmsg(sp[0], &m, 0) == 1, "sendmsg: %s", strerror(errno));
 	close(carried);
-	refuse_fd("descriptors in flight", sp[1], "descriptors in flight (SCM_RIGHTS)");
+	refuse_fd("a netlink socket in flight", sp[1], "that cannot be saved (it was fd ");
 	close(sp[0]);
 	close(sp[1]);
 

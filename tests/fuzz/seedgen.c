@@ -4,7 +4,7 @@
  * little memory, so that an image is tens of KiB and most of its bytes are
  * records rather than page data.
  *
- *   seedgen IMAGE plain|threads|files|objects|timers [IMAGE2]
+ *   seedgen IMAGE plain|threads|files|objects|timers|scm [IMAGE2]
  *
  * plain    nothing but what any process has;
  * threads  three threads with names, the checkpoint called from one that
@@ -22,6 +22,11 @@
  * timers   POSIX timers (signal to the process and to the thread, none,
  *          CPU time, armed and not), an itimer, and signals pending with
  *          their siginfo (standard and real-time, process and thread).
+ * scm      descriptors in flight (SCM records): a stream pair whose queue
+ *          holds bytes, then bytes with a file at an offset (only in
+ *          flight) and a pipe's read end (its write end at an fd); a
+ *          datagram pair with an eventfd, a memfd, and a message with the
+ *          same file twice, also open at an fd.
  *
  * With IMAGE2, the restarted process checkpoints again into IMAGE2 (an
  * image of generation 1, with the header's restart flags set).
@@ -256,6 +261,50 @@ static void objects(void)
 	ckpt_flags |= SELFCKPT_LENIENT;
 }
 
+static void send_fds(int s, const char *data, const int *fds, int n)
+{
+	char c[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec iov = { (void *)data, strlen(data) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c,
+			    .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+
+	memset(c, 0, sizeof(c));
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(h), fds, n * sizeof(int));
+	if (sendmsg(s, &m, 0) != (ssize_t)strlen(data))
+		die("sendmsg");
+}
+
+static void scm(void)
+{
+	int st[2], dg[2], p[2], fds[2], e, m, f;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, st) || socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) ||
+	    pipe(p) || write(p[1], "piped", 5) != 5)
+		die("socketpair");
+	fds[0] = make_file("flight.dat", 64);
+	fds[1] = p[0];
+	if (lseek(fds[0], 9, SEEK_SET) != 9 || write(st[0], "ahead", 5) != 5)
+		die("flight.dat");
+	send_fds(st[0], "with", fds, 2);
+	close(fds[0]);
+	close(p[0]);
+	e = eventfd(3, 0);
+	m = memfd_create("seed-flight", 0);
+	if (e < 0 || m < 0 || write(m, "in flight", 9) != 9)
+		die("eventfd");
+	send_fds(dg[0], "e", &e, 1);
+	send_fds(dg[0], "", &m, 1);
+	close(e);
+	close(m);
+	f = make_file("shared.dat", 8);
+	fds[0] = fds[1] = f;
+	send_fds(dg[0], "twice", fds, 2);
+}
+
 static void timers(void)
 {
 	struct sigevent sev;
@@ -292,7 +341,7 @@ static void timers(void)
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files|objects|timers [IMAGE2]\n");
+		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files|objects|timers|scm [IMAGE2]\n");
 		return 2;
 	}
 	image = argv[1];
@@ -306,6 +355,8 @@ int main(int argc, char **argv)
 			objects();
 		else if (!strcmp(argv[2], "timers"))
 			timers();
+		else if (!strcmp(argv[2], "scm"))
+			scm();
 		else if (strcmp(argv[2], "plain"))
 			return 2;
 		checkpoint();
