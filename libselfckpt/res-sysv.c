@@ -281,11 +281,11 @@ static int save_shm(struct sck_dump *d, const struct ipc_line *l)
 
 	if (l->nattch > here)
 		return sck_fail(EOPNOTSUPP,
-				"System V shared memory segment %d (key %#x) is attached by another process too (%lu mappings, %u here): sharing memory with other processes is not supported",
+				"System V shared memory segment %d (key 0x%08x) is attached by another process too (%lu mappings, %u here): sharing memory with other processes is not supported",
 				l->id, (unsigned)l->key, (unsigned long)l->nattch, here);
 	if (l->size > SCK_MAX_SYSV_DATA)
 		return sck_fail(EFBIG,
-				"System V shared memory segment %d (key %#x) is %lu bytes: segments above %llu bytes are not supported",
+				"System V shared memory segment %d (key 0x%08x) is %lu bytes: segments above %llu bytes are not supported",
 				l->id, (unsigned)l->key, (unsigned long)l->size,
 				(unsigned long long)SCK_MAX_SYSV_DATA);
 	fill_common(&x, SCK_SYSV_SHM, l);
@@ -296,7 +296,7 @@ static int save_shm(struct sck_dump *d, const struct ipc_line *l)
 	addr = sck_syscall3(__NR_shmat, l->id, 0, SHM_RDONLY);
 	if (addr < 0 && addr > -4096)
 		return sck_fail((int)-addr,
-				"cannot read System V shared memory segment %d (key %#x): shmat: %s",
+				"cannot read System V shared memory segment %d (key 0x%08x): shmat: %s",
 				l->id, (unsigned)l->key, selfckpt__errname((int)-addr));
 	ret = add_record(d, &x, (const void *)addr);
 	sck_syscall1(__NR_shmdt, addr);
@@ -310,7 +310,7 @@ static int save_sem(struct sck_dump *d, const struct ipc_line *l)
 
 	if (noted(SCK_SYSV_SEM, l->id) & SCK_SYSV_NOTE_UNDO)
 		return sck_fail(EOPNOTSUPP,
-				"System V semaphore set %d (key %#x) was operated on with SEM_UNDO, whose adjustments the kernel keeps per process and shows nowhere: not supported",
+				"System V semaphore set %d (key 0x%08x) was operated on with SEM_UNDO, whose adjustments the kernel keeps per process and shows nowhere: not supported",
 				l->id, (unsigned)l->key);
 	fill_common(&x, SCK_SYSV_SEM, l);
 	x.size = l->size;
@@ -320,7 +320,7 @@ static int save_sem(struct sck_dump *d, const struct ipc_line *l)
 	r = sck_syscall4(__NR_semctl, l->id, 0, GETALL, (long)d->sysv_scratch);
 	if (r < 0)
 		return sck_fail((int)-r,
-				"cannot read System V semaphore set %d (key %#x): semctl GETALL: %s",
+				"cannot read System V semaphore set %d (key 0x%08x): semctl GETALL: %s",
 				l->id, (unsigned)l->key, selfckpt__errname((int)-r));
 	return add_record(d, &x, d->sysv_scratch);
 }
@@ -344,11 +344,11 @@ static int copy_msgs(struct sck_dump *d, const struct ipc_line *l, uint64_t qnum
 				 IPC_NOWAIT | MSG_COPY);
 		if (r == -ENOSYS || r == -EINVAL)
 			return sck_fail(EOPNOTSUPP,
-					"cannot read System V message queue %d (key %#x) without taking its messages: this kernel has no MSG_COPY (CONFIG_CHECKPOINT_RESTORE): not supported",
+					"cannot read System V message queue %d (key 0x%08x) without taking its messages: this kernel has no MSG_COPY (CONFIG_CHECKPOINT_RESTORE): not supported",
 					l->id, (unsigned)l->key);
 		if (r < 0)
 			return sck_fail((int)-r,
-					"cannot read message %lu of System V message queue %d (key %#x): %s",
+					"cannot read message %lu of System V message queue %d (key 0x%08x): %s",
 					(unsigned long)i, l->id, (unsigned)l->key,
 					selfckpt__errname((int)-r));
 		__builtin_memcpy(&m.type, b + at + 8, 8);
@@ -371,7 +371,7 @@ static int save_msg(struct sck_dump *d, const struct ipc_line *l)
 
 	if (r < 0)
 		return sck_fail((int)-r,
-				"cannot read System V message queue %d (key %#x): msgctl IPC_STAT: %s",
+				"cannot read System V message queue %d (key 0x%08x): msgctl IPC_STAT: %s",
 				l->id, (unsigned)l->key, selfckpt__errname((int)-r));
 	fill_common(&x, SCK_SYSV_MSG, l);
 	x.size = ds.qbytes;
@@ -390,7 +390,7 @@ static int not_ours(uint32_t kind, const struct ipc_line *l, uint32_t n)
 	if (!(n & SCK_SYSV_NOTE_OPENED) && !(kind == SCK_SYSV_SHM))
 		return 0;
 	return sck_fail(EOPNOTSUPP,
-			"System V %s %d (key %#x) is used by the process but was created by another: objects shared with other processes are not supported",
+			"System V %s %d (key 0x%08x) is used by the process but was created by another: objects shared with other processes are not supported",
 			what[kind], l->id, (unsigned)l->key);
 }
 

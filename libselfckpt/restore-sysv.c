@@ -62,7 +62,7 @@ static int set_next_id(struct rs *s, const struct sck_sysv *x)
 
 		if (fd >= 0)
 			close(fd);
-		selfckpt__rs_msg(s, "cannot ask for id %d for System V %s (key %#x): %s: %s",
+		selfckpt__rs_msg(s, "cannot ask for id %d for System V %s (key 0x%08x): %s: %s",
 				 x->id, what[x->kind], (unsigned)x->key, next_id[x->kind],
 				 strerror(err));
 		return -1;
@@ -176,12 +176,12 @@ static int make_one(struct rs *s, const struct sck_img_sysv *v)
 	id = x->kind == SCK_SYSV_SHM ? shmget(key, x->size, fl) :
 	     x->kind == SCK_SYSV_SEM ? semget(key, (int)x->size, fl) : msgget(key, fl);
 	if (id < 0) {
-		selfckpt__rs_msg(s, "cannot make System V %s %d (key %#x) again: %s",
+		selfckpt__rs_msg(s, "cannot make System V %s %d (key 0x%08x) again: %s",
 				 what[x->kind], x->id, (unsigned)x->key, strerror(errno));
 		return -1;
 	}
 	if (id != x->id) {
-		selfckpt__rs_msg(s, "System V %s %d (key %#x) came back with id %d: the kernel did not take the id asked for",
+		selfckpt__rs_msg(s, "System V %s %d (key 0x%08x) came back with id %d: the kernel did not take the id asked for",
 				 what[x->kind], x->id, (unsigned)x->key, id);
 		return -1;
 	}
