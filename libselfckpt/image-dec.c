@@ -1447,8 +1447,7 @@ static int take_sysv(struct rd *r, struct sck_image *img,
 	if (x->kind == SCK_SYSV_SHM && (x->size == 0 || x->data_len != x->size))
 		return BAD("shm %d: size %llu, %llu bytes of data", x->id,
 			   (unsigned long long)x->size, (unsigned long long)x->data_len);
-	if (x->kind == SCK_SYSV_SEM && (x->size == 0 || x->size > 32000 ||
-					x->data_len != 2 * x->size))
+	if (x->kind == SCK_SYSV_SEM && (x->size == 0 || x->data_len != 2 * x->size))
 		return BAD("sem %d: %llu semaphores, %llu bytes of values", x->id,
 			   (unsigned long long)x->size, (unsigned long long)x->data_len);
 	if (x->kind == SCK_SYSV_MSG && !sysv_msgs_ok(x, v->data))
