@@ -394,10 +394,56 @@ static int not_ours(uint32_t kind, const struct ipc_line *l, uint32_t n)
 			what[kind], l->id, (unsigned)l->key);
 }
 
+/*
+ * The line of the process's object with the smallest id above after, in
+ * *l; 0 if none. /proc/sysvipc lists by slot, and an id is the slot plus
+ * a sequence number times 32768: not in id order, which records are.
+ */
+static int next_ours(uint32_t kind, const char *text, const char *end, int32_t pid,
+		     int64_t after, struct ipc_line *l)
+{
+	int found = 0;
+
+	for (const char *p = next_line(text, end); p; p = next_line(p, end)) {
+		struct ipc_line x = { 0 };
+
+		parse_line(kind, p, &x);
+		if (x.id > after && is_ours(kind, &x, pid) && (!found || x.id < l->id)) {
+			*l = x;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/* Objects the process uses but did not create: refused. */
+static int check_used(struct sck_dump *d, uint32_t kind, const char *end, int32_t pid)
+{
+	for (const char *p = next_line(d->sysv_text, end); p; p = next_line(p, end)) {
+		struct ipc_line l = { 0 };
+		int used = 0, ret;
+		uint32_t nt;
+
+		parse_line(kind, p, &l);
+		if (is_ours(kind, &l, pid))
+			continue;
+		nt = noted(kind, l.id);
+		if (kind == SCK_SYSV_SHM)
+			attachments(d, l.id, &used);
+		if ((used || (nt & SCK_SYSV_NOTE_OPENED)) &&
+		    (ret = not_ours(kind, &l, nt | SCK_SYSV_NOTE_OPENED)))
+			return ret;
+	}
+	return 0;
+}
+
 static int collect_kind(struct sck_dump *d, uint32_t kind, int32_t pid)
 {
 	long n = selfckpt__read_file(-100, files[kind], d->sysv_text, d->sysv_text_cap);
-	const char *p, *end;
+	struct ipc_line l = { 0 };
+	const char *end;
+	int64_t after = -1;
+	int ret;
 
 	if (n == -ENOENT)
 		return 0;	/* no CONFIG_SYSVIPC: nothing to save */
@@ -407,25 +453,14 @@ static int collect_kind(struct sck_dump *d, uint32_t kind, int32_t pid)
 		return sck_fail((int)-n, "cannot read %s: %s", files[kind],
 				selfckpt__errname((int)-n));
 	end = d->sysv_text + n;
-	for (p = next_line(d->sysv_text, end); p; p = next_line(p, end)) {
-		struct ipc_line l = { 0 };
-		int used = 0, ret;
-
-		parse_line(kind, p, &l);
-		if (kind == SCK_SYSV_SHM)
-			attachments(d, l.id, &used);
-		if (!is_ours(kind, &l, pid)) {
-			uint32_t nt = noted(kind, l.id);
-
-			if ((used || (nt & SCK_SYSV_NOTE_OPENED)) &&
-			    (ret = not_ours(kind, &l, nt | SCK_SYSV_NOTE_OPENED)))
-				return ret;
-			continue;
-		}
+	if ((ret = check_used(d, kind, end, pid)))
+		return ret;
+	while (next_ours(kind, d->sysv_text, end, pid, after, &l)) {
 		ret = kind == SCK_SYSV_SHM ? save_shm(d, &l) :
 		      kind == SCK_SYSV_SEM ? save_sem(d, &l) : save_msg(d, &l);
 		if (ret)
 			return ret;
+		after = l.id;
 	}
 	return 0;
 }
