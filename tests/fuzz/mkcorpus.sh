@@ -5,7 +5,7 @@
 # fuzz/imgtool). The corpus is checked in: run this when the format changes.
 #
 # Seeds (no .img suffix: .gitignore ignores images):
-#   plain, threads, files, objects, timers
+#   plain, threads, files, objects, timers, sysv
 #                          real images of tests/fuzz/seedgen.c, a small
 #                          static program (see there for what each holds)
 #   gen1                   the image that plain's process writes after a
@@ -48,6 +48,7 @@ gen threads threads
 gen files files
 gen objects objects
 gen timers timers
+gen sysv sysv
 gen gen0 plain "$W/gen1"
 (cd "$W/run-gen0" && "${clean[@]}" "$S" restart "$W/gen0" </dev/null >/dev/null)
 "$T" insert "$W/plain" "$W/note1" 14 0 "a note: substitutes were recorded"
@@ -55,7 +56,7 @@ gen gen0 plain "$W/gen1"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-for s in plain threads files objects timers gen1 note-optional; do
+for s in plain threads files objects timers sysv gen1 note-optional; do
 	"$S" info "$W/$s" >/dev/null
 	cp "$W/$s" "$OUT/$s"
 done
@@ -67,7 +68,8 @@ name() {
 	5) echo FILE ;; 6) echo VMA ;; 7) echo FD ;; 8) echo THREAD ;;
 	9) echo END_META ;; 10) echo PAD ;; 11) echo PAGES ;; 12) echo PAGE_HASHES ;;
 	13) echo COMMIT ;; 14) echo NOTE ;; 15) echo OBJ ;; 16) echo LOCK ;;
-	17) echo POSIX_TIMER ;; 18) echo SIGINFO ;; 19) echo CLOCKS ;; *) echo "type$1" ;;
+	17) echo POSIX_TIMER ;; 18) echo SIGINFO ;; 19) echo CLOCKS ;; 20) echo SYSV ;;
+	*) echo "type$1" ;;
 	esac
 }
 size=$(stat -c %s "$W/plain")
