@@ -19,7 +19,7 @@
  *   preamble (16 bytes)
  *   HEADER record            fingerprint, ids
  *   PROCESS, RLIMITS, SIGACTIONS, FILE*, VMA*, FD*, THREAD* records,
- *   POSIX_TIMER*, SIGINFO*, CLOCKS
+ *   POSIX_TIMER*, SIGINFO*, CLOCKS, SYSV*
  *   END_META record          counts, announces the page data length
  *   PAD record               so that the PAGES payload starts page-aligned
  *   PAGES record             raw page contents, runs in VMA order
@@ -406,7 +406,8 @@ enum sck_obj_kind {
 	SCK_OBJ_UNLINKED = 9,		/* an unlinked regular file */
 	SCK_OBJ_MEMFD = 10,
 	SCK_OBJ_PTY = 11,		/* pseudo-terminal master/slave pair */
-	SCK_OBJ_SYSV = 12,		/* System V IPC the process created */
+	SCK_OBJ_SYSV = 12,		/* unused: System V IPC is not behind
+					 * descriptors; see SCK_REC_SYSV */
 	SCK_OBJ_PTS = 13,		/* the slave side of a SCK_OBJ_PTY */
 	SCK_OBJ_TTY = 14,		/* settings of a stdio terminal */
 };
