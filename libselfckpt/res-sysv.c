@@ -373,6 +373,11 @@ static int save_msg(struct sck_dump *d, const struct ipc_line *l)
 		return sck_fail((int)-r,
 				"cannot read System V message queue %d (key 0x%08x): msgctl IPC_STAT: %s",
 				l->id, (unsigned)l->key, selfckpt__errname((int)-r));
+	if (ds.cbytes + ds.qnum * (sizeof(struct sck_sysv_msg) + 7) > SCK_MAX_SYSV_DATA)
+		return sck_fail(EFBIG,
+				"System V message queue %d (key 0x%08x) holds %lu bytes in %lu messages: queues above %llu bytes are not supported",
+				l->id, (unsigned)l->key, (unsigned long)ds.cbytes,
+				(unsigned long)ds.qnum, (unsigned long long)SCK_MAX_SYSV_DATA);
 	fill_common(&x, SCK_SYSV_MSG, l);
 	x.size = ds.qbytes;
 	x.count = (uint32_t)ds.qnum;
