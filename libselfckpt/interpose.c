@@ -329,9 +329,9 @@ EXPORT int inotify_rm_watch(int fd, int wd)
 /* ---- System V IPC: who created what (res-sysv.c) ---- */
 
 /*
- * IPC_CREAT alone does not say whether the call created the object:
- * try with IPC_EXCL first. 1 if *id was created, 0 if found (or the
- * call failed: *id < 0). get(flg) makes the real call.
+ * IPC_CREAT alone does not say whether the call created the object: try
+ * with IPC_EXCL first, and on EEXIST make the call as asked. The id is
+ * noted as created or found; call_with_flg(flg) makes the real call.
  */
 #define SYSV_GET(kind, call_with_flg)                                        \
 	do {                                                                 \

@@ -58,25 +58,71 @@
 /* kind << 40 | what << 32 | id + 1; 0 is a free slot. */
 static uint64_t reg[REG_MAX];
 
+#define REG_KEY(v) ((v) & ~(0xffULL << 32))
+
+/* Does the object still exist? IPC_STAT with no buffer: EFAULT if so. */
+static int gone(uint64_t v)
+{
+	static const int nr[] = { 0, __NR_shmctl, __NR_semctl, __NR_msgctl };
+	uint32_t kind = (uint32_t)(v >> 40);
+	long id = (long)(uint32_t)v - 1, r;
+
+	if (kind < SCK_SYSV_SHM || kind > SCK_SYSV_MSG)
+		return 0;
+	r = kind == SCK_SYSV_SEM ? sck_syscall4(nr[kind], id, 0, IPC_STAT, 0) :
+				   sck_syscall3(nr[kind], id, IPC_STAT, 0);
+	return r == -EINVAL || r == -EIDRM;
+}
+
+/* Free the slots of objects removed since: the registry is full. */
+static void reclaim(void)
+{
+	for (int i = 0; i < REG_MAX; i++) {
+		uint64_t v = __atomic_load_n(&reg[i], __ATOMIC_ACQUIRE);
+
+		if (v && v != ~0ULL && gone(v))
+			__atomic_compare_exchange_n(&reg[i], &v, 0, 0, __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE);
+	}
+}
+
+static int reg_add(uint64_t key, uint32_t what)
+{
+	for (int i = 0; i < REG_MAX; i++) {
+		uint64_t v = __atomic_load_n(&reg[i], __ATOMIC_ACQUIRE);
+
+		if (v && REG_KEY(v) == key) {
+			__atomic_fetch_or(&reg[i], (uint64_t)what << 32, __ATOMIC_ACQ_REL);
+			return 0;
+		}
+	}
+	for (int i = 0; i < REG_MAX - 1; i++) {
+		uint64_t v = 0;
+
+		if (__atomic_compare_exchange_n(&reg[i], &v, key | (uint64_t)what << 32, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Called by the interposed functions (interpose.c) with the id the
+ * program got. The last slot is the overflow mark: set when even after
+ * freeing the slots of removed objects there is no room, so that the
+ * checkpoint refuses rather than miss an object.
+ */
 void selfckpt__sysv_note(uint32_t kind, int32_t id, uint32_t what)
 {
 	uint64_t key = (uint64_t)kind << 40 | (uint32_t)(id + 1);
 
 	if (id < 0)
 		return;
-	for (int i = 0; i < REG_MAX; i++) {
-		uint64_t v = __atomic_load_n(&reg[i], __ATOMIC_ACQUIRE);
-
-		if (v == 0 && __atomic_compare_exchange_n(&reg[i], &v, key | (uint64_t)what << 32,
-							  0, __ATOMIC_ACQ_REL,
-							  __ATOMIC_ACQUIRE))
-			return;
-		if ((v & ~(0xffULL << 32)) == key) {
-			__atomic_fetch_or(&reg[i], (uint64_t)what << 32, __ATOMIC_ACQ_REL);
-			return;
-		}
-	}
-	/* Full: the checkpoint refuses every set and queue it cannot tell. */
+	if (reg_add(key, what) == 0)
+		return;
+	reclaim();
+	if (reg_add(key, what) == 0)
+		return;
 	__atomic_store_n(&reg[REG_MAX - 1], ~0ULL, __ATOMIC_RELEASE);
 }
 
@@ -84,16 +130,15 @@ void selfckpt__sysv_note(uint32_t kind, int32_t id, uint32_t what)
 static uint32_t noted(uint32_t kind, int32_t id)
 {
 	uint64_t key = (uint64_t)kind << 40 | (uint32_t)(id + 1);
+	uint32_t bits = 0;
 
-	for (int i = 0; i < REG_MAX; i++) {
+	for (int i = 0; i < REG_MAX - 1; i++) {
 		uint64_t v = __atomic_load_n(&reg[i], __ATOMIC_ACQUIRE);
 
-		if (v == 0)
-			break;
-		if ((v & ~(0xffULL << 32)) == key)
-			return (uint32_t)(v >> 32) & 0xff;
+		if (v && REG_KEY(v) == key)
+			bits |= (uint32_t)(v >> 32) & 0xff;
 	}
-	return 0;
+	return bits;
 }
 
 static int reg_full(void)
