@@ -835,7 +835,8 @@ struct sck_sysv_msg {
 };
 
 #define SCK_MAX_SYSV 4096		/* SYSV records in an image */
-#define SCK_MAX_SYSV_DATA (64ULL << 20)	/* data of one SYSV record */
+/* Data of one SYSV record: with any fixed part, within SCK_MAX_META_REC. */
+#define SCK_MAX_SYSV_DATA ((64ULL << 20) - SCK_MAX_FIXED)
 
 /* ---- END_META, PAGE_HASHES, COMMIT ------------------------------------- */
 

@@ -220,7 +220,7 @@ SYSV_SHM, SYSV_SEM, SYSV_MSG = 1, 2, 3
 SYSV_KINDS = {SYSV_SHM: "shm", SYSV_SEM: "sem", SYSV_MSG: "msg"}
 SYSVF_REMOVED = 1
 MAX_SYSV = 4096
-MAX_SYSV_DATA = 64 << 20
+MAX_SYSV_DATA = (64 << 20) - 4096     # with any fixed part, within a record's limit
 
 # POSIX timers, pending signals (sections 6.17, 6.18).
 SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID = 0, 1, 4
