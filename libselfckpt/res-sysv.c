@@ -329,7 +329,7 @@ static int save_shm(struct sck_dump *d, const struct ipc_line *l)
 				"System V shared memory segment %d (key 0x%08x) is attached by another process too (%lu mappings, %u here): sharing memory with other processes is not supported",
 				l->id, (unsigned)l->key, (unsigned long)l->nattch, here);
 	if (l->size > SCK_MAX_SYSV_DATA)
-		return sck_fail(EFBIG,
+		return sck_fail(EOPNOTSUPP,
 				"System V shared memory segment %d (key 0x%08x) is %lu bytes: segments above %llu bytes are not supported",
 				l->id, (unsigned)l->key, (unsigned long)l->size,
 				(unsigned long long)SCK_MAX_SYSV_DATA);
@@ -419,7 +419,7 @@ static int save_msg(struct sck_dump *d, const struct ipc_line *l)
 				"cannot read System V message queue %d (key 0x%08x): msgctl IPC_STAT: %s",
 				l->id, (unsigned)l->key, selfckpt__errname((int)-r));
 	if (ds.cbytes + ds.qnum * (sizeof(struct sck_sysv_msg) + 7) > SCK_MAX_SYSV_DATA)
-		return sck_fail(EFBIG,
+		return sck_fail(EOPNOTSUPP,
 				"System V message queue %d (key 0x%08x) holds %lu bytes in %lu messages: queues above %llu bytes are not supported",
 				l->id, (unsigned)l->key, (unsigned long)ds.cbytes,
 				(unsigned long)ds.qnum, (unsigned long long)SCK_MAX_SYSV_DATA);

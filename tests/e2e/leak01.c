@@ -24,7 +24,9 @@
  *     holding bytes not read yet (either way) or a packet-mode status
  *     byte, a System V shared memory segment of its own also attached by
  *     another process, a System V message queue another process created
- *     (msgget found it), a semaphore set operated on with SEM_UNDO, a live child
+ *     (msgget found it), a semaphore set operated on with SEM_UNDO, a
+ *     System V segment of 64 MiB (its record would be over the 64 MiB a
+ *     record may have), a live child
  *     process, a child that exited and was not waited for, a POSIX timer
  *     that signals a thread that has exited, selfckpt_checkpoint() returns -1
  *     with errno ENOTSUP, and selfckpt_last_error() names the descriptor
@@ -205,6 +207,12 @@ static void sysv_leaks(void)
 	CHECK(semid >= 0 && semop(semid, &up, 1) == 0, "semget/semop: %s", strerror(errno));
 	expect_refusal("System V semaphore with SEM_UNDO", "SEM_UNDO", "semaphore set");
 	CHECK(semctl(semid, 0, IPC_RMID) == 0, "semctl IPC_RMID: %s", strerror(errno));
+
+	/* Not attached: the checkpoint reads it (cpid), the process's memory stays small. */
+	shmid = shmget(IPC_PRIVATE, 64 << 20, IPC_CREAT | 0600);
+	CHECK(shmid >= 0, "shmget 64 MiB: %s", strerror(errno));
+	expect_refusal("System V segment of 64 MiB", "segments above 67104768 bytes", "67108864");
+	CHECK(shmctl(shmid, IPC_RMID, NULL) == 0, "shm removal");
 }
 
 static void expect_refusal(const char *what, const char *word1, const char *word2)
