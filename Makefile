@@ -68,17 +68,37 @@ NOLIBC_OBJ := $(NOLIBC_SRC:%.c=$(BUILD)/%.o)
 TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/%.o)
 
 # ---- sanitizers (SANITIZE=1; docs/sanitizers.md) ----
-# The selfckpt program, the unit tests and the library code they link (a
-# second copy of the objects, in $(BUILD)/asan/) get AddressSanitizer and
-# UBSan. The libraries that checkpointed programs load get UBSan in trap
-# mode, which needs no runtime: no shadow memory to save, nothing that the
-# restorer would unmap. Where code runs freestanding (rst/, and NOLIBC_SRC
-# in the libraries) it gets neither. A build directory keeps the setting
-# it was first built with (the tests run make on it again, without
-# SANITIZE): use one of its own.
+# What gets which sanitizer, and why:
+#  - the selfckpt program, the unit tests and imgedit, with all the library
+#    code they link (a second copy of the objects, in $(BUILD)/asan/):
+#    AddressSanitizer (and LeakSanitizer) and UBSan, each report to a file
+#    (tests/run-sanitized.sh). The program never checkpoints itself, so
+#    there the freestanding C files are ordinary code, instrumented too;
+#    `restart` runs instrumented up to the jump into the restorer, which
+#    unmaps all of it, shadow included, and runs none of it again.
+#  - the libraries that checkpointed programs load (.so, .a, preload):
+#    UBSan in trap mode only. ASan cannot be in a process that saves its
+#    own memory: its shadow (terabytes reserved at fixed addresses) and
+#    its runtime's state would be part of every image, to be written and
+#    put back by a writer and a restorer that know nothing of them.
+#    UBSan's runtime would bring libubsan and libstdc++ into every such
+#    program (and into every link with the static library), and set
+#    itself up at its first report, in the middle of a checkpoint. Trap
+#    mode has no runtime and no state: a failed check is a ud2
+#    instruction, the program dies of SIGILL, and run-sanitized.sh finds
+#    where in the kernel's log. So the freestanding checkpoint code
+#    (NOLIBC_SRC: the writer, after the registers are captured) can have
+#    it too: it still calls nothing and writes nothing (check-nolibc).
+#  - the restorer (rst/, RST_CFLAGS below): nothing. It runs after the
+#    launcher unmapped itself, past the point of no return, as a blob that
+#    may have no undefined symbol and no relocation (check-restorer.sh);
+#    it stays the plain build's, byte for byte.
+# A build directory keeps the setting it was first built with (the tests
+# run make on it again, without SANITIZE): use one of its own.
 SAN_MARK := $(wildcard $(BUILD)/.sanitize)
 SANITIZE ?= $(if $(SAN_MARK),1,0)
 SAN_PROG :=
+SAN_PROG_OBJ :=
 INTERNAL_OBJ := $(CORE_OBJ) $(TOOL_LIB_OBJ)
 ifeq ($(SANITIZE),0)
 ifneq ($(SAN_MARK),)
@@ -88,12 +108,20 @@ else
 ifeq ($(SAN_MARK)$(wildcard $(BUILD)/libselfckpt),$(BUILD)/libselfckpt)
 $(error $(BUILD) is built without SANITIZE: use another BUILD, e.g. BUILD=$(BUILD)-san)
 endif
+# (Only when missing: make install as another user, install.sh, must not
+# need to write here.)
+ifeq ($(SAN_MARK),)
 $(shell mkdir -p $(BUILD) && touch $(BUILD)/.sanitize)
+endif
 SAN_PROG := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-SAN_LIB ?= -fsanitize=undefined -fsanitize-undefined-trap-on-error
-SAN_LIB_OBJ := $(filter-out $(NOLIBC_OBJ),$(CORE_OBJ) $(SO_ONLY_OBJ)) \
-	$(BUILD)/preload/preload.o
+# In every program linked with SAN_PROG: UBSan's reports to its log_path.
+SAN_PROG_OBJ := $(BUILD)/tools/sanitize.o
+# One trap per check (GCC merges a function's traps into one ud2
+# otherwise), so that its address names the source line.
+SAN_LIB ?= -fsanitize=undefined -fsanitize-undefined-trap-on-error \
+	-fno-crossjumping -fno-tree-tail-merge
+SAN_LIB_OBJ := $(CORE_OBJ) $(SO_ONLY_OBJ) $(BUILD)/preload/preload.o
 $(SAN_LIB_OBJ): LIB_CFLAGS += $(SAN_LIB)
 # The program does not checkpoint itself: in it, the freestanding C files
 # are ordinary code, and sanitized too (not in the libraries).
@@ -107,6 +135,7 @@ $(BUILD)/asan/%.o: %.c
 endif
 
 # ---- the restorer blob (freestanding, position-independent) ----
+# Never sanitized, with SANITIZE=1 too (see above).
 RST_SRC := libselfckpt/rst/rst-main.c libselfckpt/rst/rst-lib.c \
 	libselfckpt/rst/rst-timers.c \
 	libselfckpt/nolibc/xxh64.c libselfckpt/nolibc/fmt.c
@@ -171,8 +200,9 @@ $(BUILD)/rst.bin: $(BUILD)/rst.elf
 $(BUILD)/rst-blob.o: tools/rst-blob.S $(BUILD)/rst.bin
 	$(Q)$(CC) -c -DRST_BIN='"$(BUILD)/rst.bin"' $< -o $@
 
-$(BUILD)/selfckpt: $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a
-	$(Q)$(CC) $(SAN_PROG) -o $@ $(TOOLS_OBJ) $(BUILD)/libselfckpt-internal.a -Wl,-z,now
+$(BUILD)/selfckpt: $(TOOLS_OBJ) $(SAN_PROG_OBJ) $(BUILD)/libselfckpt-internal.a
+	$(Q)$(CC) $(SAN_PROG) -o $@ $(TOOLS_OBJ) $(SAN_PROG_OBJ) \
+		$(BUILD)/libselfckpt-internal.a -Wl,-z,now
 
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
@@ -234,10 +264,10 @@ HELPER_SRC := $(wildcard tests/e2e/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/e2e/helpers/%.c=$(BUILD)/tests/e2e/helpers/%)
 ABS_BUILD := $(abspath $(BUILD))
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libselfckpt-internal.a
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libselfckpt-internal.a $(SAN_PROG_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_BASE) $(SAN_PROG) -Wno-missing-prototypes -Itests/unit -o $@ $< \
-		$(BUILD)/libselfckpt-internal.a -lcmocka -lxxhash
+		$(SAN_PROG_OBJ) $(BUILD)/libselfckpt-internal.a -lcmocka -lxxhash
 
 # End-to-end tests link the shared library, as most programs would.
 $(BUILD)/tests/e2e/bin/%: tests/e2e/%.c tests/e2e/zdtm.h $(BUILD)/libselfckpt.so
@@ -271,8 +301,8 @@ $(BUILD)/tests/e2e/helpers/run-%: tests/e2e/helpers/run-%.c
 HELPER_LIBS_ptyrun := -lutil
 
 # The image editor of incompat.sh uses the codec and xxh64 from inside.
-HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a $(SAN_PROG)
-$(BUILD)/tests/e2e/helpers/imgedit: $(BUILD)/libselfckpt-internal.a
+HELPER_LIBS_imgedit := $(BUILD)/libselfckpt-internal.a $(SAN_PROG) $(SAN_PROG_OBJ)
+$(BUILD)/tests/e2e/helpers/imgedit: $(BUILD)/libselfckpt-internal.a $(SAN_PROG_OBJ)
 
 $(BUILD)/tests/runner: tests/e2e/runner.c
 	@mkdir -p $(dir $@)
@@ -289,10 +319,12 @@ test: deps-test
 	$(MAKE) lint
 	$(MAKE) fuzz-short
 	tests/run-tests.sh $(BUILD)
+	$(MAKE) test-sanitize
 
 check: test
 
-# The same suite again, built with SANITIZE=1 in a directory of its own.
+# The same suite again, built with SANITIZE=1 in a directory of its own
+# (docs/sanitizers.md; part of `make test`: 9 to 20 minutes on 2 CPUs).
 SAN_BUILD ?= $(BUILD)-san
 .PHONY: test-sanitize
 test-sanitize:

@@ -10,14 +10,8 @@ B=$(cd "${1:-build}" && pwd)
 MIB=${2:-256}
 REPEAT=${REPEAT:-5}
 bin=$B/bench/bench-pause
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/selfckpt-pause.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh" pause
 echo "$MIB MiB of data, $(nproc) CPUs, medians of $REPEAT; times in ms"
 printf '%8s %-10s %12s %12s %12s %12s\n' threads mode checkpoint pause pause-max noise
 for n in 1 8 64; do

@@ -10,14 +10,8 @@ B=$(cd "${1:-build}" && pwd)
 N=${2:-1000000}
 REPEAT=${REPEAT:-7}
 bin=$B/bench/bench-syscalls
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/selfckpt-preload.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh" preload
 echo "$N iterations, $(nproc) CPUs, medians of $REPEAT (interleaved)"
 printf '%-10s %12s %12s %8s\n' loop plain-s preload-s ratio
 for loop in openclose readwrite; do

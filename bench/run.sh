@@ -20,15 +20,8 @@ sizes=("${@:-64 256 1024}")
 [ $# -gt 0 ] && sizes=("$@") || sizes=(64 256 1024)
 REPEAT=${REPEAT:-5}
 bin=$B/bench/bench-ckpt
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/selfckpt-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh" bench
 
 echo "selfckpt $(basename "$(readlink -f "$B/libselfckpt.so")") on $(uname -r), $(nproc) CPUs, $work ($(df -T "$work" | awk 'NR==2{print $2}'))"
 printf '%8s %12s %12s %8s %12s %12s %8s %12s %12s %12s\n' MiB write+fsync checkpoint ratio write ckpt-nosync ratio image restart restart-nv

@@ -46,6 +46,7 @@
 #include "nolibc/fmt.h"
 #include "nolibc/str.h"
 #include "objects.h"
+#include "sort.h"
 #include "sys.h"
 
 #define SCK_FIONREAD 0x541B
@@ -374,18 +375,11 @@ static int ep_line(void *arg, char *line)
 	return 0;
 }
 
-/* Shell sort by fd: fdinfo lists registrations in the kernel's order. */
-static void sort_watches(struct sck_epoll_watch *w, uint32_t n)
+static int cmp_watch_fd(const void *a, const void *b)
 {
-	for (uint32_t gap = n / 2; gap; gap /= 2)
-		for (uint32_t i = gap; i < n; i++) {
-			struct sck_epoll_watch t = w[i];
-			uint32_t j = i;
+	const struct sck_epoll_watch *x = a, *y = b;
 
-			for (; j >= gap && w[j - gap].fd > t.fd; j -= gap)
-				w[j] = w[j - gap];
-			w[j] = t;
-		}
+	return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
 int selfckpt__epoll_obj(struct sck_dump *d, const struct sck_fdx *x,
@@ -408,7 +402,8 @@ int selfckpt__epoll_obj(struct sck_dump *d, const struct sck_fdx *x,
 	ret = each_line(x->fd, ep_line, &e);
 	if (ret)
 		return ret;
-	sort_watches(e.w, e.n);
+	/* By fd: fdinfo lists registrations in the kernel's order. */
+	sck_sort(e.w, e.n, sizeof(*e.w), cmp_watch_fd);
 	st.nwatches = e.n;
 	o.data_len = sizeof(*e.w) * (uint64_t)e.n;
 	ret = selfckpt__obj_add(d, &o, &st, e.w);
@@ -811,6 +806,13 @@ static int in_line(void *arg, char *line)
 	return 0;
 }
 
+static int cmp_watch_wd(const void *a, const void *b)
+{
+	const struct in_watch *x = a, *y = b;
+
+	return (x->w.wd > y->w.wd) - (x->w.wd < y->w.wd);
+}
+
 int selfckpt__inotify_obj(struct sck_dump *d, const struct sck_fdx *x,
 			  struct sck_fd *r)
 {
@@ -844,13 +846,7 @@ int selfckpt__inotify_obj(struct sck_dump *d, const struct sck_fdx *x,
 	if (ret)
 		return ret;
 	/* By wd: restart gives the numbers back in increasing order. */
-	for (uint32_t i = 1; i < e.n; i++)
-		for (uint32_t j = i; j > 0 && e.w[j - 1].w.wd > e.w[j].w.wd; j--) {
-			struct in_watch t = e.w[j];
-
-			e.w[j] = e.w[j - 1];
-			e.w[j - 1] = t;
-		}
+	sck_sort(e.w, e.n, sizeof(*e.w), cmp_watch_wd);
 	uint8_t *data = selfckpt__arena_alloc(&d->arena, e.data_len ? e.data_len : 1, 8);
 
 	if (!data)

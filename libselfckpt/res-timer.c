@@ -32,6 +32,7 @@
 #include "log.h"
 #include "nolibc/str.h"
 #include "proc.h"
+#include "sort.h"
 #include "sys.h"
 
 #define PROBE_IDS 4096		/* ids tried where /proc/self/timers is missing */
@@ -149,18 +150,11 @@ static int check_timer(const struct sck_dump *d, struct sck_posix_timer *t,
 	return 0;
 }
 
-/* Shell sort by id: /proc lists the newest first. */
-static void sort_timers(struct sck_posix_timer *t, uint32_t n)
+static int cmp_timer_id(const void *a, const void *b)
 {
-	for (uint32_t gap = n / 2; gap; gap /= 2)
-		for (uint32_t i = gap; i < n; i++) {
-			struct sck_posix_timer x = t[i];
-			uint32_t j = i;
+	const struct sck_posix_timer *x = a, *y = b;
 
-			for (; j >= gap && t[j - gap].id > x.id; j -= gap)
-				t[j] = t[j - gap];
-			t[j] = x;
-		}
+	return (x->id > y->id) - (x->id < y->id);
 }
 
 /* Without /proc/self/timers: are there timers at all? */
@@ -229,7 +223,8 @@ static int collect_timers(struct sck_dump *d)
 					d->timers_cap);
 		d->timers[count++] = t;
 	}
-	sort_timers(d->timers, count);
+	/* By id: /proc lists the newest first. */
+	sck_sort(d->timers, count, sizeof(*d->timers), cmp_timer_id);
 	for (uint32_t i = 0; i < count; i++) {
 		struct sck_part part = { &d->timers[i], sizeof(d->timers[i]) };
 

@@ -80,7 +80,7 @@ static void forward_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-static int write_file(const char *path, const char *text)
+int selfckpt__write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	ssize_t n = -1;
@@ -109,23 +109,27 @@ static int test_fault(const char *name)
 	return 0;
 }
 
-/* The new user namespace maps only our own ids: they stay what they were. */
-static int map_ids(uid_t uid, gid_t gid)
+int selfckpt__map_own_ids(uid_t uid, gid_t gid)
 {
 	char line[64];
 
+	if (selfckpt__write_file("/proc/self/setgroups", "deny"))
+		return -1;
+	snprintf(line, sizeof(line), "%u %u 1", (unsigned)uid, (unsigned)uid);
+	if (selfckpt__write_file("/proc/self/uid_map", line))
+		return -1;
+	snprintf(line, sizeof(line), "%u %u 1", (unsigned)gid, (unsigned)gid);
+	return selfckpt__write_file("/proc/self/gid_map", line);
+}
+
+/* The new user namespace maps only our own ids: they stay what they were. */
+static int map_ids(uid_t uid, gid_t gid)
+{
 	if (test_fault("ns-map")) {
 		errno = EPERM;
 		return -1;
 	}
-
-	if (write_file("/proc/self/setgroups", "deny"))
-		return -1;
-	snprintf(line, sizeof(line), "%u %u 1", (unsigned)uid, (unsigned)uid);
-	if (write_file("/proc/self/uid_map", line))
-		return -1;
-	snprintf(line, sizeof(line), "%u %u 1", (unsigned)gid, (unsigned)gid);
-	return write_file("/proc/self/gid_map", line);
+	return selfckpt__map_own_ids(uid, gid);
 }
 
 /*
@@ -480,7 +484,7 @@ static void set_clocks(struct rs *s)
 	char text[128];
 	int n = selfckpt__rs_timens_offsets(s, text, sizeof(text));
 
-	if (n < 0 || write_file("/proc/self/timens_offsets", text) < 0) {
+	if (n < 0 || selfckpt__write_file("/proc/self/timens_offsets", text) < 0) {
 		selfckpt__rs_clock_note(s, "the time namespace's offsets could not be set");
 		return;
 	}

@@ -170,10 +170,12 @@ void selfckpt__rs_pack_timers(struct rs *s, struct rst_args *a, uint8_t *at)
 	a->timers = (uint64_t)(uintptr_t)at;
 	if (img->ntimers && selfckpt__rs_timer_ids_linear())
 		a->flags |= RST_F_TIMER_IDS_LINEAR;
-	memcpy(at, img->timers, tlen);
+	if (tlen)	/* img->timers is NULL without timers */
+		memcpy(at, img->timers, tlen);
 	a->nsigs = img->nsigs;
 	a->sigs = (uint64_t)(uintptr_t)(at + tlen);
-	memcpy(at + tlen, img->sigs, img->nsigs * sizeof(struct sck_siginfo));
+	if (img->nsigs)
+		memcpy(at + tlen, img->sigs, img->nsigs * sizeof(struct sck_siginfo));
 	/*
 	 * A standard signal with its siginfo is not raised again from the
 	 * masks, which only images from before SIGINFO records need.

@@ -145,11 +145,6 @@ static int load_image(struct rs *s)
 
 /* ---- can this machine run it? ------------------------------------------ */
 
-struct special_now {
-	uint32_t n;
-	struct sck_special sp[SCK_MAX_SPECIAL];
-};
-
 static int read_maps(char **buf)
 {
 	size_t size = 1 << 20;
@@ -169,7 +164,7 @@ static int read_maps(char **buf)
 	}
 }
 
-static void current_specials(struct special_now *now)
+void selfckpt__current_specials(struct sck_special_now *now)
 {
 	char *buf, *line, *next;
 
@@ -205,7 +200,7 @@ static uint64_t vdso_start(const struct sck_special *sp, uint32_t n)
 }
 
 /* P5: the vDSO and vvar must have the layout the image's libc knows. */
-static int check_vdso(struct rs *s, const struct special_now *now,
+static int check_vdso(struct rs *s, const struct sck_special_now *now,
 		      const char *here)
 {
 	const struct sck_header *h = &s->img.hdr;
@@ -251,7 +246,7 @@ static int check_vdso(struct rs *s, const struct special_now *now,
 }
 
 static int check_machine(struct rs *s, struct sck_cpu *cpu,
-			 struct special_now *now)
+			 struct sck_special_now *now)
 {
 	const struct sck_image *img = &s->img;
 	char why[512];
@@ -274,7 +269,7 @@ static int check_machine(struct rs *s, struct sck_cpu *cpu,
 
 	if (uname(&u) < 0)
 		snprintf(u.release, sizeof(u.release), "?");
-	current_specials(now);
+	selfckpt__current_specials(now);
 	ret = check_vdso(s, now, u.release);
 	if (ret)
 		return ret;
@@ -327,7 +322,7 @@ struct plan {
 };
 
 static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
-		      const struct special_now *now)
+		      const struct sck_special_now *now)
 {
 	const struct sck_image *img = &s->img;
 	size_t off;
@@ -654,7 +649,7 @@ static int pack_files(struct rs *s, struct rst_args *a, uint8_t *hole,
 
 /* P7: unmap everything of the launcher but the hole and the vDSO/vvar. */
 static void pack_unmap(struct rst_args *a, uint8_t *hole, size_t hole_len,
-		       const struct special_now *now, struct sck_range *u)
+		       const struct sck_special_now *now, struct sck_range *u)
 {
 	struct range keep[SCK_MAX_SPECIAL + 1];
 	size_t nk = 0;
@@ -677,7 +672,7 @@ static void pack_unmap(struct rst_args *a, uint8_t *hole, size_t hole_len,
 
 /* P5: every vDSO/vvar piece to the temp area, then to its image address. */
 static void pack_moves(struct rs *s, struct rst_args *a, uint64_t temp,
-		       const struct special_now *now)
+		       const struct sck_special_now *now)
 {
 	const struct sck_header *h = &s->img.hdr;
 	int same = 1;
@@ -969,7 +964,7 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	static struct rs rs;
 	struct rs *s = &rs;
 	struct sck_cpu cpu;
-	struct special_now now;
+	struct sck_special_now now;
 	struct plan p;
 	struct rst_args *a;
 	uint8_t *hole;

@@ -99,6 +99,18 @@ int selfckpt__restart(const struct sck_restart_opts *o);
 int selfckpt__rs_sysv_ids(struct rs *s, const char *why);
 int selfckpt__rs_make_sysv(struct rs *s);
 
+/* The vdso and vvar mappings of this process, from /proc/self/maps. */
+struct sck_special_now {
+	uint32_t n;
+	struct sck_special sp[SCK_MAX_SPECIAL];
+};
+
+/*
+ * Fills now with them, in the order of the maps (none if the maps cannot
+ * be read). Libc side: restore.c (check_machine) and selfckpt verify.
+ */
+void selfckpt__current_specials(struct sck_special_now *now);
+
 /* restore-files.c */
 int selfckpt__rs_open_files(struct rs *s);
 int selfckpt__rs_place_fds(struct rs *s);
@@ -215,5 +227,15 @@ void selfckpt__rs_clock_note(struct rs *s, const char *why);
  * with the program's status.
  */
 int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s));
+
+/*
+ * Also restore-ns.c, and used by selfckpt check and verify, which try what
+ * a restart does. selfckpt__write_file writes text to a file that exists
+ * (a /proc knob): 0, or -1 if it could not be opened or not all was
+ * written. selfckpt__map_own_ids, in a new user namespace, denies
+ * setgroups and maps only uid and gid: 0, or -1 with errno set.
+ */
+int selfckpt__write_file(const char *path, const char *text);
+int selfckpt__map_own_ids(uid_t uid, gid_t gid);
 
 #endif

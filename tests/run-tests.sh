@@ -85,6 +85,7 @@ e2e_round() { # label, extra runner options...
 	for s in "$ROOT"/tests/e2e/*.sh; do
 		name=${s##*/}
 		name=${name%.sh}
+		[ "$name" != lib ] || continue	# what the scripts source
 		selected "$name" || continue
 		dir="$work/$label-$name"
 		mkdir -p "$dir"

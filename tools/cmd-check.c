@@ -49,6 +49,7 @@
 #include "cli.h"
 #include "compat.h"
 #include "proc.h"
+#include "restore.h"
 #include "rst/rst.h"
 
 #define PAGE 4096
@@ -170,30 +171,12 @@ static __attribute__((format(printf, 2, 3))) void tell(int fd, const char *fmt, 
 	}
 }
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n = -1;
-
-	if (fd >= 0) {
-		n = write(fd, text, strlen(text));
-		close(fd);
-	}
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* The user namespace of restore-ns.c: only our own ids mapped. */
 static int own_userns(uid_t uid, gid_t gid)
 {
-	char line[64];
-
 	if (unshare(CLONE_NEWUSER) < 0)
 		return -1;
-	snprintf(line, sizeof(line), "%u %u 1", (unsigned)uid, (unsigned)uid);
-	if (write_file("/proc/self/setgroups", "deny") || write_file("/proc/self/uid_map", line))
-		return -1;
-	snprintf(line, sizeof(line), "%u %u 1", (unsigned)gid, (unsigned)gid);
-	return write_file("/proc/self/gid_map", line);
+	return selfckpt__map_own_ids(uid, gid);
 }
 
 static long read_small(const char *path, char *buf, size_t n)
@@ -476,7 +459,7 @@ static int probe_timens(int fd, void *arg)
 		return 1;
 	}
 	/* The offsets may be set until a process enters it. */
-	if (write_file("/proc/self/timens_offsets", "monotonic 0 0\n") < 0) {
+	if (selfckpt__write_file("/proc/self/timens_offsets", "monotonic 0 0\n") < 0) {
 		tell(fd, "cannot set its offsets: %s", strerror(errno));
 		return 1;
 	}
@@ -514,7 +497,7 @@ static int probe_ipcns(int fd, void *arg)
 		tell(fd, "unshare(CLONE_NEWIPC): %s", strerror(errno));
 		return 1;
 	}
-	if (write_file("/proc/sys/kernel/shm_next_id", "4242") < 0) {
+	if (selfckpt__write_file("/proc/sys/kernel/shm_next_id", "4242") < 0) {
 		tell(fd, "kernel.shm_next_id: %s", strerror(errno));
 		return 1;
 	}
@@ -706,7 +689,7 @@ static void check_soft_dirty(void)
 
 	if (p != MAP_FAILED && fd >= 0) {
 		p[0] = 1;
-		if (write_file("/proc/self/clear_refs", "4") == 0) {
+		if (selfckpt__write_file("/proc/self/clear_refs", "4") == 0) {
 			p[0] = 2;
 			got = pread(fd, &e, 8, (off_t)((uintptr_t)p / PAGE * 8)) == 8;
 			f->present = got && (e & (1ULL << 55));

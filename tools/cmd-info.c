@@ -62,9 +62,15 @@ static const char *sig_name(int s)
 		snprintf(buf, sizeof(buf), "SIG%s", n);
 		return buf;
 	}
-	/* 32 and 33 are below glibc's SIGRTMIN: it keeps them for itself. */
+	/*
+	 * 32 and 33 are below glibc's SIGRTMIN: it keeps them for itself and
+	 * names them nowhere (strsignal says "Unknown signal 32"), so they
+	 * are SIG32 and SIG33, as gdb calls them.
+	 */
 	if (s >= SIGRTMIN)
 		snprintf(buf, sizeof(buf), "SIGRTMIN+%d", s - SIGRTMIN);
+	else if (s >= 32)
+		snprintf(buf, sizeof(buf), "SIG%d", s);
 	else
 		snprintf(buf, sizeof(buf), "signal %d", s);
 	return buf;

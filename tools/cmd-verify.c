@@ -229,50 +229,6 @@ static int read_image(struct verify *v, int fd)
 
 /* ---- the machine (restore.c check_machine, check_vdso) ------------------ */
 
-struct special_now {
-	uint32_t n;
-	struct sck_special sp[SCK_MAX_SPECIAL];
-};
-
-static void current_specials(struct special_now *now)
-{
-	size_t size = 1 << 20;
-	char *buf = NULL, *line, *next;
-	long n;
-
-	now->n = 0;
-	for (;;) {
-		buf = malloc(size);
-		if (!buf)
-			return;
-		n = selfckpt__read_file(AT_FDCWD, "/proc/self/maps", buf, size);
-		if (n >= 0)
-			break;
-		free(buf);
-		if (n != -E2BIG)
-			return;
-		size *= 2;
-	}
-	for (line = buf; *line; line = next) {
-		struct sck_maps_entry e;
-		uint32_t kind = 0;
-
-		next = strchr(line, '\n');
-		next = next ? next + 1 : line + strlen(line);
-		if (selfckpt__parse_maps_line(line, &e))
-			continue;
-		if (!strcmp(e.name, "[vdso]"))
-			kind = SCK_VMA_VDSO;
-		else if (!strcmp(e.name, "[vvar]"))
-			kind = SCK_VMA_VVAR;
-		else if (!strcmp(e.name, "[vvar_vclock]"))
-			kind = SCK_VMA_VVAR_VCLOCK;
-		if (kind && now->n < SCK_MAX_SPECIAL)
-			now->sp[now->n++] = (struct sck_special){ e.start, e.end, kind, 0 };
-	}
-	free(buf);
-}
-
 static const struct sck_special *find_vdso(const struct sck_special *sp, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
@@ -284,9 +240,9 @@ static const struct sck_special *find_vdso(const struct sck_special *sp, uint32_
 static void check_vdso(struct verify *v, const char *here)
 {
 	const struct sck_header *h = &v->rs.img.hdr;
-	struct special_now now;
+	struct sck_special_now now;
 
-	current_specials(&now);
+	selfckpt__current_specials(&now);
 	const struct sck_special *vi = find_vdso(h->special, h->nspecial);
 	const struct sck_special *vn = find_vdso(now.sp, now.n);
 	int same = h->nspecial == now.n && vi && vn;
@@ -726,18 +682,6 @@ static void check_rlimits(struct verify *v)
 
 /* ---- ids: restore-ns.c, tried in a child ------------------------------ */
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n = -1;
-
-	if (fd >= 0) {
-		n = write(fd, text, strlen(text));
-		close(fd);
-	}
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 static void tell(int fd, char how, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void tell(int fd, char how, const char *fmt, ...)
@@ -783,7 +727,6 @@ static int probe_ids(const int32_t *ids, uint32_t nids, int ipc, char *why, size
 		uid_t uid = getuid();
 		gid_t gid = getgid();
 		int fl = CLONE_NEWPID | (geteuid() ? CLONE_NEWUSER : 0) | (ipc ? CLONE_NEWIPC : 0);
-		char line[64];
 
 		close(p[0]);
 		if (unshare(fl) < 0) {
@@ -791,21 +734,13 @@ static int probe_ids(const int32_t *ids, uint32_t nids, int ipc, char *why, size
 			     (fl & CLONE_NEWUSER) ? "user and PID " : "PID ", strerror(errno));
 			_exit(0);
 		}
-		if (fl & CLONE_NEWUSER) {
-			int bad_map = write_file("/proc/self/setgroups", "deny");
-
-			snprintf(line, sizeof(line), "%u %u 1", (unsigned)uid, (unsigned)uid);
-			bad_map = bad_map || write_file("/proc/self/uid_map", line);
-			snprintf(line, sizeof(line), "%u %u 1", (unsigned)gid, (unsigned)gid);
-			bad_map = bad_map || write_file("/proc/self/gid_map", line);
-			if (bad_map) {
-				tell(p[1], '2', "cannot map user and group ids in the new namespace: %s",
-				     strerror(errno));
-				_exit(0);
-			}
+		if ((fl & CLONE_NEWUSER) && selfckpt__map_own_ids(uid, gid)) {
+			tell(p[1], '2', "cannot map user and group ids in the new namespace: %s",
+			     strerror(errno));
+			_exit(0);
 		}
 		/* restore-sysv.c asks for each System V id so. */
-		if (ipc && write_file("/proc/sys/kernel/shm_next_id", "0")) {
+		if (ipc && selfckpt__write_file("/proc/sys/kernel/shm_next_id", "0")) {
 			tell(p[1], '2', "cannot choose System V IPC ids in a new IPC namespace (kernel.shm_next_id: %s)",
 			     strerror(errno));
 			_exit(0);

@@ -349,6 +349,12 @@ class Reader:
             return known <= fixed <= MAX_FIXED
         return fixed == self.fixed_size(known, self.minor)
 
+    def check_len(self, r, known):
+        """A record that is one fixed part of size `known`: refuse any
+        other length."""
+        if not self.fixed_ok(r.len, known):
+            raise self.bad(r, "wrong length")
+
     # -- records --
 
     def bad(self, rec, msg):
@@ -435,7 +441,8 @@ class Reader:
         return pre
 
     def read_meta(self):
-        seen_proc = seen_rlim = seen_sig = 0
+        once = {PROCESS, RLIMITS, SIGACTIONS}   # each must come, once
+        seen = set()
         while True:
             r = self.read_rec()
             if r.index == 1 and r.type != HEADER:
@@ -460,25 +467,18 @@ class Reader:
             if self.end is not None and r.type != PAD:
                 raise self.bad(r, "only PAD may follow END_META")
             t = r.type
+            if t in once:
+                if t in seen:
+                    raise self.bad(r, "twice")
+                seen.add(t)
             if t == HEADER:
                 self.take_header(r, p)
             elif t == PROCESS:
-                if seen_proc:
-                    raise self.bad(r, "twice")
-                seen_proc = 1
                 self.take_process(r, p)
             elif t == RLIMITS:
-                if seen_rlim:
-                    raise self.bad(r, "twice")
-                seen_rlim = 1
-                if not self.fixed_ok(r.len, SZ_RLIMITS):
-                    raise self.bad(r, "wrong length")
+                self.check_len(r, SZ_RLIMITS)
             elif t == SIGACTIONS:
-                if seen_sig:
-                    raise self.bad(r, "twice")
-                seen_sig = 1
-                if not self.fixed_ok(r.len, SZ_SIGACTIONS):
-                    raise self.bad(r, "wrong length")
+                self.check_len(r, SZ_SIGACTIONS)
                 self.sig = [struct.unpack_from("<QQQQ", p, 32 * i) for i in range(64)]
             elif t == FILE:
                 self.take_file(r, p)
@@ -503,7 +503,7 @@ class Reader:
             elif t == SYSV:
                 self.take_sysv(r, p)
             elif t == END_META:
-                if not seen_proc or not seen_sig or not seen_rlim or not self.vmas:
+                if seen != once or not self.vmas:
                     raise self.bad(r, "metadata incomplete")
                 self.take_end(r, p)
             elif t == PAD:
@@ -913,8 +913,7 @@ class Reader:
         return False                    # a terminal object only stdio names
 
     def take_lock(self, r, p):
-        if not self.fixed_ok(r.len, SZ_LOCK):
-            raise self.bad(r, "wrong length")
+        self.check_len(r, SZ_LOCK)
         if len(self.locks) >= MAX_FDS:
             raise self.bad(r, "too many locks")
         fd, kind, ltype, _pad, start, end = struct.unpack_from("<iIIIQQ", p, 0)
@@ -936,8 +935,7 @@ class Reader:
         self.locks.append({"fd": fd, "kind": kind, "type": ltype, "start": start, "end": end})
 
     def take_fd(self, r, p):
-        if not self.fixed_ok(r.len, SZ_FD):
-            raise self.bad(r, "wrong length")
+        self.check_len(r, SZ_FD)
         if len(self.fds) >= MAX_FDS:
             raise self.bad(r, "too many fds")
         (fd, kind, open_flags, fd_flags, pos, file_id, share_with, stdio_kind,
@@ -1033,8 +1031,7 @@ class Reader:
     # -- timers, pending signals, clocks (sections 6.17-6.19) --
 
     def take_timer(self, r, p):
-        if not self.fixed_ok(r.len, SZ_POSIX_TIMER):
-            raise self.bad(r, "wrong length")
+        self.check_len(r, SZ_POSIX_TIMER)
         if len(self.timers) >= MAX_TIMERS:
             raise self.bad(r, "too many timers")
         (ident, clock, notify, signo, tid, overrun, value, isec, insec, vsec,
@@ -1058,8 +1055,7 @@ class Reader:
                             "overrun": overrun})
 
     def take_siginfo(self, r, p):
-        if not self.fixed_ok(r.len, SZ_SIGINFO):
-            raise self.bad(r, "wrong length")
+        self.check_len(r, SZ_SIGINFO)
         if len(self.sigs) >= MAX_SIGINFO:
             raise self.bad(r, "too many pending signals")
         tid, signo = struct.unpack_from("<iI", p, 0)
@@ -1075,8 +1071,7 @@ class Reader:
         if self.clocks is not None:
             raise self.bad(r, "twice")
         self.clocks = {}
-        if not self.fixed_ok(r.len, SZ_CLOCKS):
-            raise self.bad(r, "wrong length")
+        self.check_len(r, SZ_CLOCKS)
         ms, mn, bs, bn = struct.unpack_from("<qqqq", p, 0)
         for sec, nsec in ((ms, mn), (bs, bn)):
             if sec < 0 or nsec < 0 or nsec >= NSEC_PER_SEC:
@@ -1188,8 +1183,7 @@ class Reader:
                                % (s["signal"], s["tid"]))
 
     def take_end(self, r, p):
-        if not self.fixed_ok(r.len, SZ_END_META):
-            raise self.bad(r, "wrong length")
+        self.check_len(r, SZ_END_META)
         (data_len, nfiles, nvmas, nfds, nthreads, nruns,
          meta_records) = struct.unpack_from("<QIIIIQQ", p, 0)
         if (nfiles != len(self.files) or nvmas != len(self.vmas) or
@@ -1268,8 +1262,7 @@ class Reader:
         if r.type != COMMIT:
             raise self.bad(r, "expected COMMIT")
         p = self.read_payload(r)
-        if not self.fixed_ok(r.len, SZ_COMMIT):
-            raise self.bad(r, "wrong length")
+        self.check_len(r, SZ_COMMIT)
         magic, records, commit_off, c_data_len = struct.unpack_from("<QQQQ", p, 0)
         uuid = p[32:48]
         if (magic != COMMIT_MAGIC or records != self.nrecords - 1 or
@@ -1505,6 +1498,24 @@ def plural(n):
     return "" if n == 1 else "s"
 
 
+def quantity(n, what):
+    """"1 byte", "2 bytes"."""
+    return "%d %s%s" % (n, what, plural(n))
+
+
+def listening(o):
+    s = ", listening (backlog %d)" % o["backlog"]
+    if o["dropped"]:
+        s += ", %s dropped" % quantity(o["dropped"], "connection")
+    return s
+
+
+def shut_down(o):
+    if o["shutdown"] and o["state"] != SOCK_CLOSED:
+        return ", shut down for %s" % SHUT_WHAT[o["shutdown"]]
+    return ""
+
+
 def obj_ref(rd, oid):
     for f in rd.fds:
         if f["kind"] == FD_OBJ and f["obj_id"] == oid:
@@ -1523,9 +1534,7 @@ def unix_what(rd, o):
     if st == SOCK_UNCONNECTED:
         s += ", unconnected"
     elif st == SOCK_LISTEN:
-        s += ", listening (backlog %d)" % o["backlog"]
-        if o["dropped"]:
-            s += ", %d connection%s dropped" % (o["dropped"], plural(o["dropped"]))
+        s += listening(o)
     elif st == SOCK_PAIR:
         s += ", connected to %s" % obj_ref(rd, o["peer"])
     elif st == SOCK_PENDING:
@@ -1535,13 +1544,12 @@ def unix_what(rd, o):
               "(SELFCKPT_CLOSE_CONNECTIONS)" if o["flags"] & SOCKF_CUT else ", its peer closed")
     elif st == SOCK_CONNECTED:
         s += ", connected to %s" % unix_name_str(o["peer_name"])
-    if o["shutdown"] and st != SOCK_CLOSED:
-        s += ", shut down for %s" % SHUT_WHAT[o["shutdown"]]
+    s += shut_down(o)
     if st in (SOCK_LISTEN, SOCK_PENDING):
         return s
     if o["type"] == SOCK_STREAM:
-        return s + ", %d byte%s queued" % (o["data_len"], plural(o["data_len"]))
-    return s + ", %d message%s queued" % (o["nmsgs"], plural(o["nmsgs"]))
+        return s + ", %s queued" % quantity(o["data_len"], "byte")
+    return s + ", %s queued" % quantity(o["nmsgs"], "message")
 
 
 def inet_what(o):
@@ -1550,19 +1558,16 @@ def inet_what(o):
     if st == SOCK_UNCONNECTED:
         s += ", unconnected"
     elif st == SOCK_LISTEN:
-        s += ", listening (backlog %d)" % o["backlog"]
-        if o["dropped"]:
-            s += ", %d connection%s dropped" % (o["dropped"], plural(o["dropped"]))
+        s += listening(o)
     elif st == SOCK_CONNECTED:
         s += ", connected to %s" % inet_str(peer)
     elif st == SOCK_CLOSED:
-        s += ", a connection%s%s%s, %d byte%s queued" % (
+        s += ", a connection%s%s%s, %s queued" % (
             " to " + inet_str(peer) if peer[0] | peer[1] else "",
             " closed at checkpoint (SELFCKPT_CLOSE_CONNECTIONS)" if o["flags"] & SOCKF_CUT
             else " that had ended",
-            " (reset)" if o["flags"] & SOCKF_RESET else "", o["data_len"], plural(o["data_len"]))
-    if o["shutdown"] and st != SOCK_CLOSED:
-        s += ", shut down for %s" % SHUT_WHAT[o["shutdown"]]
+            " (reset)" if o["flags"] & SOCKF_RESET else "", quantity(o["data_len"], "byte"))
+    s += shut_down(o)
     if o["flags"] & SOCKF_DROPPED:
         s += ", queued datagrams dropped"
     return s
@@ -1610,12 +1615,12 @@ def print_summary(name, rd, kind):
         print("note          %s" % n)
     print("records       %d: %s" % (rd.nrecords, ", ".join(
         "%s %d" % (rec_label(k), counts[k]) for k in sorted(counts))))
-    print("page data     at byte %d, %d bytes, %d hash chunk%s; commit at byte %d"
-          % (rd.data_off, rd.end["data_len"], rd.nchunks, "" if rd.nchunks == 1 else "s",
+    print("page data     at byte %d, %d bytes, %s; commit at byte %d"
+          % (rd.data_off, rd.end["data_len"], quantity(rd.nchunks, "hash chunk"),
              rd.commit["commit_off"]))
-    print("totals        %d regions, %s mapped, %s stored in %d runs, %d fds, %d files, %d thread%s"
+    print("totals        %d regions, %s mapped, %s stored in %d runs, %d fds, %d files, %s"
           % (t["regions"], human_size(t["mapped_bytes"]), human_size(t["stored_bytes"]),
-             t["runs"], t["fds"], t["files"], nth, "" if nth == 1 else "s"))
+             t["runs"], t["fds"], t["files"], quantity(nth, "thread")))
 
 
 def siginfo_json(s):

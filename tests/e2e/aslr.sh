@@ -12,20 +12,10 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 n=25
 start=$EPOCHREALTIME
-
-die() {
-	echo "aslr.sh: $*" >&2
-	exit 1
-}
 
 # The premise: addresses do change from run to run.
 aslr=$(cat /proc/sys/kernel/randomize_va_space)

@@ -11,29 +11,12 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
-seed=${SELFCKPT_SEED:-$((RANDOM))}
-RANDOM=$seed
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+seed_random
 export LC_ALL=C
 
-cleanup() {
-	local c
-	for c in $(jobs -p); do
-		kill -KILL "$c" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
-
-die() {
-	echo "asyncio01.sh: $*" >&2
-	exit 1
-}
+trap kill_jobs EXIT
 
 [ -x /usr/bin/python3 ] || die "python3 is not installed (tools/setup-deps.sh test installs it)"
 cat >aio.py <<'EOF'

@@ -18,21 +18,11 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 ckptexit=$B/tests/e2e/helpers/ckptexit
 start=$EPOCHREALTIME
 checks=0
-
-die() {
-	echo "cli.sh: $*" >&2
-	exit 1
-}
 ok() { checks=$((checks + 1)); }
 
 # ---- --pidfile, and the PID that signals go to ------------------------------
@@ -241,6 +231,40 @@ assert n_vma == len(regions) and n_fd == len(fds), (n_vma, n_fd)
 PY
 ok
 
+# Signals 32 and 33, which glibc keeps for itself below SIGRTMIN, by name.
+cat >sig32.c <<'C'
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <selfckpt.h>
+
+static void handler(int s)
+{
+	(void)s;
+}
+
+int main(void)
+{
+	/* The kernel's struct sigaction: glibc's sigaction refuses 32 and 33. */
+	struct { void *handler; unsigned long flags; void *restorer, *mask; } a = { .handler = handler };
+
+	if (syscall(SYS_rt_sigaction, 32, &a, NULL, 8) ||
+	    syscall(SYS_rt_sigaction, 33, &a, NULL, 8) || signal(SIGRTMIN, handler) == SIG_ERR)
+		return 2;
+	return selfckpt_checkpoint("sig32.img", SELFCKPT_NO_SYNC) == 1 ? 0 : 1;
+}
+C
+cc -O1 -I"$ROOT/include" -o sig32 sig32.c -L"$B" -lselfckpt -Wl,-rpath,"$B"
+./sig32 </dev/null >sig32.log 2>&1 || die "sig32 did not checkpoint: $(cat sig32.log)"
+"$sck" info sig32.img >sig32.txt || die "info sig32.img failed"
+"$sck" info --json sig32.img >sig32.json || die "info --json sig32.img failed"
+names=$(sed -n '/^signal handlers$/,/^$/s/^  \([^ ]*\) .*/\1/p' sig32.txt | paste -sd' ')
+[ "$names" = "SIG32 SIG33 SIGRTMIN+0" ] || die "info names signals 32, 33 and 34: $names"
+names=$(python3 -c 'import json, sys
+print(" ".join(s["name"] for s in json.load(open(sys.argv[1]))["signals"]))' sig32.json)
+[ "$names" = "SIG32 SIG33 SIGRTMIN+0" ] || die "info --json names signals 32, 33 and 34: $names"
+ok
+
 # ---- a mapped file changed: 69 ------------------------------------------------
 
 changed() { # IMAGE FILE WHAT: restart refuses with 69, one line naming FILE
@@ -270,4 +294,4 @@ printf x >>prog-append
 touch -r mtime.ref prog-append
 changed append.img "$WORK/prog-append" "binary with a byte appended"
 
-echo "cli: pidfile ($rpid), exit status 42, stdio reopened at offsets and inherited, help, usage errors, info --json, changed binary refused with 69, others' images refused with 77, --truncate-outputs: $checks checks ($(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s)"
+echo "cli: pidfile ($rpid), exit status 42, stdio reopened at offsets and inherited, help, usage errors, info --json, signals 32 and 33 named, changed binary refused with 69, others' images refused with 77, --truncate-outputs: $checks checks ($(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s)"

@@ -19,21 +19,12 @@
 #      (back: the program sees its clock go back, and the restart warns).
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+me=clocks01
 prog=$B/tests/e2e/helpers/clockprog
 SLEEP=2
 runs=0
-
-die() {
-	echo "clocks01: $*" >&2
-	exit 1
-}
 
 # restart IMAGE EXPECT [OPTIONS...]: the program's verdict, and what the
 # restart said on stderr in restart.err.

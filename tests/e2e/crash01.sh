@@ -49,13 +49,8 @@
 # Env: B, ROOT, WORK (see run-tests.sh); CRASH01_ITERATIONS, CRASH01_SECONDS.
 # Last line: a summary with the iterations and leftovers of each round.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 H=$B/tests/e2e/helpers
 maxit=${CRASH01_ITERATIONS:-200}
 budget=${CRASH01_SECONDS:-30}
@@ -64,11 +59,6 @@ STEPS=400	# crashloop never gets there (80 ms) before it is killed
 RMIB=4		# run-crash01
 RSTEPS=1000	# 2 s in slow mode; a restart finishes at full speed
 summary=()
-
-die() {
-	echo "crash01.sh: $*" >&2
-	exit 1
-}
 
 # Sleeps without a fork: a read with a timeout on a FIFO nobody writes.
 mkfifo nap.fifo

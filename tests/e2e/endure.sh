@@ -11,20 +11,10 @@
 #   - the generation and checkpoint id count up by one each time.
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 cycles=${ENDURE_CYCLES:-1000}
 start=$EPOCHREALTIME
-die() {
-	echo "endure.sh: $*" >&2
-	exit 1
-}
-
 cat >endure.c <<'C'
 #include <dirent.h>
 #include <errno.h>

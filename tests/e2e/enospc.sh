@@ -45,12 +45,8 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 if [ "${ENOSPC_INNER:-}" != 1 ]; then
 	if [ "$(id -u)" = 0 ]; then
@@ -63,7 +59,6 @@ if [ "${ENOSPC_INNER:-}" != 1 ]; then
 	exec unshare -Urm env ENOSPC_INNER=1 ENOSPC_ROOT=0 bash "$0"
 fi
 
-sck=$B/selfckpt
 H=$B/tests/e2e/helpers
 prog=$H/ckptfault
 M=$WORK/m
@@ -72,11 +67,6 @@ F=$WORK/f
 CTL=$WORK/fctl
 srv=
 done_=()
-
-die() {
-	echo "enospc.sh: $*" >&2
-	exit 1
-}
 
 cleanup() {
 	[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || :

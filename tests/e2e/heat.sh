@@ -15,13 +15,8 @@
 # Env: B (build dir), ROOT (repository), WORK (empty work dir). Prints a
 # one-line summary last; exits non-zero on any difference.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 steps=90
 args=(--size 64 --steps "$steps" --progress 1)
 start=$EPOCHREALTIME

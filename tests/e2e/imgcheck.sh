@@ -89,19 +89,9 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a one-line summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 start=$EPOCHREALTIME
-
-die() {
-	echo "imgcheck.sh: $*" >&2
-	exit 1
-}
 
 elapsed() {
 	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'

@@ -32,13 +32,8 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 imgedit=$B/tests/e2e/helpers/imgedit
 start=$EPOCHREALTIME
 nrefused=0
@@ -46,11 +41,6 @@ naccepted=0
 missing=()	# the CPU features tried
 vdso_block=
 accepted_what="another machine-id alone and with another inode, ctime or device, another boot with another device"
-
-die() {
-	echo "incompat.sh: $*" >&2
-	exit 1
-}
 
 [ -x "$imgedit" ] || die "$imgedit is not built (make tests)"
 

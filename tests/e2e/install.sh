@@ -4,11 +4,8 @@
 # with which `cc app.c $(pkg-config --cflags --libs selfckpt)` builds a
 # program that checkpoints and restarts with the installed selfckpt.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 prefix=$WORK/prefix
 # The build is up to date (make test built it), so this only copies files;
 # it works unprivileged too.
@@ -25,7 +22,6 @@ soname=$(readelf -d "$prefix/lib/libselfckpt.so" | sed -n 's/.*SONAME.*\[\(.*\)\
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # shellcheck disable=SC2046
 cc -O2 -o "$WORK/heat" "$ROOT/examples/heat.c" $(pkg-config --cflags --libs selfckpt) -lm
-cd "$WORK"
 export LD_LIBRARY_PATH=$prefix/lib
 ldd ./heat | grep -q "$prefix/lib/libselfckpt.so.0" || { echo "not linked to the installed library"; exit 1; }
 ./heat --size 64 --steps 60 --out ref.txt 2>&1 | cat >ref.log

@@ -35,49 +35,6 @@
 #define A_LEN 20000
 #define HUGE_LEN (256 << 20)
 
-static uint8_t pat(size_t i, unsigned seed)
-{
-	return (uint8_t)(i * 13u + seed * 29u + (i >> 11));
-}
-
-static void fill(uint8_t *p, size_t from, size_t n, unsigned seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = pat(from + i, seed);
-}
-
-static void put(int fd, size_t from, size_t n, unsigned seed)
-{
-	uint8_t buf[PAGE];
-
-	while (n) {
-		size_t k = n < sizeof(buf) ? n : sizeof(buf);
-
-		fill(buf, from, k, seed);
-		CHECK(pwrite(fd, buf, k, (off_t)from) == (ssize_t)k, "pwrite fd %d: %s", fd,
-		      strerror(errno));
-		from += k;
-		n -= k;
-	}
-}
-
-static void expect(int fd, size_t from, size_t n, unsigned seed, const char *what)
-{
-	uint8_t buf[PAGE];
-
-	while (n) {
-		size_t k = n < sizeof(buf) ? n : sizeof(buf);
-
-		CHECK(pread(fd, buf, k, (off_t)from) == (ssize_t)k, "%s: pread: %s", what,
-		      strerror(errno));
-		for (size_t i = 0; i < k; i++)
-			CHECK(buf[i] == pat(from + i, seed), "%s: byte %zu is %u, expected %u",
-			      what, from + i, buf[i], pat(from + i, seed));
-		from += k;
-		n -= k;
-	}
-}
-
 static void named(int fd, const char *name)
 {
 	char link[64], target[512], want[512];
@@ -98,7 +55,7 @@ int main(void)
 	int a = memfd_create("memfd01 a", MFD_ALLOW_SEALING | MFD_CLOEXEC);
 
 	CHECK(a >= 0 && ftruncate(a, A_LEN) == 0, "memfd a: %s", strerror(errno));
-	put(a, 0, A_LEN, 1);
+	test_pwrite_pattern(a, 0, A_LEN, 1);
 	CHECK(fchmod(a, 0751) == 0, "fchmod a");
 	uint8_t *am = mmap(NULL, 5 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0);
 
@@ -110,7 +67,7 @@ int main(void)
 	int w = memfd_create("memfd01 w", MFD_ALLOW_SEALING | MFD_CLOEXEC);
 
 	CHECK(w >= 0, "memfd w: %s", strerror(errno));
-	put(w, 0, 3 * PAGE, 2);
+	test_pwrite_pattern(w, 0, 3 * PAGE, 2);
 	CHECK(fcntl(w, F_ADD_SEALS, F_SEAL_WRITE) == 0, "seal w: %s", strerror(errno));
 	uint8_t *wm = mmap(NULL, 3 * PAGE, PROT_READ, MAP_SHARED, w, 0);
 
@@ -119,12 +76,12 @@ int main(void)
 	int n = memfd_create("memfd01 n", 0);
 
 	CHECK(n >= 0, "memfd n: %s", strerror(errno));
-	put(n, 0, 100, 3);
+	test_pwrite_pattern(n, 0, 100, 3);
 
 	int p = memfd_create("memfd01 p", MFD_CLOEXEC);
 
 	CHECK(p >= 0 && ftruncate(p, 2 * PAGE) == 0, "memfd p: %s", strerror(errno));
-	put(p, 0, 2 * PAGE, 4);
+	test_pwrite_pattern(p, 0, 2 * PAGE, 4);
 	uint8_t *pm = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, p, 0);
 
 	CHECK(pm != MAP_FAILED, "mmap p: %s", strerror(errno));
@@ -133,13 +90,13 @@ int main(void)
 	int h = memfd_create("memfd01 huge", MFD_CLOEXEC);
 
 	CHECK(h >= 0 && ftruncate(h, HUGE_LEN) == 0, "memfd huge: %s", strerror(errno));
-	put(h, HUGE_LEN / 2, PAGE, 5);
+	test_pwrite_pattern(h, HUGE_LEN / 2, PAGE, 5);
 
 	int x = memfd_create("memfd01 noexec", MFD_NOEXEC_SEAL | MFD_CLOEXEC);
 	int x_seals = -1, x_mode = -1;
 
 	if (x >= 0) {
-		put(x, 0, 10, 6);
+		test_pwrite_pattern(x, 0, 10, 6);
 		x_seals = fcntl(x, F_GET_SEALS);
 		CHECK(fstat(x, &st) == 0, "fstat x");
 		x_mode = st.st_mode & 07777;
@@ -155,13 +112,13 @@ int main(void)
 	named(a, "memfd01 a");
 	CHECK(fstat(a, &st) == 0 && st.st_size == A_LEN && (st.st_mode & 07777) == 0751,
 	      "a: size %lld mode %o", (long long)st.st_size, st.st_mode & 07777);
-	expect(a, 0, A_LEN, 1, "a");
+	test_pread_expect(a, 0, A_LEN, 1, "a");
 	CHECK(lseek(a, 0, SEEK_CUR) == 123, "a: offset %lld", (long long)lseek(a, 0, SEEK_CUR));
 	CHECK(fcntl(a, F_GET_SEALS) == (F_SEAL_SHRINK | F_SEAL_GROW), "a: seals %x",
 	      fcntl(a, F_GET_SEALS));
 	CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC, "a: close-on-exec lost");
 	for (size_t i = 0; i < A_LEN; i++)
-		CHECK(am[i] == pat(i, 1), "a: mapped byte %zu", i);
+		CHECK(am[i] == test_pattern(i, 1), "a: mapped byte %zu", i);
 	CHECK(pwrite(a, "fd", 2, 10) == 2 && !memcmp(am + 10, "fd", 2),
 	      "a: a write through the fd does not show in the mapping");
 	memcpy(am + 3 * PAGE, "map", 3);
@@ -175,26 +132,26 @@ int main(void)
 	      strerror(errno));
 
 	named(w, "memfd01 w");
-	expect(w, 0, 3 * PAGE, 2, "w");
+	test_pread_expect(w, 0, 3 * PAGE, 2, "w");
 	CHECK(fcntl(w, F_GET_SEALS) == F_SEAL_WRITE, "w: seals %x", fcntl(w, F_GET_SEALS));
 	CHECK(pwrite(w, "x", 1, 0) < 0 && errno == EPERM, "w: a write went through");
 	for (size_t i = 0; i < 3 * PAGE; i++)
-		CHECK(wm[i] == pat(i, 2), "w: mapped byte %zu", i);
+		CHECK(wm[i] == test_pattern(i, 2), "w: mapped byte %zu", i);
 
 	named(n, "memfd01 n");
-	expect(n, 0, 100, 3, "n");
+	test_pread_expect(n, 0, 100, 3, "n");
 	CHECK(fcntl(n, F_GET_SEALS) == F_SEAL_SEAL, "n: seals %x", fcntl(n, F_GET_SEALS));
 	CHECK(fcntl(n, F_ADD_SEALS, F_SEAL_GROW) < 0 && errno == EPERM, "n: sealed");
 	CHECK(!(fcntl(n, F_GETFD) & FD_CLOEXEC), "n: close-on-exec set");
 	CHECK(lseek(n, 0, SEEK_CUR) == 0, "n: offset");
 
-	expect(p, 0, 2 * PAGE, 4, "p (the file)");
+	test_pread_expect(p, 0, 2 * PAGE, 4, "p (the file)");
 	for (size_t i = 0; i < PAGE; i++)
-		CHECK(pm[i] == pat(i, 4) && pm[PAGE + i] == 0x5a, "p: mapped byte %zu", i);
+		CHECK(pm[i] == test_pattern(i, 4) && pm[PAGE + i] == 0x5a, "p: mapped byte %zu", i);
 
 	CHECK(fstat(h, &st) == 0 && st.st_size == HUGE_LEN, "huge: size %lld",
 	      (long long)st.st_size);
-	expect(h, HUGE_LEN / 2, PAGE, 5, "huge");
+	test_pread_expect(h, HUGE_LEN / 2, PAGE, 5, "huge");
 	CHECK(pread(h, buf, 1, 0) == 1 && buf[0] == 0, "huge: byte 0");
 	struct stat img;
 
@@ -207,19 +164,19 @@ int main(void)
 		      fcntl(x, F_GET_SEALS), x_seals);
 		CHECK(fstat(x, &st) == 0 && (int)(st.st_mode & 07777) == x_mode,
 		      "noexec: mode %o, was %o", st.st_mode & 07777, x_mode);
-		expect(x, 0, 10, 6, "noexec");
+		test_pread_expect(x, 0, 10, 6, "noexec");
 	}
 
 	/* Second generation. */
-	put(a, 0, 100, 7);
+	test_pwrite_pattern(a, 0, 100, 7);
 	memset(pm, 0x33, 16);
 	id = test_checkpoint();
 	CHECK(id == 2, "id %ld", id);
-	expect(a, 0, 100, 7, "a, generation 2");
+	test_pread_expect(a, 0, 100, 7, "a, generation 2");
 	CHECK(fcntl(a, F_GET_SEALS) == (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
 	      "a, generation 2: seals %x", fcntl(a, F_GET_SEALS));
-	CHECK(!memcmp(am, "\x00", 0) && am[0] == pat(0, 7), "a, generation 2: mapping");
+	CHECK(!memcmp(am, "\x00", 0) && am[0] == test_pattern(0, 7), "a, generation 2: mapping");
 	CHECK(pm[0] == 0x33 && pm[PAGE] == 0x5a, "p, generation 2: mapping");
-	expect(w, 0, 3 * PAGE, 2, "w, generation 2");
+	test_pread_expect(w, 0, 3 * PAGE, 2, "w, generation 2");
 	pass();
 }

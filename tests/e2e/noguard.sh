@@ -15,20 +15,10 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 export SELFCKPT_TEST_FAULT=no-page-is-guard
 runs=0
-
-die() {
-	echo "noguard.sh: $*" >&2
-	exit 1
-}
 
 for t in guard01 maps01 threads01; do
 	for mode in file pipe; do

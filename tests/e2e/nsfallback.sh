@@ -31,20 +31,10 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 E=$B/tests/e2e/bin
 done_=()
-
-die() {
-	echo "nsfallback.sh: $*" >&2
-	exit 1
-}
 
 # Can restart keep ids here at all? (The suite's other tests need it.)
 unshare_args=(-p -f)

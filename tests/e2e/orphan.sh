@@ -23,23 +23,13 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 H=$B/tests/e2e/helpers
 MIB=64
 STEPS=400
 want=5
 counted=0 late=0 rounds=0 checked=0
-
-die() {
-	echo "orphan.sh: $*" >&2
-	exit 1
-}
 
 uuid() { # IMAGE: its uuid, or die if it is not complete
 	local o

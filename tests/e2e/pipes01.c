@@ -33,11 +33,6 @@
 #define BIG_SIZE (256 * 1024)
 #define BIG_FILL (200 * 1024)
 
-static uint8_t pat(unsigned i, unsigned seed)
-{
-	return (uint8_t)(i * 7u + seed * 13u + (i >> 9));
-}
-
 static void put(int fd, unsigned from, unsigned n, unsigned seed)
 {
 	uint8_t buf[4096];
@@ -45,8 +40,7 @@ static void put(int fd, unsigned from, unsigned n, unsigned seed)
 	while (n) {
 		unsigned k = n < sizeof(buf) ? n : (unsigned)sizeof(buf);
 
-		for (unsigned i = 0; i < k; i++)
-			buf[i] = pat(from + i, seed);
+		test_fill(buf, from, k, seed);
 		CHECK(write(fd, buf, k) == (ssize_t)k, "write %u bytes to fd %d: %s", k, fd,
 		      strerror(errno));
 		from += k;
@@ -65,10 +59,7 @@ static void get(int fd, unsigned from, unsigned n, unsigned seed, const char *wh
 
 		CHECK(r > 0, "%s: read fd %d: %zd (%s), %u bytes still expected", what, fd,
 		      r, r < 0 ? strerror(errno) : "end of file", n);
-		for (ssize_t i = 0; i < r; i++)
-			CHECK(buf[i] == pat(from + (unsigned)i, seed),
-			      "%s: byte %u is %u, expected %u", what, from + (unsigned)i, buf[i],
-			      pat(from + (unsigned)i, seed));
+		test_expect(buf, from, (size_t)r, seed, what);
 		from += (unsigned)r;
 		n -= (unsigned)r;
 	}

@@ -48,27 +48,15 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 W=$(pwd -P)
-sck=$B/selfckpt
 start=$EPOCHREALTIME
-seed=${SELFCKPT_SEED:-$((RANDOM))}
-RANDOM=$seed
+seed_random
 # The same locale for every run (sort's order, python's encoding...).
 export LC_ALL=C
 
-cleanup() {
-	local c
-	for c in $(jobs -p); do
-		kill -KILL "$c" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
+trap kill_jobs EXIT
 
 us() { echo "${EPOCHREALTIME/./}"; }
 secs() { printf '%d.%02d' $(($1 / 1000000)) $(($1 % 1000000 / 10000)); }

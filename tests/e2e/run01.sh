@@ -51,23 +51,13 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 W=$(pwd -P)
-sck=$B/selfckpt
 prog=$B/tests/e2e/helpers/run-prog
 start=$EPOCHREALTIME
 checks=0
 cur=ref
-
-die() {
-	echo "run01.sh: $*" >&2
-	exit 1
-}
 ok() { checks=$((checks + 1)); }
 # What a failure would leave behind: this shell's background jobs not yet
 # waited for, the children of run-prog fork and a restarted program, each
@@ -82,9 +72,7 @@ cleanup() {
 		[ "$(ppid_of "$c")" = "${g#*:}" ] &&
 			kill -KILL "$c" 2>/dev/null || true
 	done
-	for c in $(jobs -p); do
-		kill -KILL "$c" 2>/dev/null || true
-	done
+	kill_jobs
 }
 trap cleanup EXIT
 [ -x "$prog" ] || die "$prog is missing: make tests"

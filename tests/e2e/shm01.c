@@ -26,18 +26,6 @@
 
 static char name_a[64], name_b[64], name_c[64];
 
-static void fill(uint8_t *p, size_t n, unsigned seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(i * 7u + seed);
-}
-
-static void same(const uint8_t *p, size_t n, unsigned seed, const char *what)
-{
-	for (size_t i = 0; i < n; i++)
-		CHECK(p[i] == (uint8_t)(i * 7u + seed), "%s: byte %zu is %u", what, i, p[i]);
-}
-
 static uint8_t *make(const char *name, int *fd, size_t len, unsigned seed)
 {
 	*fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0640);
@@ -46,7 +34,7 @@ static uint8_t *make(const char *name, int *fd, size_t len, unsigned seed)
 	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 
 	CHECK(p != MAP_FAILED, "mmap %s: %s", name, strerror(errno));
-	fill(p, len, seed);
+	test_fill(p, 0, len, seed);
 	return p;
 }
 
@@ -72,7 +60,7 @@ int main(void)
 
 	CHECK(id == 1, "id %ld", id);
 	/* a: the same object, by its name. */
-	same(pa, 3 * PAGE, 1, "a, mapped");
+	test_expect(pa, 0, 3 * PAGE, 1, "a, mapped");
 	CHECK(fstat(a, &st) == 0 && st.st_size == 3 * PAGE && (st.st_mode & 0777) == 0640,
 	      "a: size %lld mode %o", (long long)st.st_size, st.st_mode & 0777);
 	CHECK(lseek(a, 0, SEEK_CUR) == 100, "a: offset");
@@ -86,25 +74,25 @@ int main(void)
 		      buf[0] == 0xee,
 	      "a: a write through the mapping does not show through the descriptors");
 	close(again);
-	pa[5] = (uint8_t)(5 * 7u + 1);
+	pa[5] = test_pattern(5, 1);
 
 	/* b: unlinked, one object for the descriptor and the mapping. */
-	same(pb, 2 * PAGE, 2, "b, mapped");
+	test_expect(pb, 0, 2 * PAGE, 2, "b, mapped");
 	CHECK(fstat(b, &st) == 0 && st.st_nlink == 0 && st.st_size == 2 * PAGE,
 	      "b: links %lu size %lld", (unsigned long)st.st_nlink, (long long)st.st_size);
 	CHECK(pwrite(b, "B", 1, PAGE) == 1 && pb[PAGE] == 'B',
 	      "b: a write through the descriptor does not show in the mapping");
-	pb[PAGE] = (uint8_t)(PAGE * 7u + 2);
+	pb[PAGE] = test_pattern(PAGE, 2);
 	CHECK(shm_open(name_b, O_RDWR, 0) < 0 && errno == ENOENT, "b has a name again");
 
 	/* c: mapped only. */
-	same(pc, PAGE, 3, "c, mapped");
+	test_expect(pc, 0, PAGE, 3, "c, mapped");
 
 	id = test_checkpoint();
 	CHECK(id == 2, "id %ld", id);
-	same(pa, 3 * PAGE, 1, "a, generation 2");
-	same(pb, 2 * PAGE, 2, "b, generation 2");
-	same(pc, PAGE, 3, "c, generation 2");
+	test_expect(pa, 0, 3 * PAGE, 1, "a, generation 2");
+	test_expect(pb, 0, 2 * PAGE, 2, "b, generation 2");
+	test_expect(pc, 0, PAGE, 3, "c, generation 2");
 	CHECK(shm_unlink(name_a) == 0, "shm_unlink a");
 	pass();
 }

@@ -33,21 +33,11 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 prog=$B/tests/e2e/bin/threads03
 start=$EPOCHREALTIME
 checks=0
-
-die() {
-	echo "threads-ids.sh: $*" >&2
-	exit 1
-}
 ok() { checks=$((checks + 1)); }
 
 held_today='errorcheck-unlock=EPERM recursive-unlocks=EPERM,EPERM,EPERM robust-unlock=EPERM errorcheck-waiter=blocked robust-waiter=blocked,blocked,blocked'

@@ -12,18 +12,9 @@
 #      has it) gets the id back.
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
-sck=$B/selfckpt
-
-die() {
-	echo "timers03: $*" >&2
-	exit 1
-}
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+me=timers03
 
 # 1. timers02, every timer made again one id at a time.
 for mode in file pipe; do

@@ -25,12 +25,8 @@
 #
 # Env: B, ROOT, WORK (see run-tests.sh). Last line: a summary.
 set -eu
-: "${B:?}" "${ROOT:?}" "${WORK:?}"
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-done
-cd "$WORK"
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
 W=$(pwd -P)
 command -v python3 >/dev/null || { echo "tty02: python3 is not installed"; exit 77; }
 [ -x /bin/bash ] || { echo "tty02: no /bin/bash"; exit 77; }

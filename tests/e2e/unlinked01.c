@@ -33,44 +33,6 @@
 #define MAIN_LEN (3 * PAGE + 100)
 #define SPARSE_LEN (64 << 20)
 
-static uint8_t pat(size_t i, unsigned seed)
-{
-	return (uint8_t)(i * 31u + seed * 7u + (i >> 12));
-}
-
-static void put(int fd, size_t from, size_t n, unsigned seed)
-{
-	uint8_t buf[PAGE];
-
-	while (n) {
-		size_t k = n < sizeof(buf) ? n : sizeof(buf);
-
-		for (size_t i = 0; i < k; i++)
-			buf[i] = pat(from + i, seed);
-		CHECK(pwrite(fd, buf, k, (off_t)from) == (ssize_t)k, "pwrite fd %d: %s", fd,
-		      strerror(errno));
-		from += k;
-		n -= k;
-	}
-}
-
-static void expect(int fd, size_t from, size_t n, unsigned seed, const char *what)
-{
-	uint8_t buf[PAGE];
-
-	while (n) {
-		size_t k = n < sizeof(buf) ? n : sizeof(buf);
-
-		CHECK(pread(fd, buf, k, (off_t)from) == (ssize_t)k, "%s: pread: %s", what,
-		      strerror(errno));
-		for (size_t i = 0; i < k; i++)
-			CHECK(buf[i] == pat(from + i, seed), "%s: byte %zu is %u, expected %u",
-			      what, from + i, buf[i], pat(from + i, seed));
-		from += k;
-		n -= k;
-	}
-}
-
 static void still_unlinked(int fd, const char *what)
 {
 	char link[64], target[4096];
@@ -92,7 +54,7 @@ static int limit_child(void)
 	int fd = open("big.dat", O_RDWR | O_CREAT | O_TRUNC, 0600);
 
 	CHECK(fd >= 0 && unlink("big.dat") == 0, "big.dat: %s", strerror(errno));
-	put(fd, 0, 100 * 1024, 1);
+	test_pwrite_pattern(fd, 0, 100 * 1024, 1);
 	long r = selfckpt_checkpoint("limit.img", SELFCKPT_NO_SYNC);
 	const char *msg = selfckpt_last_error();
 
@@ -139,7 +101,7 @@ int main(int argc, char **argv)
 	int a = open("main.dat", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 
 	CHECK(a >= 0, "main.dat: %s", strerror(errno));
-	put(a, 0, MAIN_LEN, 1);
+	test_pwrite_pattern(a, 0, MAIN_LEN, 1);
 	CHECK(unlink("main.dat") == 0, "unlink");
 	CHECK(lseek(a, 1000, SEEK_SET) == 1000, "lseek");
 	int a_dup = dup(a);
@@ -160,13 +122,13 @@ int main(int argc, char **argv)
 
 	CHECK(sp >= 0 && ftruncate(sp, SPARSE_LEN) == 0 && unlink("sparse.dat") == 0,
 	      "sparse.dat: %s", strerror(errno));
-	put(sp, PAGE, PAGE, 2);
-	put(sp, SPARSE_LEN / 2, PAGE, 3);
+	test_pwrite_pattern(sp, PAGE, PAGE, 2);
+	test_pwrite_pattern(sp, SPARSE_LEN / 2, PAGE, 3);
 
 	int t = open(".", O_TMPFILE | O_RDWR, 0600);
 
 	CHECK(t >= 0, "O_TMPFILE: %s", strerror(errno));
-	put(t, 0, 5000, 4);
+	test_pwrite_pattern(t, 0, 5000, 4);
 
 	int m = open("mapped.dat", O_RDWR | O_CREAT | O_TRUNC, 0600);
 
@@ -189,7 +151,7 @@ int main(int argc, char **argv)
 	      (unsigned long)st.st_dev, (unsigned long)dir.st_dev);
 	CHECK((fcntl(a, F_GETFD) & FD_CLOEXEC) && !(fcntl(a_dup, F_GETFD) & FD_CLOEXEC),
 	      "close-on-exec flags");
-	expect(a, 0, MAIN_LEN, 1, "main");
+	test_pread_expect(a, 0, MAIN_LEN, 1, "main");
 	CHECK(lseek(a, 0, SEEK_CUR) == 1000 && lseek(a_own, 0, SEEK_CUR) == 77,
 	      "offsets %lld and %lld", (long long)lseek(a, 0, SEEK_CUR),
 	      (long long)lseek(a_own, 0, SEEK_CUR));
@@ -213,15 +175,15 @@ int main(int argc, char **argv)
 	      (long long)st.st_size);
 	CHECK(st.st_blocks * 512 < 1 << 20, "sparse: %lld bytes allocated",
 	      (long long)st.st_blocks * 512);
-	expect(sp, PAGE, PAGE, 2, "sparse page 1");
-	expect(sp, SPARSE_LEN / 2, PAGE, 3, "sparse middle page");
+	test_pread_expect(sp, PAGE, PAGE, 2, "sparse page 1");
+	test_pread_expect(sp, SPARSE_LEN / 2, PAGE, 3, "sparse middle page");
 	CHECK(pread(sp, &c, 1, 0) == 1 && c == 0, "sparse: byte 0 is %d", c);
 	struct stat img;
 
 	CHECK(stat(test_image(), &img) == 0 && img.st_size < 16 << 20,
 	      "the image is %lld bytes: the holes were stored", (long long)img.st_size);
 
-	expect(t, 0, 5000, 4, "O_TMPFILE");
+	test_pread_expect(t, 0, 5000, 4, "O_TMPFILE");
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", t);
 	unlink("linked.dat");
 	CHECK(linkat(AT_FDCWD, self, AT_FDCWD, "linked.dat", AT_SYMLINK_FOLLOW) == 0,
@@ -229,7 +191,7 @@ int main(int argc, char **argv)
 	int l = open("linked.dat", O_RDONLY);
 
 	CHECK(l >= 0, "linked.dat: %s", strerror(errno));
-	expect(l, 0, 5000, 4, "linked.dat");
+	test_pread_expect(l, 0, 5000, 4, "linked.dat");
 	close(l);
 	CHECK(unlink("linked.dat") == 0, "unlink linked.dat");
 
@@ -244,11 +206,11 @@ int main(int argc, char **argv)
 	      "a write through the mapping does not show through the fd");
 
 	/* Second generation. */
-	put(a, 0, MAIN_LEN, 5);
+	test_pwrite_pattern(a, 0, MAIN_LEN, 5);
 	CHECK(write(w, "ghi", 3) == 3, "write w");
 	id = test_checkpoint();
 	CHECK(id == 2, "id %ld", id);
-	expect(a, 0, MAIN_LEN, 5, "main, generation 2");
+	test_pread_expect(a, 0, MAIN_LEN, 5, "main, generation 2");
 	CHECK(fstat(w, &st) == 0 && st.st_size == 9, "write-only, generation 2: size %lld",
 	      (long long)st.st_size);
 	still_unlinked(a, "main, generation 2");

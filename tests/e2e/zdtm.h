@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,68 @@ static inline long test_checkpoint_flags(unsigned flags)
 static inline long test_checkpoint(void)
 {
 	return test_checkpoint_flags(SELFCKPT_NO_SYNC);
+}
+
+/*
+ * Test data: byte i of pattern seed, to fill memory, files and pipes
+ * before the checkpoint and check them after. Seeds tell patterns apart,
+ * and i >> 11 makes each 2 KiB differ from the one before, so that data
+ * put back at the wrong offset is seen.
+ */
+static inline uint8_t test_pattern(size_t i, unsigned seed)
+{
+	return (uint8_t)(i * 13u + seed * 29u + (i >> 11));
+}
+
+/* p[0..n) = bytes [from, from + n) of pattern seed. */
+static inline void test_fill(uint8_t *p, size_t from, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = test_pattern(from + i, seed);
+}
+
+/* Fails, naming what and the first byte that differs, unless p[0..n) are
+ * bytes [from, from + n) of pattern seed. */
+static inline void test_expect(const uint8_t *p, size_t from, size_t n,
+			       unsigned seed, const char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		CHECK(p[i] == test_pattern(from + i, seed),
+		      "%s: byte %zu is %u, expected %u", what, from + i, p[i],
+		      test_pattern(from + i, seed));
+}
+
+/* Writes bytes [from, from + n) of pattern seed at offset from of fd. */
+static inline void test_pwrite_pattern(int fd, size_t from, size_t n, unsigned seed)
+{
+	uint8_t buf[4096];
+
+	while (n) {
+		size_t k = n < sizeof(buf) ? n : sizeof(buf);
+
+		test_fill(buf, from, k, seed);
+		CHECK(pwrite(fd, buf, k, (off_t)from) == (ssize_t)k, "pwrite fd %d: %s", fd,
+		      strerror(errno));
+		from += k;
+		n -= k;
+	}
+}
+
+/* Reads offsets [from, from + n) of fd, which must be pattern seed there. */
+static inline void test_pread_expect(int fd, size_t from, size_t n, unsigned seed,
+				     const char *what)
+{
+	uint8_t buf[4096];
+
+	while (n) {
+		size_t k = n < sizeof(buf) ? n : sizeof(buf);
+
+		CHECK(pread(fd, buf, k, (off_t)from) == (ssize_t)k, "%s: pread: %s", what,
+		      strerror(errno));
+		test_expect(buf, from, k, seed, what);
+		from += k;
+		n -= k;
+	}
 }
 
 #endif

@@ -1605,15 +1605,27 @@ static int huge_claims_refused(struct model *m)
 	return bad;
 }
 
-/* Valgrind and ASan reserve address space of their own: RLIMIT_AS lies. */
+/* Valgrind reserves address space of its own: RLIMIT_AS lies. */
 static int address_space_limit_works(void)
 {
-#ifdef __SANITIZE_ADDRESS__
-	return 0;
-#else
 	return !unit_under_valgrind();
-#endif
 }
+
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * SANITIZE=1 (docs/sanitizers.md). Under RLIMIT_AS, AddressSanitizer's
+ * malloc would end the process with an "out of memory" report rather than
+ * return NULL as glibc's does, and the out-of-memory cases need the NULL.
+ * (The limit still bites: it is set to the size the child already has,
+ * ASan's reserved shadow included, plus a margin.) ASAN_OPTIONS from the
+ * environment are applied after these.
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+#endif
 
 /*
  * In a forked child, a crash must kill the child (for the parent to see)
