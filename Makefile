@@ -48,7 +48,7 @@ CORE_SRC := $(NOLIBC_SRC) libselfckpt/checkpoint.c libselfckpt/init.c \
 	libselfckpt/res-sock.c libselfckpt/res-scm.c \
 	libselfckpt/res-thread.c libselfckpt/threads.c libselfckpt/fingerprint.c \
 	libselfckpt/elf.c libselfckpt/res-locks.c libselfckpt/auto.c \
-	libselfckpt/res-signal.c libselfckpt/res-timer.c \
+	libselfckpt/res-signal.c libselfckpt/res-timer.c libselfckpt/res-sysv.c \
 	libselfckpt/arch/$(ARCH)/cpu.c
 CORE_ASM := libselfckpt/arch/$(ARCH)/context.S
 # Used by the selfckpt program (restart, info) and the tests, not exported.
@@ -56,7 +56,7 @@ TOOL_LIB_SRC := libselfckpt/image-dec.c libselfckpt/restore.c \
 	libselfckpt/restore-files.c libselfckpt/restore-objs.c \
 	libselfckpt/restore-evl.c libselfckpt/restore-tty.c libselfckpt/restore-ghost.c \
 	libselfckpt/restore-flock.c libselfckpt/restore-ns.c \
-	libselfckpt/restore-sock.c libselfckpt/restore-timers.c \
+	libselfckpt/restore-sock.c libselfckpt/restore-timers.c libselfckpt/restore-sysv.c \
 	libselfckpt/arch/$(ARCH)/sigframe.c
 
 # Only in the shared library: libc functions it interposes (interpose.c).

@@ -90,6 +90,7 @@ struct plan {
 	uint64_t threads;
 	uint64_t objdata;		/* bytes queued in pipes... at most */
 	uint64_t sigs, timers;		/* SIGINFO and POSIX_TIMER records */
+	struct sck_sysv_plan sysv;	/* SYSV records */
 };
 
 /*
@@ -119,6 +120,8 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 		return (int)nfds;
 	if (nthreads < 0)
 		return nthreads;
+	if ((ret = selfckpt__sysv_plan(&p->sysv)))
+		return ret;
 	/* Room for threads created before the stop reaches their creator. */
 	p->threads = (uint64_t)nthreads + nthreads / 4 + 16;
 	p->vmas = sz.nvmas + 64;
@@ -147,7 +150,7 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 		  p->sigs * (sizeof(struct sck_rec) + sizeof(struct sck_siginfo)) +
 		  p->timers * (sizeof(struct sck_rec) + sizeof(struct sck_posix_timer)) +
 		  sizeof(struct sck_rec) + sizeof(struct sck_clocks) +
-		  2 * SCK_PAGE_SIZE;
+		  p->sysv.data + 2 * SCK_PAGE_SIZE;
 	p->total = p->meta + p->smaps + (8 << 20) + SCK_PROBE_SIZE +
 		   p->files * (sizeof(struct sck_dump_file) + 8 + 256) +
 		   p->vmas * sizeof(struct sck_dump_vma) +
@@ -159,7 +162,8 @@ static int plan_arena(struct plan *p, const struct sck_cpu *cpu)
 		   p->threads * (sizeof(struct sck_slot) + cpu->xsave_size + 64 +
 				 64 + SCK_SLOT_PROCBUF + 64) +
 		   p->sigs * sizeof(struct sck_siginfo) + 64 +
-		   p->timers * (sizeof(struct sck_posix_timer) + 128) + 64;
+		   p->timers * (sizeof(struct sck_posix_timer) + 128) + 64 +
+		   p->sysv.text + p->sysv.scratch + 128;
 	return 0;
 }
 
@@ -241,6 +245,8 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	d->timers_cap = (uint32_t)p.timers;
 	/* /proc/self/timers: under 100 bytes a timer. */
 	d->timers_buf_cap = p.timers * 128;
+	d->sysv_text_cap = p.sysv.text;
+	d->sysv_scratch_cap = p.sysv.scratch;
 
 	uint8_t *metabuf;
 
@@ -256,7 +262,9 @@ static int setup(struct sck_dump **out, const struct target *t, unsigned flags,
 	    !TAKE(d->probe, SCK_PROBE_SIZE, 4096) ||
 	    !TAKE(d->slots, p.threads, 64) || !TAKE(d->sigs, p.sigs, 64) ||
 	    !TAKE(d->timers, p.timers, 8) ||
-	    !TAKE(d->timers_buf, d->timers_buf_cap, 64)) {
+	    !TAKE(d->timers_buf, d->timers_buf_cap, 64) ||
+	    !TAKE(d->sysv_text, p.sysv.text, 64) ||
+	    !TAKE(d->sysv_scratch, p.sysv.scratch, 64)) {
 		drop_arena(d);
 		return sck_fail(ENOMEM, "checkpoint arena too small");
 	}
@@ -383,7 +391,7 @@ static int collect(struct sck_dump *d, uint64_t app_mask)
 	    (ret = selfckpt__fingerprint(d)) || (ret = selfckpt__mem_collect(d)) ||
 	    (ret = selfckpt__proc_collect(d)) || (ret = selfckpt__fd_collect(d)) ||
 	    (ret = selfckpt__timers_collect(d)) ||
-	    (ret = selfckpt__signals_record(d)))
+	    (ret = selfckpt__signals_record(d)) || (ret = selfckpt__sysv_collect(d)))
 		return ret;
 	uint32_t n = 0;
 

@@ -83,7 +83,7 @@ const char *selfckpt__rec_type_name(uint32_t type)
 		"THREAD",     "END_META", "PAD",	 "PAGES",
 		"PAGE_HASHES", "COMMIT",  "NOTE",	 "OBJ",
 		"LOCK",       "POSIX_TIMER", "SIGINFO", "CLOCKS",
-		"?",	      "SCM",
+		"SYSV",       "SCM",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
@@ -94,6 +94,7 @@ const char *selfckpt__vma_kind_name(uint32_t kind)
 	static const char *const names[] = {
 		"?",	   "anon",  "heap",	 "stack",   "file",	  "file-shared",
 		"shm-anon", "memfd", "deleted", "vdso",   "vvar", "vvar_vclock",
+		"sysv-shm",
 	};
 
 	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
@@ -421,8 +422,13 @@ static int take_vma(struct rd *r, struct sck_image *img,
 	    m->end % SCK_PAGE_SIZE || m->end > (1ULL << 56))
 		return BAD("bad range %llx-%llx", (unsigned long long)m->start,
 			   (unsigned long long)m->end);
-	if (m->kind < SCK_VMA_ANON || m->kind > SCK_VMA_VVAR_VCLOCK)
+	if (m->kind < SCK_VMA_ANON || m->kind > SCK_VMA_SYSV_SHM)
 		return BAD("bad kind %u", m->kind);
+	if (m->kind != SCK_VMA_SYSV_SHM && m->sysv_id != 0)
+		return BAD("%s mapping names System V segment %d",
+			   selfckpt__vma_kind_name(m->kind), m->sysv_id);
+	if (m->kind == SCK_VMA_SYSV_SHM && (m->sysv_id < 0 || !(m->flags & SCK_VMAF_SHARED)))
+		return BAD("bad System V shared memory mapping (segment %d)", m->sysv_id);
 	if (m->prot & ~7u)
 		return BAD("bad protection %x", m->prot);
 	if (m->file_id > img->nfiles)
@@ -432,7 +438,8 @@ static int take_vma(struct rd *r, struct sck_image *img,
 	    !m->file_id)
 		return BAD("file mapping without a file");
 	if (m->file_id && (m->kind == SCK_VMA_ANON || m->kind == SCK_VMA_HEAP ||
-			   m->kind == SCK_VMA_STACK || m->kind >= SCK_VMA_VDSO))
+			   m->kind == SCK_VMA_STACK || sck_vma_special(m->kind) ||
+			   m->kind == SCK_VMA_SYSV_SHM))
 		return BAD("%s mapping with a file", selfckpt__vma_kind_name(m->kind));
 	/* Object kinds need an object, file kinds a file with a path. */
 	if (m->file_id) {
@@ -449,7 +456,8 @@ static int take_vma(struct rd *r, struct sck_image *img,
 	 * vvar, which are moved, not mapped, nor into a shared file mapping,
 	 * which would write it into the file.
 	 */
-	if (m->nruns && (m->kind >= SCK_VMA_VDSO || m->kind == SCK_VMA_FILE_SHARED))
+	if (m->nruns && (sck_vma_special(m->kind) || m->kind == SCK_VMA_FILE_SHARED ||
+			 m->kind == SCK_VMA_SYSV_SHM))
 		return BAD("page data for a %s mapping", selfckpt__vma_kind_name(m->kind));
 	if (m->pgoff % SCK_PAGE_SIZE)
 		return BAD("unaligned file offset");
@@ -1508,6 +1516,123 @@ static int check_timers_signals(struct rd *r, struct sck_image *img,
 
 /* ---- end of timers, pending signals, clocks ---- */
 
+/* ---- System V IPC (SYSV) ---- */
+
+const char *selfckpt__sysv_kind_name(uint32_t kind)
+{
+	return kind == SCK_SYSV_SHM ? "shm" : kind == SCK_SYSV_SEM ? "sem" :
+	       kind == SCK_SYSV_MSG ? "msg" : "?";
+}
+
+/* The messages of a queue: count headers and texts fill data exactly. */
+static int sysv_msgs_ok(const struct sck_sysv *x, const uint8_t *data)
+{
+	uint64_t at = 0;
+
+	for (uint32_t i = 0; i < x->count; i++) {
+		struct sck_sysv_msg m;
+
+		if (x->data_len - at < sizeof(m))
+			return 0;
+		memcpy(&m, data + at, sizeof(m));
+		at += sizeof(m);
+		if (m.type <= 0 || m.len > x->data_len - at)
+			return 0;
+		at += m.len + sck_pad8(m.len);
+		if (at > x->data_len)
+			return 0;
+	}
+	return at == x->data_len;
+}
+
+static int take_sysv(struct rd *r, struct sck_image *img,
+		     const struct sck_rec *rec, uint64_t off, const uint8_t *p)
+{
+	struct sck_img_sysv *v;
+	struct sck_sysv *x;
+
+	if (rec->len < sizeof(*x))
+		return BAD("too short");
+	if (img->nsysv >= SCK_MAX_SYSV)
+		return BAD("too many System V objects");
+	v = grow(img->sysv, img->nsysv, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	img->sysv = v;
+	v = &img->sysv[img->nsysv];
+	memset(v, 0, sizeof(*v));
+	memcpy(&v->s, p, sizeof(v->s));
+	img->nsysv++;
+	x = &v->s;
+	if (x->data_len > SCK_MAX_SYSV_DATA || x->data_len > rec->len ||
+	    !fixed_ok(img, rec->len - x->data_len, sizeof(*x)))
+		return BAD("lengths do not add up");
+	if (x->kind < SCK_SYSV_SHM || x->kind > SCK_SYSV_MSG)
+		return BAD("bad kind %u", x->kind);
+	if (x->id < 0)
+		return BAD("bad id %d", x->id);
+	if (img->nsysv > 1) {
+		const struct sck_sysv *b = &img->sysv[img->nsysv - 2].s;
+
+		if (b->kind > x->kind || (b->kind == x->kind && b->id >= x->id))
+			return BAD("%s %d out of order", selfckpt__sysv_kind_name(x->kind), x->id);
+	}
+	if (x->mode & ~0777u)
+		return BAD("%s %d has bad mode %o", selfckpt__sysv_kind_name(x->kind), x->id, x->mode);
+	if (x->flags & ~SCK_SYSVF_REMOVED ||
+	    ((x->flags & SCK_SYSVF_REMOVED) && (x->kind != SCK_SYSV_SHM || x->key != 0)))
+		return BAD("%s %d has bad flags %x", selfckpt__sysv_kind_name(x->kind), x->id, x->flags);
+	if (x->kind != SCK_SYSV_MSG && x->count)
+		return BAD("%s %d has messages", selfckpt__sysv_kind_name(x->kind), x->id);
+	v->data = malloc(x->data_len ? x->data_len : 1);
+	if (!v->data)
+		return -ENOMEM;
+	memcpy(v->data, p + rec->len - x->data_len, x->data_len);
+	if (x->kind == SCK_SYSV_SHM && (x->size == 0 || x->data_len != x->size))
+		return BAD("shm %d: size %llu, %llu bytes of data", x->id,
+			   (unsigned long long)x->size, (unsigned long long)x->data_len);
+	if (x->kind == SCK_SYSV_SEM && (x->size == 0 || x->data_len != 2 * x->size))
+		return BAD("sem %d: %llu semaphores, %llu bytes of values", x->id,
+			   (unsigned long long)x->size, (unsigned long long)x->data_len);
+	if (x->kind == SCK_SYSV_MSG && !sysv_msgs_ok(x, v->data))
+		return BAD("msg %d: the messages do not fill the data", x->id);
+	return 0;
+}
+
+/* At END_META: each SYSV_SHM mapping lies inside its segment. */
+static int check_sysv_maps(struct rd *r, struct sck_image *img,
+			   const struct sck_rec *rec, uint64_t off)
+{
+	for (uint32_t i = 0; i < img->nvmas; i++) {
+		const struct sck_vma *m = &img->vmas[i].v;
+		const struct sck_sysv *x = NULL;
+
+		if (m->kind != SCK_VMA_SYSV_SHM)
+			continue;
+		for (uint32_t k = 0; k < img->nsysv; k++)
+			if (img->sysv[k].s.kind == SCK_SYSV_SHM && img->sysv[k].s.id == m->sysv_id)
+				x = &img->sysv[k].s;
+		if (!x)
+			return BAD("mapping %llx names unknown System V segment %d",
+				   (unsigned long long)m->start, m->sysv_id);
+		if (m->pgoff + (m->end - m->start) >
+		    ((x->size + SCK_PAGE_SIZE - 1) & ~(SCK_PAGE_SIZE - 1)))
+			return BAD("mapping %llx runs past the end of System V segment %d",
+				   (unsigned long long)m->start, m->sysv_id);
+		/* A piece past the first continues the mapping before it. */
+		if (m->pgoff && (i == 0 || img->vmas[i - 1].v.kind != SCK_VMA_SYSV_SHM ||
+				 img->vmas[i - 1].v.sysv_id != m->sysv_id ||
+				 img->vmas[i - 1].v.end != m->start ||
+				 img->vmas[i - 1].v.pgoff + (m->start - img->vmas[i - 1].v.start) !=
+					 m->pgoff))
+			return BAD("mapping %llx is part of an attachment of System V segment %d whose start is missing",
+				   (unsigned long long)m->start, m->sysv_id);
+	}
+	return 0;
+}
+
+/* ---- end of System V IPC ---- */
+
 static int take_end(struct rd *r, struct sck_image *img,
 		    const struct sck_rec *rec, uint64_t off, const uint8_t *p,
 		    uint64_t data_next)
@@ -1547,7 +1672,7 @@ static int take_end(struct rd *r, struct sck_image *img,
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct sck_vma *v = &img->vmas[i].v;
 
-		if (v->kind < SCK_VMA_VDSO)
+		if (!sck_vma_special(v->kind))
 			continue;
 		if (k >= img->hdr.nspecial || img->hdr.special[k].start != v->start ||
 		    img->hdr.special[k].end != v->end ||
@@ -1571,6 +1696,8 @@ static int take_end(struct rd *r, struct sck_image *img,
 				   (unsigned long long)img->proc.auxv[i + 1],
 				   (unsigned long long)vdso);
 	}
+	if (check_sysv_maps(r, img, rec, off))
+		return -EBADMSG;
 	return check_timers_signals(r, img, rec, off);
 }
 
@@ -1728,6 +1855,9 @@ int selfckpt__image_read_meta_seen(int fd, struct sck_image *img,
 			break;
 		case SCK_REC_SCM:
 			ret = take_scm(r, img, rec, off, p);
+			break;
+		case SCK_REC_SYSV:
+			ret = take_sysv(r, img, rec, off, p);
 			break;
 		default:
 			if (!(rec->flags & SCK_RECF_OPTIONAL))
@@ -1905,6 +2035,9 @@ void selfckpt__image_free(struct sck_image *img)
 		free(img->scms[i].fds);
 	free(img->scms);
 	free(img->sigs);
+	for (uint32_t i = 0; i < img->nsysv; i++)
+		free(img->sysv[i].data);
+	free(img->sysv);
 	free(img->chunk_hash);
 	memset(img, 0, sizeof(*img));
 }

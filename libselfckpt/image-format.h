@@ -19,7 +19,7 @@
  *   preamble (16 bytes)
  *   HEADER record            fingerprint, ids
  *   PROCESS, RLIMITS, SIGACTIONS, FILE*, VMA*, FD*, THREAD* records,
- *   POSIX_TIMER*, SIGINFO*, CLOCKS
+ *   POSIX_TIMER*, SIGINFO*, CLOCKS, SYSV*
  *   END_META record          counts, announces the page data length
  *   PAD record               so that the PAGES payload starts page-aligned
  *   PAGES record             raw page contents, runs in VMA order
@@ -99,7 +99,7 @@ enum sck_rec_type {
 	SCK_REC_POSIX_TIMER = 17,	/* one POSIX timer (timer_create) */
 	SCK_REC_SIGINFO = 18,		/* one pending signal and its siginfo */
 	SCK_REC_CLOCKS = 19,		/* the clocks at capture; OPTIONAL */
-	/* 20 and 22 are set aside for other work (issue 5). */
+	SCK_REC_SYSV = 20,		/* a System V IPC object (see "SYSV") */
 	SCK_REC_SCM = 21,		/* descriptors in flight on a unix socket */
 };
 
@@ -289,7 +289,14 @@ enum sck_vma_kind {
 	SCK_VMA_VDSO = 9,
 	SCK_VMA_VVAR = 10,
 	SCK_VMA_VVAR_VCLOCK = 11,
+	SCK_VMA_SYSV_SHM = 12,		/* shmat() of a SYSV shm record: sysv_id */
 };
+
+/* The kernel's special mappings, moved rather than mapped (P5). */
+static inline int sck_vma_special(uint32_t kind)
+{
+	return kind >= SCK_VMA_VDSO && kind <= SCK_VMA_VVAR_VCLOCK;
+}
 
 /* VMA flags: the mapping's own and those madvise/mlock set (smaps VmFlags). */
 #define SCK_VMAF_SHARED (1u << 0)
@@ -320,7 +327,9 @@ struct sck_vma {				/* tail: runs, guards, name */
 	uint32_t nruns;			/* followed by nruns struct sck_run */
 	uint32_t nguards;		/* then nguards struct sck_range */
 	uint32_t name_len;		/* then the /proc/self/maps name */
-	uint32_t _pad;
+	int32_t sysv_id;		/* SCK_VMA_SYSV_SHM: the shmid, whose
+					 * SYSV record holds the contents;
+					 * every other kind: 0 */
 };
 
 /* A run of stored pages. */
@@ -398,7 +407,8 @@ enum sck_obj_kind {
 	SCK_OBJ_UNLINKED = 9,		/* an unlinked regular file */
 	SCK_OBJ_MEMFD = 10,
 	SCK_OBJ_PTY = 11,		/* pseudo-terminal master/slave pair */
-	SCK_OBJ_SYSV = 12,		/* System V IPC the process created */
+	SCK_OBJ_SYSV = 12,		/* unused: System V IPC is not behind
+					 * descriptors; see SCK_REC_SYSV */
 	SCK_OBJ_PTS = 13,		/* the slave side of a SCK_OBJ_PTY */
 	SCK_OBJ_TTY = 14,		/* settings of a stdio terminal */
 };
@@ -817,6 +827,50 @@ struct sck_clocks {
 	int64_t boottime_sec, boottime_nsec;
 };
 
+/* ---- SYSV: a System V IPC object the process created ----------------------
+ *
+ * One record per shared memory segment, semaphore set and message queue,
+ * written after CLOCKS, by kind (shm, sem, msg) and increasing id within
+ * a kind. Restart makes each again with its id and key in a private IPC
+ * namespace (docs/image-format.md 6.18), then the attachments (VMA kind
+ * SYSV_SHM) with shmat(). The payload is struct sck_sysv, then data_len
+ * bytes of data:
+ *   shm: the segment's bytes, data_len == size;
+ *   sem: size unsigned 16-bit values (GETALL), data_len == 2 * size;
+ *   msg: count messages in queue order, each a struct sck_sysv_msg and its
+ *        len bytes, padded with zeros to a multiple of 8.
+ */
+enum sck_sysv_kind {
+	SCK_SYSV_SHM = 1,
+	SCK_SYSV_SEM = 2,
+	SCK_SYSV_MSG = 3,
+};
+
+struct sck_sysv {
+	uint32_t kind;			/* enum sck_sysv_kind */
+	int32_t id;			/* shmid, semid, msqid: >= 0 */
+	int32_t key;			/* 0: IPC_PRIVATE */
+	uint32_t mode;			/* permission bits, & 0777 */
+	uint32_t uid, gid;		/* owner, set with IPC_SET */
+	uint32_t cuid, cgid;		/* creator; for info */
+	uint64_t size;			/* shm: bytes; sem: nsems; msg: qbytes */
+	uint32_t count;			/* msg: messages; else 0 */
+	uint32_t flags;			/* SCK_SYSVF_* */
+	uint64_t data_len;
+};
+
+/* shm: marked for removal (IPC_RMID) while attached; key is 0 then. */
+#define SCK_SYSVF_REMOVED 1u
+
+struct sck_sysv_msg {
+	int64_t type;			/* mtype, > 0 */
+	uint64_t len;			/* bytes of mtext that follow */
+};
+
+#define SCK_MAX_SYSV 4096		/* SYSV records in an image */
+/* Data of one SYSV record: with any fixed part, within SCK_MAX_META_REC. */
+#define SCK_MAX_SYSV_DATA ((64ULL << 20) - SCK_MAX_FIXED)
+
 /* ---- END_META, PAGE_HASHES, COMMIT ------------------------------------- */
 
 struct sck_end_meta {
@@ -890,5 +944,7 @@ _Static_assert(sizeof(struct sck_siginfo) == 136, "siginfo");
 _Static_assert(sizeof(struct sck_clocks) == 32, "clocks");
 _Static_assert(sizeof(struct sck_scm) == 24, "scm");
 _Static_assert(sizeof(struct sck_scm_fd) == 56, "scm_fd");
+_Static_assert(sizeof(struct sck_sysv) == 56, "sysv");
+_Static_assert(sizeof(struct sck_sysv_msg) == 16, "sysv_msg");
 
 #endif /* SELFCKPT_IMAGE_FORMAT_H */

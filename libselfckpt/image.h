@@ -104,6 +104,11 @@ struct sck_img_scm {
 	struct sck_scm_fd *fds;
 };
 
+struct sck_img_sysv {
+	struct sck_sysv s;
+	uint8_t *data;			/* s.data_len bytes */
+};
+
 struct sck_image {
 	struct sck_preamble pre;
 	struct sck_header hdr;
@@ -136,6 +141,8 @@ struct sck_image {
 	struct sck_img_scm *scms;
 	uint32_t nscms;
 	uint32_t nflight;		/* distinct flight numbers */
+	struct sck_img_sysv *sysv;	/* SYSV records, in record order */
+	uint32_t nsysv;
 	struct sck_end_meta end;
 	uint64_t data_off;		/* stream offset of the PAGES payload */
 	uint64_t chain;			/* hdr_hash of the PAGES record */
@@ -193,5 +200,6 @@ const char *selfckpt__vma_kind_name(uint32_t kind);
 const char *selfckpt__fd_kind_name(uint32_t kind);
 const char *selfckpt__obj_kind_name(uint32_t kind);
 const char *selfckpt__rec_type_name(uint32_t type);
+const char *selfckpt__sysv_kind_name(uint32_t kind);
 
 #endif

@@ -173,6 +173,12 @@ struct sck_dump {
 	size_t timers_buf_cap;
 	struct sck_posix_timer *timers;
 	uint32_t timers_cap;
+
+	/* System V IPC (res-sysv.c). */
+	char *sysv_text;		/* a /proc/sysvipc file */
+	size_t sysv_text_cap;
+	uint8_t *sysv_scratch;		/* a set's values, a queue's messages */
+	size_t sysv_scratch_cap;
 };
 
 /*
@@ -312,6 +318,21 @@ uint64_t selfckpt__signals_std_mask(const struct sck_dump *d, int32_t tid);
 /* POSIX timers and the clocks: POSIX_TIMER and CLOCKS records (res-timer.c). */
 int selfckpt__timers_collect(struct sck_dump *d);
 #define SCK_TIMERS_MAX 16384		/* timers one checkpoint can record */
+
+/*
+ * System V IPC the process created: SYSV records (res-sysv.c). note:
+ * called by the interposed shmget/semget/msgget/semop (interpose.c) with
+ * SCK_SYSV_NOTE_* bits; async-signal-safe. plan: what the arena needs.
+ */
+#define SCK_SYSV_NOTE_CREATED 1u	/* the call created it */
+#define SCK_SYSV_NOTE_OPENED 2u		/* the call found it */
+#define SCK_SYSV_NOTE_UNDO 4u		/* semop with SEM_UNDO */
+void selfckpt__sysv_note(uint32_t kind, int32_t id, uint32_t what);
+struct sck_sysv_plan {
+	uint64_t text, data, scratch;
+};
+int selfckpt__sysv_plan(struct sck_sysv_plan *p);
+int selfckpt__sysv_collect(struct sck_dump *d);
 
 /* Is fd one the checkpoint holds for itself? */
 int selfckpt__fd_excluded(const struct sck_dump *d, int fd);

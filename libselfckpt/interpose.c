@@ -28,6 +28,13 @@
  * shows a watch's inode but not its path: they record the path of each
  * watch (res-evl.c), which a checkpoint needs to watch it again.
  *
+ * shmget(), semget() and msgget() are here because a semaphore set or a
+ * message queue does not say who created it: they record each id the
+ * program gets and whether the call created it (res-sysv.c), trying
+ * IPC_CREAT with IPC_EXCL first when the program did not ask for it.
+ * semop() and semtimedop() record the sets operated on with SEM_UNDO,
+ * whose adjustments a checkpoint cannot read.
+ *
  * These functions may run in signal handlers: the real ones are resolved
  * once, when the library is loaded, and nothing here allocates.
  */
@@ -39,7 +46,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/select.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +78,11 @@ static int (*real_epoll_pwait)(int, struct epoll_event *, int, int,
 			       const sigset_t *);
 static int (*real_inotify_add_watch)(int, const char *, uint32_t);
 static int (*real_inotify_rm_watch)(int, int);
+static int (*real_shmget)(key_t, size_t, int);
+static int (*real_semget)(key_t, int, int);
+static int (*real_msgget)(key_t, int);
+static int (*real_semop)(int, struct sembuf *, size_t);
+static int (*real_semtimedop)(int, struct sembuf *, size_t, const struct timespec *);
 
 #define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
 /*
@@ -92,6 +108,11 @@ __attribute__((constructor)) static void resolve(void)
 	RESOLVE(epoll_pwait);
 	RESOLVE(inotify_add_watch);
 	RESOLVE(inotify_rm_watch);
+	RESOLVE(shmget);
+	RESOLVE(semget);
+	RESOLVE(msgget);
+	RESOLVE(semop);
+	RESOLVE(semtimedop);
 }
 
 static int missing(void)
@@ -303,6 +324,86 @@ EXPORT int inotify_rm_watch(int fd, int wd)
 	if (!REAL(inotify_rm_watch))
 		return missing();
 	return selfckpt__inotify_rm_watch(real_inotify_rm_watch, fd, wd);
+}
+
+/* ---- System V IPC: who created what (res-sysv.c) ---- */
+
+/*
+ * IPC_CREAT alone does not say whether the call created the object: try
+ * with IPC_EXCL first, and on EEXIST make the call as asked. The id is
+ * noted as created or found; call_with_flg(flg) makes the real call.
+ */
+#define SYSV_GET(kind, call_with_flg)                                        \
+	do {                                                                 \
+		int saved = errno, made = key == IPC_PRIVATE || (flg & IPC_EXCL); \
+		int id = -1;                                                  \
+		if (key != IPC_PRIVATE && (flg & IPC_CREAT) && !(flg & IPC_EXCL)) { \
+			int f = flg | IPC_EXCL;                               \
+			id = call_with_flg(f);                                \
+			made = id >= 0;                                       \
+			if (id < 0 && errno == EEXIST)                        \
+				errno = saved;                                \
+			else if (id < 0)                                      \
+				return -1;                                    \
+		}                                                             \
+		if (id < 0)                                                   \
+			id = call_with_flg(flg);                              \
+		if (id >= 0)                                                  \
+			selfckpt__sysv_note(kind, id, made ? SCK_SYSV_NOTE_CREATED \
+							   : SCK_SYSV_NOTE_OPENED); \
+		return id;                                                    \
+	} while (0)
+
+EXPORT int shmget(key_t key, size_t size, int flg)
+{
+#define CALL(f) real_shmget(key, size, (f))
+	if (!REAL(shmget))
+		return missing();
+	SYSV_GET(SCK_SYSV_SHM, CALL);
+#undef CALL
+}
+
+EXPORT int semget(key_t key, int nsems, int flg)
+{
+#define CALL(f) real_semget(key, nsems, (f))
+	if (!REAL(semget))
+		return missing();
+	SYSV_GET(SCK_SYSV_SEM, CALL);
+#undef CALL
+}
+
+EXPORT int msgget(key_t key, int flg)
+{
+#define CALL(f) real_msgget(key, (f))
+	if (!REAL(msgget))
+		return missing();
+	SYSV_GET(SCK_SYSV_MSG, CALL);
+#undef CALL
+}
+
+static void note_undo(int id, const struct sembuf *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].sem_flg & SEM_UNDO) {
+			selfckpt__sysv_note(SCK_SYSV_SEM, id, SCK_SYSV_NOTE_UNDO);
+			return;
+		}
+}
+
+EXPORT int semop(int id, struct sembuf *ops, size_t n)
+{
+	if (!REAL(semop))
+		return missing();
+	note_undo(id, ops, n);
+	return real_semop(id, ops, n);
+}
+
+EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct timespec *t)
+{
+	if (!REAL(semtimedop))
+		return missing();
+	note_undo(id, ops, n);
+	return real_semtimedop(id, ops, n, t);
 }
 
 EXPORT int usleep(useconds_t us)

@@ -4,15 +4,17 @@
  * Reads /proc/self/smaps once (the only place that has the madvise flags)
  * and classifies every mapping (enum sck_vma_kind), deciding how the writer
  * will find its pages (enum sck_scan) and recording the files it maps.
- * A mapping that cannot be restored (hugetlbfs, a device, SysV shared
- * memory, a shadow stack...) fails the checkpoint here with its range and
+ * A mapping that cannot be restored (hugetlbfs, a device, a shadow
+ * stack...) fails the checkpoint here with its range and
  * name: an image that would fail at restart is never written (P10, P17).
  *
  * Private file mappings keep a reference to their file (device, inode,
  * size, mtime and ELF build-id, checked at restart); only the pages the
  * process changed are stored (P19, P24). A file that was unlinked or
  * replaced since it was mapped cannot be mapped again by path, so its
- * contents go into the image instead.
+ * contents go into the image instead. A System V shared memory
+ * attachment is a mapping of kind SYSV_SHM naming its segment (shmid),
+ * whose contents res-sysv.c saves with the segment.
  *
  * Async-signal-safe: raw system calls and the arena only.
  */
@@ -263,11 +265,12 @@ static int classify_path(struct sck_dump *d, struct sck_maps_entry *e,
 	int shared = e->shared;
 	struct stat st;
 
-	if (name_is(n, len, "/SYSV", " (deleted)"))
-		return sck_fail(EOPNOTSUPP,
-				"mapping %lx-%lx is System V shared memory (%s): not supported yet",
-				(unsigned long)e->start, (unsigned long)e->end,
-				n);
+	/* shmat(): the inode is the shmid; res-sysv.c saves the segment. */
+	if (name_is(n, len, "/SYSV", " (deleted)") && shared) {
+		c->kind = SCK_VMA_SYSV_SHM;
+		c->scan = SCK_SCAN_NONE;
+		return 0;
+	}
 	if (!sck_strcmp(n, "/dev/zero (deleted)")) {
 		c->kind = shared ? SCK_VMA_SHM_ANON : SCK_VMA_ANON;
 		c->scan = shared ? SCK_SCAN_SHARED : SCK_SCAN_ANON;
@@ -435,6 +438,8 @@ static int collect_one(struct sck_dump *d, struct sck_maps_entry *e,
 	dv.v.prot = e->prot;
 	dv.v.flags = flags;
 	dv.v.file_id = file_id;
+	if (c.kind == SCK_VMA_SYSV_SHM)
+		dv.v.sysv_id = (int32_t)e->ino;
 	dv.name = e->name;
 	dv.name_len = (uint32_t)e->name_len;
 	dv.scan = c.scan;
@@ -493,7 +498,7 @@ int selfckpt__mem_collect(struct sck_dump *d)
 	for (uint32_t i = 0; i < d->nvmas; i++) {
 		struct sck_vma *v = &d->vmas[i].v;
 
-		if (v->kind < SCK_VMA_VDSO)
+		if (!sck_vma_special(v->kind))
 			continue;
 		if (d->hdr->nspecial >= SCK_MAX_SPECIAL)
 			return sck_fail(EOPNOTSUPP, "more vdso/vvar mappings than expected");

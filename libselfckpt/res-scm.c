@@ -409,7 +409,7 @@ static int write_note(struct sck_dump *d, const struct scm_note *nt, uint32_t *n
 }
 
 /*
- * Notes in queue order, as SCM records must be (image-format.md 6.20): by
+ * Notes in queue order, as SCM records must be (image-format.md 6.21): by
  * object, each socket's in the order its queue was copied. The queues
  * were copied in fd order (and some later, as sockets in flight were
  * saved), the objects numbered otherwise (the two ends of a pair one

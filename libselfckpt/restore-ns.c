@@ -588,6 +588,9 @@ int selfckpt__rs_namespaces(struct rs *s, pid_t want, void (*go)(struct rs *s))
 
 	if (geteuid() != 0)
 		fl |= CLONE_NEWUSER;
+	/* System V IPC objects keep their ids there (restore-sysv.c). */
+	if (s->img.nsysv)
+		fl |= CLONE_NEWIPC;
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		m.value = errno;
 		fall_back(s, &m, want, fl);

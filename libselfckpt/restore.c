@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -330,7 +331,7 @@ static void size_plan(struct rs *s, struct plan *p, const struct sck_cpu *cpu,
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct sck_img_vma *v = &img->vmas[i];
 
-		if (v->v.kind >= SCK_VMA_VDSO)
+		if (sck_vma_special(v->v.kind))
 			continue;
 		p->nmaps++;
 		p->nfills += v->v.nruns;
@@ -500,6 +501,29 @@ static uint32_t map_flags(const struct rs *s, const struct sck_vma *v, int *fd)
 	return fl;
 }
 
+/*
+ * A System V attachment: shmat() of the whole segment where its first
+ * piece starts, nothing for the pieces after it (mprotect split it), then
+ * each piece's protection. Read-only unless the mapping may be made
+ * writable (smaps "mw": shmat without SHM_RDONLY).
+ */
+static void pack_shmat(struct rst_map *mm, const struct sck_vma *v,
+		       const struct sck_image *img)
+{
+	mm->fd = -1;
+	mm->shmid = v->sysv_id;
+	mm->shm = v->pgoff ? RST_SHM_PIECE : RST_SHM_ATTACH;
+	mm->shmflg = (v->flags & SCK_VMAF_MAYWRITE) ? 0 : SHM_RDONLY;
+	if (v->prot & PROT_EXEC)
+		mm->shmflg |= SHM_EXEC;
+	mm->map_prot = PROT_READ | ((v->flags & SCK_VMAF_MAYWRITE) ? PROT_WRITE : 0) |
+		       (v->prot & PROT_EXEC);
+	for (uint32_t i = 0; i < img->nsysv; i++)
+		if (img->sysv[i].s.kind == SCK_SYSV_SHM && img->sysv[i].s.id == v->sysv_id &&
+		    (img->sysv[i].s.flags & SCK_SYSVF_REMOVED) && !v->pgoff)
+			mm->shm |= RST_SHM_RMID;
+}
+
 /* Fill the hole: mappings, fills, guards, names. */
 static void pack_memory(struct rs *s, struct rst_args *a, uint8_t *hole,
 			const struct plan *p)
@@ -515,7 +539,7 @@ static void pack_memory(struct rs *s, struct rst_args *a, uint8_t *hole,
 	for (uint32_t i = 0; i < img->nvmas; i++) {
 		const struct sck_img_vma *v = &img->vmas[i];
 
-		if (v->v.kind >= SCK_VMA_VDSO)
+		if (sck_vma_special(v->v.kind))
 			continue;
 		struct rst_map *mm = &m[a->nmaps++];
 
@@ -528,6 +552,8 @@ static void pack_memory(struct rs *s, struct rst_args *a, uint8_t *hole,
 		mm->flags = map_flags(s, &v->v, &mm->fd);
 		if (mm->flags & MAP_ANONYMOUS)
 			mm->pgoff = 0;
+		if (v->v.kind == SCK_VMA_SYSV_SHM)
+			pack_shmat(mm, &v->v, img);
 		mm->vmflags = v->v.flags;
 		mm->nguards = v->v.nguards;
 		mm->guards = (uint64_t)(uintptr_t)g;
@@ -594,7 +620,7 @@ static int pack_files(struct rs *s, struct rst_args *a, uint8_t *hole,
 		for (uint32_t i = 0; i < s->img.nvmas; i++) {
 			const struct sck_img_vma *v = &s->img.vmas[i];
 
-			for (uint32_t k = 0; v->v.kind < SCK_VMA_VDSO && k < v->v.nruns; k++) {
+			for (uint32_t k = 0; !sck_vma_special(v->v.kind) && k < v->v.nruns; k++) {
 				all[at] = (struct fill_at){ v->runs[k].data_off, f[at] };
 				at++;
 			}
@@ -764,7 +790,7 @@ static uint64_t rstinfo_target(const struct rs *s)
 
 		if (at >= v->start && at + sizeof(struct sck_rstinfo) <= v->end &&
 		    (v->prot & PROT_WRITE) && !(v->flags & SCK_VMAF_SHARED) &&
-		    v->kind < SCK_VMA_VDSO)
+		    !sck_vma_special(v->kind))
 			return at;
 	}
 	return 0;
@@ -924,6 +950,9 @@ static void go(struct rs *s)
 		_exit(SCK_EX_OSERR);
 	if (selfckpt__rs_take_locks(s))
 		_exit(SCK_EX_UNAVAILABLE);
+	/* In its private IPC namespace (restore-sysv.c). */
+	if (selfckpt__rs_make_sysv(s))
+		_exit(SCK_EX_UNAVAILABLE);
 	selfckpt__rs_tty_modes(s);	/* the terminal's, last: restore-tty.c */
 	/* Raw, so that libc's own signals are blocked too. */
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
@@ -969,6 +998,8 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 	memset(&tmp_args, 0, sizeof(tmp_args));
 	tmp_args.pidfile_dirfd = -1;
 	if (o->pidfile && (ret = prepare_pidfile(s, &tmp_args)))
+		return ret;
+	if (o->no_namespaces && (ret = selfckpt__rs_sysv_ids(s, "--no-namespaces")))
 		return ret;
 
 	/* From here on the descriptors are the image's. */
@@ -1064,6 +1095,8 @@ int selfckpt__restart(const struct sck_restart_opts *o)
 					  geteuid() ? "user and " : "");
 		ret = selfckpt__rs_namespaces(s, s->img.hdr.pid, go);
 		if (ret >= 0)
+			return ret;
+		if ((ret = selfckpt__rs_sysv_ids(s, "the namespaces could not be made")))
 			return ret;
 		a->flags &= ~RST_F_SET_TID;
 		a->rstinfo.flags &= ~(uint64_t)(SCK_RST_PIDNS | SCK_RST_USERNS);

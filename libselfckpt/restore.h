@@ -92,6 +92,14 @@ void selfckpt__rs_msg(struct rs *s, const char *fmt, ...)
 /* Restart: returns only on failure, with an exit status. */
 int selfckpt__restart(const struct sck_restart_opts *o);
 
+/*
+ * restore-sysv.c: ids: refuse an image with System V IPC objects when the
+ * restart cannot have a private IPC namespace (why: the reason, for the
+ * message); make: the objects, in the program's IPC namespace.
+ */
+int selfckpt__rs_sysv_ids(struct rs *s, const char *why);
+int selfckpt__rs_make_sysv(struct rs *s);
+
 /* The vdso and vvar mappings of this process, from /proc/self/maps. */
 struct sck_special_now {
 	uint32_t n;

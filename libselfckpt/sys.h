@@ -53,6 +53,16 @@ static inline long sys_openat(int dirfd, const char *path, int flags, int mode)
 	return sck_syscall4(__NR_openat, dirfd, (long)path, flags, mode);
 }
 
+static inline long sys_shmat(int id, const void *addr, int flg)
+{
+	return sck_syscall3(__NR_shmat, id, (long)addr, flg);
+}
+
+static inline long sys_shmctl(int id, int cmd, void *buf)
+{
+	return sck_syscall3(__NR_shmctl, id, cmd, (long)buf);
+}
+
 static inline long sys_close(int fd)
 {
 	return sck_syscall1(__NR_close, fd);

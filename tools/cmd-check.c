@@ -31,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -478,6 +479,49 @@ static void check_timens(void)
 
 /* ---- end of POSIX timers and clocks ---- */
 
+/*
+ * System V IPC (restore-sysv.c): a private IPC namespace, made as restart
+ * makes it (with the user namespace for an unprivileged user), in which
+ * kernel.shm_next_id gives a new segment the id asked for.
+ */
+static int probe_ipcns(int fd, void *arg)
+{
+	int id;
+
+	(void)arg;
+	if (geteuid() != 0 && own_userns(getuid(), getgid()) < 0) {
+		tell(fd, "user namespace: %s", strerror(errno));
+		return 1;
+	}
+	if (unshare(CLONE_NEWIPC) < 0) {
+		tell(fd, "unshare(CLONE_NEWIPC): %s", strerror(errno));
+		return 1;
+	}
+	if (selfckpt__write_file("/proc/sys/kernel/shm_next_id", "4242") < 0) {
+		tell(fd, "kernel.shm_next_id: %s", strerror(errno));
+		return 1;
+	}
+	id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	if (id >= 0)
+		shmctl(id, IPC_RMID, NULL);
+	if (id != 4242) {
+		tell(fd, "a segment made after kernel.shm_next_id=4242 has id %d", id);
+		return 1;
+	}
+	tell(fd, "a private IPC namespace, ids chosen with kernel.*_next_id");
+	return 0;
+}
+
+static void check_ipcns(void)
+{
+	struct fac *f = add("System V IPC ids", OPTIONAL);
+
+	f->present = in_child(probe_ipcns, NULL, f->detail, sizeof(f->detail)) == 0;
+	means(f, "%s", f->present ?
+	      "System V segments, semaphore sets and message queues come back with their ids and keys" :
+	      "an image with System V IPC objects is refused at restart (69)");
+}
+
 static int uffd_open(int flags)
 {
 	return (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | flags);
@@ -824,6 +868,7 @@ int cmd_check(int argc, char **argv)
 	check_ns();
 	check_timers();
 	check_timens();
+	check_ipcns();
 	check_guard();
 	check_shstk();
 	check_uffd();

@@ -795,6 +795,108 @@ static void print_in_flight_json(const struct sck_image *img)
 	printf("],\n");
 }
 
+/* ---- System V IPC (SYSV records) ---- */
+
+static const char *sysv_what(uint32_t kind)
+{
+	return kind == SCK_SYSV_SHM ? "shared memory segment" :
+	       kind == SCK_SYSV_SEM ? "semaphore set" : "message queue";
+}
+
+/* Mappings here of segment id: attachments (their first piece), pieces. */
+static void sysv_maps(const struct sck_image *img, int32_t id, uint32_t *att, uint32_t *pieces)
+{
+	*att = *pieces = 0;
+	for (uint32_t i = 0; i < img->nvmas; i++)
+		if (img->vmas[i].v.kind == SCK_VMA_SYSV_SHM && img->vmas[i].v.sysv_id == id) {
+			(*pieces)++;
+			*att += img->vmas[i].v.pgoff == 0;
+		}
+}
+
+static void print_sysv(const struct sck_image *img)
+{
+	printf("\nSystem V IPC (%u)\n", img->nsysv);
+	for (uint32_t i = 0; i < img->nsysv; i++) {
+		const struct sck_sysv *x = &img->sysv[i].s;
+		uint32_t att, pieces;
+
+		printf("  %s %d, key 0x%08x, mode %03o, owner %u:%u", sysv_what(x->kind), x->id,
+		       (unsigned)x->key, x->mode, x->uid, x->gid);
+		if (x->kind == SCK_SYSV_SHM) {
+			sysv_maps(img, x->id, &att, &pieces);
+			printf(", %" PRIu64 " bytes, %u attachment%s", x->size, att,
+			       att == 1 ? "" : "s");
+			if (x->flags & SCK_SYSVF_REMOVED)
+				printf(", removed (IPC_RMID)");
+		} else if (x->kind == SCK_SYSV_SEM) {
+			printf(", %" PRIu64 " semaphore%s:", x->size, x->size == 1 ? "" : "s");
+			for (uint64_t k = 0; k < x->size && k < 16; k++) {
+				uint16_t val;
+
+				memcpy(&val, img->sysv[i].data + 2 * k, 2);
+				printf(" %u", val);
+			}
+			if (x->size > 16)
+				printf(" ...");
+		} else {
+			uint64_t at = 0, bytes = 0;
+
+			for (uint32_t k = 0; k < x->count; k++) {
+				struct sck_sysv_msg m;
+
+				memcpy(&m, img->sysv[i].data + at, sizeof(m));
+				at += sizeof(m) + m.len + sck_pad8(m.len);
+				bytes += m.len;
+			}
+			printf(", %u message%s, %" PRIu64 " bytes, qbytes %" PRIu64, x->count,
+			       x->count == 1 ? "" : "s", bytes, x->size);
+		}
+		printf("\n");
+	}
+}
+
+static void print_sysv_json(const struct sck_image *img)
+{
+	printf("\"sysv\":[");
+	for (uint32_t i = 0; i < img->nsysv; i++) {
+		const struct sck_sysv *x = &img->sysv[i].s;
+
+		printf("%s{\"kind\":\"%s\",\"id\":%d,\"key\":%d,\"mode\":%u,\"uid\":%u,"
+		       "\"gid\":%u,\"cuid\":%u,\"cgid\":%u,\"size\":%" PRIu64 ",\"count\":%u,"
+		       "\"flags\":%u,\"data_len\":%" PRIu64,
+		       i ? ",\n" : "\n", selfckpt__sysv_kind_name(x->kind), x->id, x->key, x->mode,
+		       x->uid, x->gid, x->cuid, x->cgid, x->size, x->count, x->flags, x->data_len);
+		if (x->kind == SCK_SYSV_SEM) {
+			printf(",\"values\":[");
+			for (uint64_t k = 0; k < x->size; k++) {
+				uint16_t val;
+
+				memcpy(&val, img->sysv[i].data + 2 * k, 2);
+				printf("%s%u", k ? "," : "", val);
+			}
+			printf("]");
+		}
+		if (x->kind == SCK_SYSV_MSG) {
+			uint64_t at = 0;
+
+			printf(",\"messages\":[");
+			for (uint32_t k = 0; k < x->count; k++) {
+				struct sck_sysv_msg m;
+
+				memcpy(&m, img->sysv[i].data + at, sizeof(m));
+				at += sizeof(m) + m.len + sck_pad8(m.len);
+				printf("%s[%lld,%" PRIu64 "]", k ? "," : "", (long long)m.type, m.len);
+			}
+			printf("]");
+		}
+		printf("}");
+	}
+	printf("],\n");
+}
+
+/* ---- end of System V IPC ---- */
+
 static void print_human(const char *name, const struct sck_image *img)
 {
 	const struct sck_header *h = &img->hdr;
@@ -912,6 +1014,7 @@ static void print_human(const char *name, const struct sck_image *img)
 	if (!shown)
 		printf("  (all default)\n");
 	print_timers_signals(img);
+	print_sysv(img);
 
 	char m[32], s2[32];
 
@@ -1099,6 +1202,7 @@ static void print_json(const struct sck_image *img)
 	}
 	printf("],\n");
 	print_timers_signals_json(img);
+	print_sysv_json(img);
 	printf("\"totals\":{\"regions\":%u,\"mapped_bytes\":%" PRIu64
 	       ",\"stored_bytes\":%" PRIu64 ",\"runs\":%" PRIu64
 	       ",\"fds\":%u,\"files\":%u,\"threads\":%u}}\n",

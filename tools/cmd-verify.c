@@ -703,7 +703,7 @@ static void tell(int fd, char how, const char *fmt, ...)
  * process with each of ids by clone3(set_tid). Returns 0 (ids kept), 1 (no
  * namespaces: restart uses new ids) or 2 (restart would fail), with why.
  */
-static int probe_ids(const int32_t *ids, uint32_t nids, char *why, size_t n)
+static int probe_ids(const int32_t *ids, uint32_t nids, int ipc, char *why, size_t n)
 {
 	int p[2];
 	char buf[300];
@@ -726,7 +726,7 @@ static int probe_ids(const int32_t *ids, uint32_t nids, char *why, size_t n)
 	if (c == 0) {
 		uid_t uid = getuid();
 		gid_t gid = getgid();
-		int fl = CLONE_NEWPID | (geteuid() ? CLONE_NEWUSER : 0);
+		int fl = CLONE_NEWPID | (geteuid() ? CLONE_NEWUSER : 0) | (ipc ? CLONE_NEWIPC : 0);
 
 		close(p[0]);
 		if (unshare(fl) < 0) {
@@ -736,6 +736,12 @@ static int probe_ids(const int32_t *ids, uint32_t nids, char *why, size_t n)
 		}
 		if ((fl & CLONE_NEWUSER) && selfckpt__map_own_ids(uid, gid)) {
 			tell(p[1], '2', "cannot map user and group ids in the new namespace: %s",
+			     strerror(errno));
+			_exit(0);
+		}
+		/* restore-sysv.c asks for each System V id so. */
+		if (ipc && selfckpt__write_file("/proc/sys/kernel/shm_next_id", "0")) {
+			tell(p[1], '2', "cannot choose System V IPC ids in a new IPC namespace (kernel.shm_next_id: %s)",
 			     strerror(errno));
 			_exit(0);
 		}
@@ -822,12 +828,19 @@ static void check_ids(struct verify *v)
 	for (uint32_t i = 0; i < img->nthreads; i++)
 		if (img->threads[i].t.tid != img->hdr.pid)
 			ids[n++] = img->threads[i].t.tid;
-	int r = probe_ids(ids, n, why, sizeof(why));
+	int r = probe_ids(ids, n, img->nsysv > 0, why, sizeof(why));
 
 	free(ids);
 	if (r == 0) {
 		say(v, "ok", "ids: process %d and its thread ids are kept (in %s)", img->hdr.pid,
 		    geteuid() ? "private user and PID namespaces" : "a private PID namespace");
+		if (img->nsysv)
+			say(v, "ok", "System V IPC: %u objects made again with their ids and keys (in a private IPC namespace)",
+			    img->nsysv);
+	} else if (img->nsysv) {
+		bad(v, SCK_EX_UNAVAILABLE,
+		    "ids: %s: restart would refuse the image, whose %u System V IPC objects keep their ids only in a private IPC namespace",
+		    why, img->nsysv);
 	} else if (r == 1 && (img->hdr.flags & SCK_HDR_NO_OWNED_LOCKS)) {
 		say(v, "note", "ids: %s: restart gives new process and thread ids; the image was searched: no held lock records a thread id",
 		    why);

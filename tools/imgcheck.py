@@ -146,20 +146,20 @@ RESTART_MODES = (HDR_RESTARTED_PIDNS, HDR_RESTARTED_PIDNS | HDR_RESTARTED_USERNS
 
 (HEADER, PROCESS, RLIMITS, SIGACTIONS, FILE, VMA, FD, THREAD, END_META, PAD,
  PAGES, PAGE_HASHES, COMMIT, NOTE, OBJ, LOCK, POSIX_TIMER, SIGINFO,
- CLOCKS) = range(1, 20)
-SCM = 21                # 20 and 22: set aside for other work
+ CLOCKS, SYSV, SCM) = range(1, 22)
 REC_NAMES = {1: "HEADER", 2: "PROCESS", 3: "RLIMITS", 4: "SIGACTIONS",
              5: "FILE", 6: "VMA", 7: "FD", 8: "THREAD", 9: "END_META",
              10: "PAD", 11: "PAGES", 12: "PAGE_HASHES", 13: "COMMIT",
              14: "NOTE", 15: "OBJ", 16: "LOCK", 17: "POSIX_TIMER",
-             18: "SIGINFO", 19: "CLOCKS", 21: "SCM"}
+             18: "SIGINFO", 19: "CLOCKS", 20: "SYSV", 21: "SCM"}
 
 VMA_KINDS = {1: "anon", 2: "heap", 3: "stack", 4: "file", 5: "file-shared",
              6: "shm-anon", 7: "memfd", 8: "deleted", 9: "vdso", 10: "vvar",
-             11: "vvar_vclock"}
+             11: "vvar_vclock", 12: "sysv-shm"}
 (VMA_ANON, VMA_HEAP, VMA_STACK, VMA_FILE_PRIVATE, VMA_FILE_SHARED,
  VMA_SHM_ANON, VMA_MEMFD, VMA_DELETED, VMA_VDSO, VMA_VVAR,
- VMA_VVAR_VCLOCK) = range(1, 12)
+ VMA_VVAR_VCLOCK, VMA_SYSV_SHM) = range(1, 13)
+VMA_SPECIAL = (VMA_VDSO, VMA_VVAR, VMA_VVAR_VCLOCK)
 VMAF_SHARED = 1
 FD_KINDS = {1: "file", 2: "dir", 3: "dev", 4: "stdio", 5: "object"}
 FD_FILE, FD_DIR, FD_DEV, FD_STDIO, FD_OBJ = 1, 2, 3, 4, 5
@@ -213,9 +213,18 @@ SZ_HEADER, SZ_PROCESS, SZ_RLIMITS, SZ_SIGACTIONS = 1032, 1336, 256, 2048
 SZ_FILE, SZ_VMA, SZ_RUN, SZ_RANGE, SZ_FD = 112, 72, 32, 16, 48
 SZ_THREAD, SZ_END_META, SZ_PAGE_HASHES, SZ_COMMIT = 440, 40, 16, 48
 SZ_POSIX_TIMER, SZ_SIGINFO, SZ_CLOCKS = 64, 136, 32
-# Descriptors in flight (section 6.19): SCM, then nfds of SCM_FD.
+# Descriptors in flight (section 6.21): SCM, then nfds of SCM_FD.
 SZ_SCM, SZ_SCM_FD = 24, 56
 SCM_MAX_FDS = 253
+
+SZ_SYSV, SZ_SYSV_MSG = 56, 16
+
+# System V IPC (SYSV records, section 6.20).
+SYSV_SHM, SYSV_SEM, SYSV_MSG = 1, 2, 3
+SYSV_KINDS = {SYSV_SHM: "shm", SYSV_SEM: "sem", SYSV_MSG: "msg"}
+SYSVF_REMOVED = 1
+MAX_SYSV = 4096
+MAX_SYSV_DATA = (64 << 20) - 4096     # with any fixed part, within a record's limit
 
 # POSIX timers, pending signals (sections 6.17, 6.18).
 SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID = 0, 1, 4
@@ -296,6 +305,7 @@ class Reader:
         self.clocks = None
         self.scms = []          # SCM records: dicts with "fds"
         self.nflight = 0
+        self.sysv = []
         self.end = None
         self.data_next = 0
         self.data_off = None
@@ -498,6 +508,8 @@ class Reader:
                 self.take_clocks(r, p)
             elif t == SCM:
                 self.take_scm(r, p)
+            elif t == SYSV:
+                self.take_sysv(r, p)
             elif t == END_META:
                 if seen != once or not self.vmas:
                     raise self.bad(r, "metadata incomplete")
@@ -610,7 +622,7 @@ class Reader:
         if len(self.vmas) >= MAX_VMAS:
             raise self.bad(r, "too many mappings")
         (start, end, pgoff, kind, prot, flags, file_id, obj_size, npages_stored,
-         nruns, nguards, name_len) = struct.unpack_from("<QQQIIIIQQIII", p, 0)
+         nruns, nguards, name_len, sysv_id) = struct.unpack_from("<QQQIIIIQQIIIi", p, 0)
         # The tail (runs, guards, name) ends the payload.
         tail = nruns * SZ_RUN + nguards * SZ_RANGE + name_len
         if (nruns > r.len or nguards > r.len or name_len > MAX_PATH or
@@ -618,8 +630,13 @@ class Reader:
             raise self.bad(r, "lengths do not add up")
         if start >= end or start % PAGE or end % PAGE or end > (1 << 56):
             raise self.bad(r, "bad range %x-%x" % (start, end))
-        if kind < VMA_ANON or kind > VMA_VVAR_VCLOCK:
+        if kind < VMA_ANON or kind > VMA_SYSV_SHM:
             raise self.bad(r, "bad kind %d" % kind)
+        if kind != VMA_SYSV_SHM and sysv_id != 0:
+            raise self.bad(r, "%s mapping names System V segment %d"
+                           % (vma_kind_name(kind), sysv_id))
+        if kind == VMA_SYSV_SHM and (sysv_id < 0 or not flags & VMAF_SHARED):
+            raise self.bad(r, "bad System V shared memory mapping (segment %d)" % sysv_id)
         if prot & ~7:
             raise self.bad(r, "bad protection %x" % prot)
         if file_id > len(self.files):
@@ -627,7 +644,7 @@ class Reader:
         if kind in (VMA_FILE_PRIVATE, VMA_FILE_SHARED, VMA_MEMFD, VMA_DELETED) and not file_id:
             raise self.bad(r, "file mapping without a file")
         if file_id and kind in (VMA_ANON, VMA_HEAP, VMA_STACK, VMA_VDSO, VMA_VVAR,
-                                VMA_VVAR_VCLOCK):
+                                VMA_VVAR_VCLOCK, VMA_SYSV_SHM):
             raise self.bad(r, "%s mapping with a file" % vma_kind_name(kind))
         if file_id:
             f = self.files[file_id - 1]
@@ -635,7 +652,7 @@ class Reader:
             wants = kind in (VMA_MEMFD, VMA_DELETED, VMA_SHM_ANON)
             if is_object != wants or f["kind"] != FILE_REG:
                 raise self.bad(r, "mapping of the wrong kind of file")
-        if nruns and (kind >= VMA_VDSO or kind == VMA_FILE_SHARED):
+        if nruns and (kind in VMA_SPECIAL or kind in (VMA_FILE_SHARED, VMA_SYSV_SHM)):
             raise self.bad(r, "page data for a %s mapping" % vma_kind_name(kind))
         if pgoff % PAGE:
             raise self.bad(r, "unaligned file offset")
@@ -670,6 +687,7 @@ class Reader:
             self.warn("VMA record at byte %d: NUL inside the name" % r.off)
         self.vmas.append({"start": start, "end": end, "kind": kind, "prot": prot,
                           "flags": flags, "nruns": nruns, "nguards": nguards,
+                          "pgoff": pgoff, "sysv_id": sysv_id,
                           "stored": stored,
                           "name": name.split(b"\0", 1)[0].decode("utf-8", "replace")})
 
@@ -1156,6 +1174,86 @@ class Reader:
         self.clocks = {"monotonic_sec": ms, "monotonic_nsec": mn,
                        "boottime_sec": bs, "boottime_nsec": bn}
 
+    @staticmethod
+    def sysv_msgs(data, count):
+        """The messages of a queue, or None if they do not fill data exactly."""
+        at, msgs = 0, []
+        for _ in range(count):
+            if len(data) - at < SZ_SYSV_MSG:
+                return None
+            mtype, mlen = struct.unpack_from("<qQ", data, at)
+            at += SZ_SYSV_MSG
+            if mtype <= 0 or mlen > len(data) - at:
+                return None
+            msgs.append((mtype, mlen))
+            at += mlen + pad8(mlen)
+            if at > len(data):
+                return None
+        return msgs if at == len(data) else None
+
+    def take_sysv(self, r, p):
+        if r.len < SZ_SYSV:
+            raise self.bad(r, "too short")
+        if len(self.sysv) >= MAX_SYSV:
+            raise self.bad(r, "too many System V objects")
+        (kind, ident, key, mode, uid, gid, cuid, cgid, size, count, flags,
+         data_len) = struct.unpack_from("<IiiIIIIIQIIQ", p, 0)
+        name = SYSV_KINDS.get(kind, "?")
+        if (data_len > MAX_SYSV_DATA or data_len > r.len or
+                not self.fixed_ok(r.len - data_len, SZ_SYSV)):
+            raise self.bad(r, "lengths do not add up")
+        if kind not in SYSV_KINDS:
+            raise self.bad(r, "bad kind %d" % kind)
+        if ident < 0:
+            raise self.bad(r, "bad id %d" % ident)
+        if self.sysv:
+            b = self.sysv[-1]
+            if b["kind"] > kind or (b["kind"] == kind and b["id"] >= ident):
+                raise self.bad(r, "%s %d out of order" % (name, ident))
+        if mode & ~0o777:
+            raise self.bad(r, "%s %d has bad mode %o" % (name, ident, mode))
+        if flags & ~SYSVF_REMOVED or (flags & SYSVF_REMOVED and (kind != SYSV_SHM or key != 0)):
+            raise self.bad(r, "%s %d has bad flags %x" % (name, ident, flags))
+        if kind != SYSV_MSG and count:
+            raise self.bad(r, "%s %d has messages" % (name, ident))
+        data = p[r.len - data_len:]
+        if kind == SYSV_SHM and (size == 0 or data_len != size):
+            raise self.bad(r, "shm %d: size %d, %d bytes of data" % (ident, size, data_len))
+        if kind == SYSV_SEM and (size == 0 or data_len != 2 * size):
+            raise self.bad(r, "sem %d: %d semaphores, %d bytes of values"
+                           % (ident, size, data_len))
+        o = {"kind": kind, "id": ident, "key": key, "mode": mode, "uid": uid, "gid": gid,
+             "cuid": cuid, "cgid": cgid, "size": size, "count": count, "flags": flags,
+             "data_len": data_len}
+        if kind == SYSV_MSG:
+            msgs = self.sysv_msgs(data, count)
+            if msgs is None:
+                raise self.bad(r, "msg %d: the messages do not fill the data" % ident)
+            o["messages"] = msgs
+        if kind == SYSV_SEM:
+            o["values"] = list(struct.unpack_from("<%dH" % size, data, 0))
+        self.sysv.append(o)
+
+    def sysv_maps_ok(self, r):
+        """At END_META: each SYSV_SHM mapping lies inside its segment."""
+        segs = {o["id"]: o for o in self.sysv if o["kind"] == SYSV_SHM}
+        for i, m in enumerate(self.vmas):
+            if m["kind"] != VMA_SYSV_SHM:
+                continue
+            seg = segs.get(m["sysv_id"])
+            if seg is None:
+                raise self.bad(r, "mapping %x names unknown System V segment %d"
+                               % (m["start"], m["sysv_id"]))
+            if m["pgoff"] + m["end"] - m["start"] > (seg["size"] + PAGE - 1) // PAGE * PAGE:
+                raise self.bad(r, "mapping %x runs past the end of System V segment %d"
+                               % (m["start"], m["sysv_id"]))
+            b = self.vmas[i - 1] if i else None
+            if m["pgoff"] and (b is None or b["kind"] != VMA_SYSV_SHM or
+                               b["sysv_id"] != m["sysv_id"] or b["end"] != m["start"] or
+                               b["pgoff"] + m["start"] - b["start"] != m["pgoff"]):
+                raise self.bad(r, "mapping %x is part of an attachment of System V segment "
+                               "%d whose start is missing" % (m["start"], m["sysv_id"]))
+
     def timers_signals_ok(self, r):
         """At END_META: the threads and processes timers and signals name."""
         tids = {t["tid"] for t in self.threads}
@@ -1208,7 +1306,7 @@ class Reader:
                                    "does not have" % (o["id"], w[0]))
         # HEADER.special[] lists exactly the vdso/vvar mappings, in order.
         mine = [(v["start"], v["end"], v["kind"]) for v in self.vmas
-                if v["kind"] >= VMA_VDSO]
+                if v["kind"] in VMA_SPECIAL]
         if mine != self.hdr["special"]:
             raise self.bad(r, "vdso/vvar list of the header does not match the mappings")
         # libc found the vDSO through AT_SYSINFO_EHDR: it must be the vdso's.
@@ -1221,6 +1319,7 @@ class Reader:
             if auxv[i] == AT_SYSINFO_EHDR and auxv[i + 1] != vdso:
                 raise self.bad(r, "the auxiliary vector puts the vdso at %x, the mappings at %x"
                                % (auxv[i + 1], vdso))
+        self.sysv_maps_ok(r)
         self.timers_signals_ok(r)
         self.end = {"data_len": data_len, "nruns": nruns}
 
@@ -1711,6 +1810,9 @@ def summary_json(rd):
                     for i, a in enumerate(rd.sig) if a[0] != 0],
         "timers": [dict(t, notify=SIGEV_NAMES[t["notify"]]) for t in rd.timers],
         "pending_signals": [siginfo_json(s) for s in rd.sigs],
+        "sysv": [dict(o, kind=SYSV_KINDS[o["kind"]],
+                      **({"messages": [list(m) for m in o["messages"]]} if "messages" in o else {}))
+                 for o in rd.sysv],
         "totals": totals(rd),
         "preamble": {"offset": 0, "len": 16},
         "records": [{"offset": off, "end": off + 32 + ln + pad8(ln),

@@ -79,12 +79,42 @@ static void leave_launcher(struct rst_args *a)
 	}
 }
 
+/*
+ * A System V attachment, the segment made by the launcher in this IPC
+ * namespace (restore-sysv.c); a segment removed while attached is removed
+ * again once attached.
+ */
+static void attach_shm(struct rst_args *a, const struct rst_map *m)
+{
+	long r;
+
+	if (!(m->shm & RST_SHM_ATTACH))
+		return;
+	r = sys_shmat(m->shmid, (void *)(uintptr_t)m->start, (int)m->shmflg);
+	if (r < 0 && r > -4096)
+		rst_die(a->log_fd, RST_EXIT_OSERR,
+			"cannot attach System V shared memory segment %d at %lx (error %ld)",
+			m->shmid, (unsigned long)m->start, -r);
+	if ((uint64_t)r != m->start)
+		rst_die(a->log_fd, RST_EXIT_OSERR,
+			"System V shared memory segment %d was attached at %lx, not %lx",
+			m->shmid, (unsigned long)r, (unsigned long)m->start);
+	if ((m->shm & RST_SHM_RMID) && (r = sys_shmctl(m->shmid, 0 /* IPC_RMID */, 0)) < 0)
+		rst_die(a->log_fd, RST_EXIT_OSERR,
+			"cannot remove System V shared memory segment %d again (error %ld)",
+			m->shmid, -r);
+}
+
 /* Step 3: the image's mappings, writable where page data will go. */
 static void map_memory(struct rst_args *a)
 {
 	const struct rst_map *m = (const void *)(uintptr_t)a->maps;
 
 	for (uint32_t i = 0; i < a->nmaps; i++) {
+		if (m[i].shm) {
+			attach_shm(a, &m[i]);
+			continue;
+		}
 		long r = sys_mmap_l((void *)(uintptr_t)m[i].start, m[i].len,
 				    (int)m[i].map_prot,
 				    (int)m[i].flags | MAP_FIXED_NOREPLACE,

@@ -46,7 +46,15 @@ struct rst_map {
 	uint32_t nguards;
 	uint64_t guards;		/* struct sck_range[nguards] */
 	uint64_t anon_name;		/* NUL-terminated, or 0 */
+	uint32_t shm;			/* RST_SHM_*: 0, an mmap */
+	int32_t shmid;			/* RST_SHM_ATTACH: shmat(shmid, start, shmflg) */
+	uint32_t shmflg;
+	uint32_t _pad;
 };
+
+#define RST_SHM_ATTACH 1u		/* a System V attachment's first piece */
+#define RST_SHM_PIECE 2u		/* a later piece: mapped by the first */
+#define RST_SHM_RMID 4u			/* IPC_RMID once attached */
 
 /*
  * Page data, in the order it arrives in the PAGES payload: into memory at

@@ -36,7 +36,7 @@ tail -n 1 check.out | grep -q '^check: everything the library needs is here' ||
 ok
 facilities=("/proc/self/pagemap, mem" "PAGEMAP_SCAN" "PAGEMAP_SCAN guard" "PR_SET_MM_MAP"
 	"PR_SET_MM_MAP exe" "vDSO" "rseq" "clone3" "namespaces + set_tid" "/proc/self/timers"
-	"timer ids by prctl" "time namespace" "MADV_GUARD_INSTALL"
+	"timer ids by prctl" "time namespace" "System V IPC ids" "MADV_GUARD_INSTALL"
 	"pagemap guard bit" "shadow stack" "userfaultfd" "uffd WP_ASYNC" "soft-dirty" "kcmp"
 	"unix_diag" "yama ptrace_scope")
 [ "$(wc -l <check.out)" -eq $((${#facilities[@]} + 1)) ] ||
@@ -198,17 +198,23 @@ PY
 if [ "$(id -u)" = 0 ]; then
 	ns=(unshare --pid --fork true)
 	timens=(unshare --time --monotonic 0 true)
+	ipcns=(unshare --ipc)
 	cap_sys_admin=$(($(awk '/^CapEff:/ { print "0x" $2 }' /proc/self/status) >> 21 & 1))
 	cap_cr=$(($(awk '/^CapEff:/ { print "0x" $2 }' /proc/self/status) >> 40 & 1))
 	exe=$([ $((cap_sys_admin | cap_cr)) -eq 1 ] && echo yes || echo no)
 else
 	ns=(unshare --user --map-root-user --pid --fork true)
 	timens=(unshare --user --map-root-user --time --monotonic 0 true)
+	ipcns=(unshare --user --map-root-user --ipc)
 	exe=$(unshare --user --map-root-user true 2>/dev/null && echo yes || echo no)
 fi
 echo "namespaces + set_tid=$("${ns[@]}" 2>/dev/null && echo yes || echo no)" >>probe.out
 echo "PR_SET_MM_MAP exe=$exe" >>probe.out
 echo "time namespace=$("${timens[@]}" 2>/dev/null && echo yes || echo no)" >>probe.out
+# kernel.shm_next_id in a new IPC namespace: the next segment's id (ipcmk).
+ipc=$("${ipcns[@]}" sh -c 'echo 4242 >/proc/sys/kernel/shm_next_id && ipcmk -M 4096' 2>/dev/null |
+	grep -q ': 4242$' && echo yes || echo no)
+echo "System V IPC ids=$ipc" >>probe.out
 
 n=0
 while IFS='=' read -r name want; do

@@ -29,9 +29,12 @@
 #      flag NO_OWNED_LOCKS), and the images of the e2e tests timers02
 #      (POSIX_TIMER records: a timer signalling a thread, CPU-time clocks)
 #      and sigpending01 (SIGINFO records for the process and for two
-#      threads; every image has a CLOCKS record) and scmrights01 (SCM
+#      threads; every image has a CLOCKS record), scmrights01 (SCM
 #      records: descriptors in flight of every kind, sockets only in
-#      flight, a cycle of them). imgcheck.py accepts each, from
+#      flight, a cycle of them), sysvshm01, sysvsem01 and sysvmsg01 (SYSV
+#      records of the three kinds: segments attached, detached, removed
+#      while attached, split by mprotect; semaphore values; messages of
+#      several types). imgcheck.py accepts each, from
 #      the file and from a pipe, and every member of its --json output
 #      (ids, uuids, how the writer was restarted and whether new ids are
 #      safe, counts, regions, descriptors, bytes, stored bytes, the
@@ -65,7 +68,10 @@
 #      byte ranges or message indexes, out of queue order, with flight
 #      numbers out of sequence or repeats that differ, descriptors in
 #      flight with a number, flags, a bad kind, access mode, file, object
-#      or sharing): refused
+#      or sharing; SYSV records of a bad kind, id, order, mode, flags,
+#      sizes or messages, SYSV_SHM mappings naming no segment, private,
+#      past their segment's end or without their attachment's start, and
+#      other mappings naming a segment): refused
 #      by both with the same message, which names the rule. And forged
 #      images a newer minor version could write (longer fixed parts,
 #      header flags it defines), without a CLOCKS record or with the
@@ -115,7 +121,8 @@ heat lineage --size 32 --steps 12 --checkpoint-every 5
 grep -q '^checkpoint 2 written' lineage.log || die "no second checkpoint: $(cat lineage.log)"
 
 for t in maps01 files01 pipes01 evloop01 inotify01 pty01 tty01 unlinked01 memfd01 \
-	locks01 lenient01 unix01 inet01 conn01 timers02 sigpending01 scmrights01; do
+	locks01 lenient01 unix01 inet01 conn01 timers02 sigpending01 scmrights01 sysvshm01 \
+	sysvsem01 sysvmsg01; do
 	pty=()
 	[ $t = tty01 ] && pty=(--pty "$B/tests/e2e/helpers/ptyrun")
 	"$B/tests/runner" --selfckpt "$sck" --dir "$WORK/$t" "${pty[@]}" -- "$B/tests/e2e/bin/$t" \
@@ -187,7 +194,8 @@ images=(small.img medium.img large.img lineage.img maps01/image.1 files01/image.
 	files01/image.2 threads.img safe.img pipes01/image.1 evloop01/image.1
 	inotify01/image.1 pty01/image.1 tty01/image.1 tty01/image.3 unlinked01/image.1
 	memfd01/image.1 locks01/image.1 lenient01/image.1 unix01/image.1 inet01/image.1
-	conn01/image.1 timers02/image.1 sigpending01/image.1 scmrights01/image.1)
+	conn01/image.1 timers02/image.1 sigpending01/image.1 scmrights01/image.1
+	sysvshm01/image.1 sysvsem01/image.1 sysvmsg01/image.1)
 made=$(elapsed "$start")
 
 # ---- everything else, from one Python process -------------------------------
@@ -367,6 +375,11 @@ if (len(fl) != 11 or {d["flight"] for m in fl for d in m["fds"]} != set(range(1,
 sgs = refs["sigpending01/image.1"]["pending_signals"]
 if len(sgs) != 11 or len({s["tid"] for s in sgs}) != 3:
     fail("sigpending01's image lacks some pending signals: %r" % sgs)
+sv = {k: refs["sysv%s01/image.1" % k]["sysv"] for k in ("shm", "sem", "msg")}
+if (len(sv["shm"]) != 5 or sum(o["flags"] for o in sv["shm"]) != 1 or
+        len(sv["sem"]) != 2 or sv["sem"][0]["values"] != [0, 1, 7, 300, 32767] or
+        len(sv["msg"]) != 2 or len({m[0] for m in sv["msg"][0]["messages"]}) != 3):
+    fail("the sysv tests' images lack some objects: %r" % sv)
 for path in images:
     if "clocks" not in refs[path]:
         fail("%s has no CLOCKS record" % path)
@@ -437,7 +450,7 @@ FIXED = {ic.HEADER: ic.SZ_HEADER, ic.PROCESS: ic.SZ_PROCESS, ic.RLIMITS: ic.SZ_R
          ic.SIGACTIONS: ic.SZ_SIGACTIONS, ic.FILE: ic.SZ_FILE, ic.VMA: ic.SZ_VMA,
          ic.FD: ic.SZ_FD, ic.THREAD: ic.SZ_THREAD, ic.END_META: ic.SZ_END_META,
          ic.LOCK: ic.SZ_LOCK, ic.POSIX_TIMER: ic.SZ_POSIX_TIMER, ic.SIGINFO: ic.SZ_SIGINFO,
-         ic.CLOCKS: ic.SZ_CLOCKS}
+         ic.CLOCKS: ic.SZ_CLOCKS, ic.SYSV: ic.SZ_SYSV}
 
 
 def parse(data):
@@ -782,6 +795,40 @@ def no_clocks(recs):
     count_records(recs, -1)
 
 
+# ---- SYSV --------------------------------------------------------------------------
+
+def set_sysv(i, off, fmt, fn):
+    """Field at offset off of the i-th SYSV record changed by fn."""
+    return lambda r: setf(nth(r, ic.SYSV, i), off, fmt, fn)
+
+
+def swap_sysv(recs):
+    a, b = [i for i, r in enumerate(recs) if r[0] == ic.SYSV][:2]
+    recs[a], recs[b] = recs[b], recs[a]
+
+
+def sysv_vma(i=0, pred=lambda recs, k: True):
+    """The i-th SYSV_SHM mapping whose index pred accepts."""
+    def find(recs):
+        at = [k for k, r in enumerate(recs) if r[0] == ic.VMA and
+              struct.unpack_from("<I", r[2], 24)[0] == ic.VMA_SYSV_SHM and pred(recs, k)]
+        return recs[at[i]]
+    return find
+
+
+def split_first(recs, k):
+    """A first piece (offset 0, one page) that the next mapping continues."""
+    r, n = recs[k][2], recs[k + 1]
+    return (struct.unpack_from("<Q", r, 16)[0] == 0 and
+            struct.unpack_from("<Q", r, 8)[0] - struct.unpack_from("<Q", r, 0)[0] == 4096 and
+            n[0] == ic.VMA and struct.unpack_from("<I", n[2], 24)[0] == ic.VMA_SYSV_SHM and
+            struct.unpack_from("<Q", n[2], 16)[0] == 4096)
+
+
+def set_vma(find, off, fmt, fn):
+    return lambda r: setf(find(r), off, fmt, fn)
+
+
 P = "pty01/image.1"             # objects 1-6: pty, pts, pty (packet), pts, pty (locked), pts
 Y = "tty01/image.1"             # object 1: the terminal of fds 0-2
 ALL8 = {t: 8 for t in FIXED}
@@ -823,6 +870,9 @@ def unix_obj_id(recs):
 
 def scm_obj_id(recs, i):
     return struct.unpack_from("<I", nth(recs, ic.SCM, i)[2], 0)[0]
+SH = "sysvshm01/image.1"        # SYSV: shm a (private), b (keyed), c, d (removed), e (split)
+SE = "sysvsem01/image.1"        # SYSV: sem 5 values, sem 1 value
+SM = "sysvmsg01/image.1"        # SYSV: msg 7 messages, msg empty
 ROLES = "the threads' ids or roles are inconsistent"
 # (image, what, change to the records or None, build() options, the
 # message both readers must give, or None: both must accept it)
@@ -1199,6 +1249,39 @@ forged = [
      {}, "bad time"),
     (M, "no CLOCKS", no_clocks, {}, None),
     (M, "CLOCKS not OPTIONAL", lambda r: nth(r, ic.CLOCKS).__setitem__(1, 0), {}, None),
+    # SYSV (6.19) and SYSV_SHM mappings (6.4).
+    (SH, "SYSV 8 bytes longer, minor 0", None, {"grow": {ic.SYSV: 8}}, "lengths do not add up"),
+    (SH, "SYSV kind 4", set_sysv(0, 0, "<I", lambda _: 4), {}, "bad kind 4"),
+    (SH, "SYSV id -1", set_sysv(0, 4, "<i", lambda _: -1), {}, "bad id -1"),
+    (SH, "SYSV out of order", swap_sysv, {}, "out of order"),
+    (SH, "SYSV mode 01777", set_sysv(0, 12, "<I", lambda _: 0o1777), {}, "has bad mode 1777"),
+    (SH, "keyed segment removed", set_sysv(1, 44, "<I", lambda _: 1), {}, "has bad flags 1"),
+    (SH, "SYSV flag 2", set_sysv(0, 44, "<I", lambda _: 2), {}, "has bad flags 2"),
+    (SE, "messages in a semaphore set", set_sysv(0, 40, "<I", lambda _: 1), {}, "has messages"),
+    (SH, "shm size not its data", set_sysv(0, 32, "<Q", lambda v: v + 1), {}, "bytes of data"),
+    (SE, "sem size not its data", set_sysv(0, 32, "<Q", lambda v: v + 1), {}, "bytes of values"),
+    (SM, "a message too many", set_sysv(0, 40, "<I", lambda v: v + 1), {},
+     "the messages do not fill the data"),
+    (SM, "a message of type 0", set_sysv(0, 56, "<q", lambda _: 0), {},
+     "the messages do not fill the data"),
+    (SM, "a message longer than the data", set_sysv(0, 64, "<Q", lambda v: v + 4096), {},
+     "the messages do not fill the data"),
+    (SH, "SYSV data longer than the record", set_sysv(0, 48, "<Q", lambda v: v + 8), {},
+     "lengths do not add up"),
+    (SH, "mapping of an unknown segment", set_vma(sysv_vma(), 68, "<i", lambda _: 12345), {},
+     "names unknown System V segment 12345"),
+    (SH, "anonymous mapping naming a segment",
+     set_vma(lambda r: vma(r, lambda k, f, n: k == ic.VMA_ANON), 68, "<i", lambda _: 5), {},
+     "anon mapping names System V segment 5"),
+    (SH, "private SYSV_SHM mapping", set_vma(sysv_vma(), 32, "<I", lambda v: v & ~1), {},
+     "bad System V shared memory mapping"),
+    (SH, "SYSV_SHM mapping past its segment", set_vma(sysv_vma(), 16, "<Q", lambda v: v + (1 << 30)), {},
+     "runs past the end of System V segment"),
+    (SH, "SYSV_SHM piece without its start", set_vma(sysv_vma(0, split_first), 16, "<Q",
+                                                      lambda v: v + 4096), {},
+     "whose start is missing"),
+    (SH, "every record 8 bytes longer, minor 1", None,
+     {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
     (TM, "every record 8 bytes longer, minor 1", None,
      {"minor": 1, "grow": ALL8, "ph_grow": 8, "commit_grow": 8}, None),
     (SP, "every record 4 bytes longer, minor 2", None,

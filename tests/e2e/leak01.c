@@ -22,7 +22,11 @@
  *     process's), a lease (F_SETLEASE), a pseudo-terminal master without
  *     its slave or a slave without its master, a pseudo-terminal pair
  *     holding bytes not read yet (either way) or a packet-mode status
- *     byte, a System V shared memory segment, a live child
+ *     byte, a System V shared memory segment of its own also attached by
+ *     another process, a System V message queue another process created
+ *     (msgget found it), a semaphore set operated on with SEM_UNDO, a
+ *     System V segment of 64 MiB (its record would be over the 64 MiB a
+ *     record may have), a live child
  *     process, a child that exited and was not waited for, a POSIX timer
  *     that signals a thread that has exited, selfckpt_checkpoint() returns -1
  *     with errno ENOTSUP, and selfckpt_last_error() names the descriptor
@@ -44,6 +48,8 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <linux/capability.h>
@@ -140,6 +146,75 @@ static void check_goes_on(const char *what, unsigned round)
  * Checkpoint over the earlier image: must fail with ENOTSUP and a message
  * containing each of the given words.
  */
+static void expect_refusal(const char *what, const char *word1, const char *word2);
+
+/*
+ * System V IPC (res-sysv.c): a segment of this process that a process
+ * outside it (a grandchild: not a child to refuse) has attached too; a
+ * queue another process made, which msgget found; a set used with
+ * SEM_UNDO. Each removed afterwards.
+ */
+static void sysv_leaks(void)
+{
+	int shmid = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+	struct shmid_ds ds;
+	pid_t child;
+
+	CHECK(shmid >= 0, "shmget: %s", strerror(errno));
+	volatile pid_t *shm = shmat(shmid, NULL, 0);
+
+	CHECK(shm != (void *)-1, "shmat: %s", strerror(errno));
+	shm[0] = 0;
+	child = fork();
+	CHECK(child >= 0, "fork: %s", strerror(errno));
+	if (child == 0) {
+		if (fork() == 0) {
+			shm[0] = getpid();	/* keeps its attachment, inherited */
+			for (;;)
+				pause();
+		}
+		_exit(0);
+	}
+	CHECK(waitpid(child, NULL, 0) == child, "waitpid");
+	while (!shm[0])
+		usleep(1000);
+	expect_refusal("System V segment attached elsewhere", "attached by another process",
+		       "segment");
+	kill(shm[0], SIGKILL);
+	do
+		CHECK(shmctl(shmid, IPC_STAT, &ds) == 0, "IPC_STAT: %s", strerror(errno));
+	while (ds.shm_nattch > 1 && usleep(1000) == 0);
+	CHECK(shmdt((void *)shm) == 0 && shmctl(shmid, IPC_RMID, NULL) == 0, "shm removal");
+
+	key_t key = (key_t)(0x1eac0000 | (getpid() & 0xffff));
+
+	child = fork();
+	CHECK(child >= 0, "fork: %s", strerror(errno));
+	if (child == 0)
+		_exit(msgget(key, IPC_CREAT | IPC_EXCL | 0600) < 0);
+	int status, msqid;
+
+	CHECK(waitpid(child, &status, 0) == child && status == 0, "the child's msgget");
+	msqid = msgget(key, 0);
+	CHECK(msqid >= 0, "msgget: %s", strerror(errno));
+	expect_refusal("System V queue made elsewhere", "message queue",
+		       "created by another");
+	CHECK(msgctl(msqid, IPC_RMID, NULL) == 0, "msgctl IPC_RMID: %s", strerror(errno));
+
+	int semid = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+	struct sembuf up = { 0, 1, SEM_UNDO };
+
+	CHECK(semid >= 0 && semop(semid, &up, 1) == 0, "semget/semop: %s", strerror(errno));
+	expect_refusal("System V semaphore with SEM_UNDO", "SEM_UNDO", "semaphore set");
+	CHECK(semctl(semid, 0, IPC_RMID) == 0, "semctl IPC_RMID: %s", strerror(errno));
+
+	/* Not attached: the checkpoint reads it (cpid), the process's memory stays small. */
+	shmid = shmget(IPC_PRIVATE, 64 << 20, IPC_CREAT | 0600);
+	CHECK(shmid >= 0, "shmget 64 MiB: %s", strerror(errno));
+	expect_refusal("System V segment of 64 MiB", "segments above 67104768 bytes", "67108864");
+	CHECK(shmctl(shmid, IPC_RMID, NULL) == 0, "shm removal");
+}
+
 static void expect_refusal(const char *what, const char *word1, const char *word2)
 {
 	long r;
@@ -470,16 +545,7 @@ int main(void)
 	refuse_fd("pseudo-terminal slave alone", pts, "master is not in this process");
 	close(pts);
 
-	int shmid = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
-
-	CHECK(shmid >= 0, "shmget: %s", strerror(errno));
-	void *shm = shmat(shmid, NULL, 0);
-
-	CHECK(shm != (void *)-1, "shmat: %s", strerror(errno));
-	CHECK(shmctl(shmid, IPC_RMID, NULL) == 0, "IPC_RMID");
-	memset(shm, 1, 8192);
-	expect_refusal("System V shared memory", "System V shared memory", NULL);
-	CHECK(shmdt(shm) == 0, "shmdt");
+	sysv_leaks();
 
 	int pf = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 

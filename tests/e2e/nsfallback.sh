@@ -19,6 +19,11 @@
 #     pthread_self, pthread_kill, join and its mutexes pass with new ids,
 #     up to its second checkpoint.
 #
+# An image with System V IPC objects (sysvshm01) cannot go on with new
+# ids, whose objects could not have theirs: with each knob, and with
+# --no-namespaces, restart fails with status 69 and a message naming
+# them, before the program runs (no output of its own).
+#
 # Without the knob the same mem01 image restarts with its ids kept (a
 # PID namespace: --pidfile differs from the command's PID), so that the
 # test tells one way from the other. Before the fallback, a failure at
@@ -87,4 +92,20 @@ for k in "${knobs[@]}"; do
 	[ "$ppid" = "$rpid" ] || die "threads03 with $k: pid file '$ppid', not the restart command's $rpid"
 	done_+=("$k")
 done
-echo "nsfallback: ${done_[*]}: restart fell back to new ids with a note (mem01 PASS, threads03 to its second checkpoint); without the knob ids kept"
+env -u SCK_READY SCK_IMAGE="$WORK/sysv.img" "$E/sysvshm01" >sysv-first.log 2>&1 ||
+	die "sysvshm01: $(cat sysv-first.log)"
+sysv_msg='^selfckpt restart: the image has 5 System V IPC objects \(first: shared memory segment [0-9]+\), whose ids the program holds and which can be made again with their ids only in a private IPC namespace \((--no-namespaces|the namespaces could not be made)\): not restarted$'
+for k in "${knobs[@]}" --no-namespaces; do
+	st=0
+	if [ "$k" = --no-namespaces ]; then
+		"$sck" restart --stdio=inherit --no-namespaces sysv.img </dev/null >"sysv$k.log" 2>&1 || st=$?
+	else
+		SELFCKPT_TEST_FAULT=$k "$sck" restart --stdio=inherit sysv.img </dev/null >"sysv-$k.log" 2>&1 || st=$?
+	fi
+	log=sysv$k.log
+	[ "$k" = --no-namespaces ] || log=sysv-$k.log
+	[ $st = 69 ] && grep -qE "$sysv_msg" "$log" && ! grep -qE '^(PASS|FAIL|info)' "$log" ||
+		die "sysvshm01 with $k: status $st: $(cat "$log")"
+done
+done_+=(sysv)
+echo "nsfallback: ${done_[*]}: restart fell back to new ids with a note (mem01 PASS, threads03 to its second checkpoint); without the knob ids kept; sysv: an image with System V IPC objects refused (69) with each knob and --no-namespaces"

@@ -5,7 +5,7 @@
 # fuzz/imgtool). The corpus is checked in: run this when the format changes.
 #
 # Seeds (no .img suffix: .gitignore ignores images):
-#   plain, threads, files, objects, timers, scm
+#   plain, threads, files, objects, timers, scm, sysv
 #                          real images of tests/fuzz/seedgen.c, a small
 #                          static program (see there for what each holds)
 #   gen1                   the image that plain's process writes after a
@@ -49,6 +49,7 @@ gen files files
 gen objects objects
 gen timers timers
 gen scm scm
+gen sysv sysv
 gen gen0 plain "$W/gen1"
 (cd "$W/run-gen0" && "${clean[@]}" "$S" restart "$W/gen0" </dev/null >/dev/null)
 "$T" insert "$W/plain" "$W/note1" 14 0 "a note: substitutes were recorded"
@@ -56,7 +57,7 @@ gen gen0 plain "$W/gen1"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-for s in plain threads files objects timers scm gen1 note-optional; do
+for s in plain threads files objects timers scm sysv gen1 note-optional; do
 	"$S" info "$W/$s" >/dev/null
 	cp "$W/$s" "$OUT/$s"
 done
@@ -68,7 +69,8 @@ name() {
 	5) echo FILE ;; 6) echo VMA ;; 7) echo FD ;; 8) echo THREAD ;;
 	9) echo END_META ;; 10) echo PAD ;; 11) echo PAGES ;; 12) echo PAGE_HASHES ;;
 	13) echo COMMIT ;; 14) echo NOTE ;; 15) echo OBJ ;; 16) echo LOCK ;;
-	17) echo POSIX_TIMER ;; 18) echo SIGINFO ;; 19) echo CLOCKS ;; 21) echo SCM ;;
+	17) echo POSIX_TIMER ;; 18) echo SIGINFO ;; 19) echo CLOCKS ;; 20) echo SYSV ;;
+	21) echo SCM ;;
 	*) echo "type$1" ;;
 	esac
 }

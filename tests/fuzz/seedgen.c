@@ -4,7 +4,7 @@
  * little memory, so that an image is tens of KiB and most of its bytes are
  * records rather than page data.
  *
- *   seedgen IMAGE plain|threads|files|objects|timers|scm [IMAGE2]
+ *   seedgen IMAGE plain|threads|files|objects|timers|scm|sysv [IMAGE2]
  *
  * plain    nothing but what any process has;
  * threads  three threads with names, the checkpoint called from one that
@@ -27,6 +27,12 @@
  *          flight) and a pipe's read end (its write end at an fd); a
  *          datagram pair with an eventfd, a memfd, and a message with the
  *          same file twice, also open at an fd.
+ * sysv     System V IPC: a keyed segment attached twice (once read-only)
+ *          and split by mprotect, a private one detached, one removed
+ *          while attached; a semaphore set; a queue with messages. A
+ *          static program has no interposed semget/msgget: it notes its
+ *          set and queue itself (res-sysv.c's registry). Everything is
+ *          removed once the image is written.
  *
  * With IMAGE2, the restarted process checkpoints again into IMAGE2 (an
  * image of generation 1, with the header's restart flags set).
@@ -42,7 +48,11 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/file.h>
+#include <stdint.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -72,13 +82,30 @@ static void die(const char *what)
 
 static unsigned ckpt_flags = SELFCKPT_NO_SYNC;
 
+static int sysv_ids[5] = { -1, -1, -1, -1, -1 };
+
+static void sysv_remove(void)
+{
+	for (int i = 0; i < 3; i++)
+		if (sysv_ids[i] >= 0)
+			shmctl(sysv_ids[i], IPC_RMID, NULL);
+	if (sysv_ids[3] >= 0)
+		semctl(sysv_ids[3], 0, IPC_RMID);
+	if (sysv_ids[4] >= 0)
+		msgctl(sysv_ids[4], IPC_RMID, NULL);
+}
+
 static void checkpoint(void)
 {
 	for (;;) {
 		long r = selfckpt_checkpoint(image, ckpt_flags);
 
-		if (r < 0)
+		if (r < 0) {
+			sysv_remove();
 			die("checkpoint");
+		}
+		if (r > 0)
+			sysv_remove();
 		if (r > 0 || !image2)
 			_exit(0);
 		/* Restarted, with another image to write. */
@@ -338,10 +365,51 @@ static void timers(void)
 		die("signals");
 }
 
+/* Internal to the library (res-sysv.c); a static link reaches it. */
+void selfckpt__sysv_note(uint32_t kind, int32_t id, uint32_t what);
+
+static void sysv(void)
+{
+	struct {
+		long type;
+		char text[64];
+	} m = { 0, "" };
+	unsigned short vals[3] = { 1, 2, 300 };
+	key_t key = (key_t)(0x5eed0000 | (getpid() & 0xffff));
+	char *p;
+
+	sysv_ids[0] = shmget(key, 3 * 4096, IPC_CREAT | IPC_EXCL | 0640);
+	sysv_ids[1] = shmget(IPC_PRIVATE, 100, IPC_CREAT | 0600);
+	sysv_ids[2] = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	if (sysv_ids[0] < 0 || sysv_ids[1] < 0 || sysv_ids[2] < 0)
+		die("shmget");
+	p = shmat(sysv_ids[0], NULL, 0);
+	if (p == (void *)-1 || shmat(sysv_ids[0], NULL, SHM_RDONLY) == (void *)-1 ||
+	    mprotect(p + 4096, 4096, PROT_READ))
+		die("shmat");
+	memcpy(p, "segment", 7);
+	p = shmat(sysv_ids[2], NULL, 0);
+	if (p == (void *)-1 || shmctl(sysv_ids[2], IPC_RMID, NULL))
+		die("shmat");
+	sysv_ids[2] = -1;
+	sysv_ids[3] = semget(IPC_PRIVATE, 3, IPC_CREAT | 0600);
+	sysv_ids[4] = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	if (sysv_ids[3] < 0 || sysv_ids[4] < 0 || semctl(sysv_ids[3], 0, SETALL, vals))
+		die("semget");
+	selfckpt__sysv_note(2, sysv_ids[3], 1);
+	selfckpt__sysv_note(3, sysv_ids[4], 1);
+	for (int i = 0; i < 3; i++) {
+		m.type = i + 1;
+		snprintf(m.text, sizeof(m.text), "message %d", i);
+		if (msgsnd(sysv_ids[4], &m, strlen(m.text) + (size_t)i * 8, 0))
+			die("msgsnd");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files|objects|timers|scm [IMAGE2]\n");
+		fprintf(stderr, "usage: seedgen IMAGE plain|threads|files|objects|timers|scm|sysv [IMAGE2]\n");
 		return 2;
 	}
 	image = argv[1];
@@ -357,6 +425,8 @@ int main(int argc, char **argv)
 			timers();
 		else if (!strcmp(argv[2], "scm"))
 			scm();
+		else if (!strcmp(argv[2], "sysv"))
+			sysv();
 		else if (strcmp(argv[2], "plain"))
 			return 2;
 		checkpoint();

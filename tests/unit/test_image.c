@@ -1937,7 +1937,7 @@ static void m_vma_too_high(struct model *m)
 }
 
 MUT(m_vma_kind0, vma(m, 1)->kind = 0)
-MUT(m_vma_kind12, vma(m, 1)->kind = SCK_VMA_VVAR_VCLOCK + 1)
+MUT(m_vma_kind13, vma(m, 1)->kind = SCK_VMA_SYSV_SHM + 1)
 MUT(m_vma_prot, vma(m, 1)->prot = 8)
 MUT(m_vma_file, vma(m, 0)->file_id = 1000)
 MUT(m_vma_no_file, vma(m, 3)->file_id = 0)
@@ -2126,7 +2126,7 @@ static const struct mutation mutations[] = {
 	M(m_vma_unaligned, -EBADMSG, "bad range"),
 	M(m_vma_too_high, -EBADMSG, "bad range"),
 	M(m_vma_kind0, -EBADMSG, "bad kind 0"),
-	M(m_vma_kind12, -EBADMSG, "bad kind 12"),
+	M(m_vma_kind13, -EBADMSG, "bad kind 13"),
 	M(m_vma_prot, -EBADMSG, "bad protection 8"),
 	M(m_vma_file, -EBADMSG, "unknown file 1000"),
 	M(m_vma_no_file, -EBADMSG, "file mapping without a file"),
@@ -2311,15 +2311,19 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_POSIX_TIMER), "POSIX_TIMER");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SIGINFO), "SIGINFO");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_CLOCKS), "CLOCKS");
-	assert_string_equal(selfckpt__rec_type_name(SCK_REC_CLOCKS + 1), "?");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SYSV), "SYSV");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SYSV + 1), "?");
 	assert_string_equal(selfckpt__rec_type_name(UINT32_MAX), "?");
-	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_CLOCKS; t++)
+	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_SYSV; t++)
 		assert_string_not_equal(selfckpt__rec_type_name(t), "?");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_ANON), "anon");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_VVAR_VCLOCK), "vvar_vclock");
-	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_VVAR_VCLOCK + 1), "?");
-	for (uint32_t k = SCK_VMA_ANON; k <= SCK_VMA_VVAR_VCLOCK; k++)
+	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_SYSV_SHM), "sysv-shm");
+	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_SYSV_SHM + 1), "?");
+	for (uint32_t k = SCK_VMA_ANON; k <= SCK_VMA_SYSV_SHM; k++)
 		assert_string_not_equal(selfckpt__vma_kind_name(k), "?");
+	assert_string_equal(selfckpt__sysv_kind_name(SCK_SYSV_MSG), "msg");
+	assert_string_equal(selfckpt__sysv_kind_name(SCK_SYSV_MSG + 1), "?");
 	assert_string_equal(selfckpt__fd_kind_name(SCK_FD_STDIO), "stdio");
 	assert_string_equal(selfckpt__fd_kind_name(0), "?");
 	assert_string_equal(selfckpt__fd_kind_name(SCK_FD_OBJ), "object");
