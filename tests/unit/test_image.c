@@ -2312,9 +2312,10 @@ static void test_names(void **state)
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SIGINFO), "SIGINFO");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_CLOCKS), "CLOCKS");
 	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SYSV), "SYSV");
-	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SYSV + 1), "?");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SCM), "SCM");
+	assert_string_equal(selfckpt__rec_type_name(SCK_REC_SCM + 1), "?");
 	assert_string_equal(selfckpt__rec_type_name(UINT32_MAX), "?");
-	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_SYSV; t++)
+	for (uint32_t t = SCK_REC_HEADER; t <= SCK_REC_SCM; t++)
 		assert_string_not_equal(selfckpt__rec_type_name(t), "?");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_ANON), "anon");
 	assert_string_equal(selfckpt__vma_kind_name(SCK_VMA_VVAR_VCLOCK), "vvar_vclock");
