@@ -29,6 +29,18 @@
  *
  * Synchronization words live in library data, not in the arena, so that
  * a thread leaving its wait never touches memory being unmapped.
+ *
+ * A checkpoint may also give up while requests are still on their way
+ * (glibc's SIGEV_THREAD helper found after other threads were signalled,
+ * a thread that does not stop, ...): a thread may then be anywhere in the
+ * handler, recording its state into the arena, when the caller releases
+ * the threads and unmaps the arena. So a thread counts itself "inside"
+ * before it even looks for the checkpoint, and reads the release
+ * generation then: threads_release() withdraws the checkpoint, bumps the
+ * generation and waits until nobody is inside. A thread that comes in
+ * later finds no checkpoint and touches nothing; one that was already in
+ * finishes with the arena still mapped, and does not wait for a release
+ * that has already happened.
  */
 #define LOG_PREFIX "threads: "
 
@@ -229,13 +241,21 @@ static void forward(int sig, siginfo_t *si, void *uc)
 		((void (*)(int))(uintptr_t)p->handler)(sig);
 }
 
+/* A thread in the handler is done with the arena (see the top). */
+static void leave(struct sck_sync *y)
+{
+	__atomic_sub_fetch(&y->inside, 1, __ATOMIC_SEQ_CST);
+	wake(&y->inside);
+}
+
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
 	struct sck_sync *y = &selfckpt__sync;
-	struct sck_dump *d = __atomic_load_n(&y->dump, __ATOMIC_ACQUIRE);
+	struct sck_dump *d;
 	long tid = sys_gettid();
 	struct sck_slot *s = NULL;
 	uint64_t mask = 0;
+	int gen;
 
 	/*
 	 * Ours: queued by this process with our cookie. A request that comes
@@ -255,13 +275,25 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 		forward(sig, si, ucv);
 		return;
 	}
-	if (!d)
+	/*
+	 * Inside first, then the generation and the checkpoint: a release
+	 * either waits for this thread or has withdrawn the checkpoint
+	 * already (sequentially consistent, against threads_release's order).
+	 */
+	__atomic_add_fetch(&y->inside, 1, __ATOMIC_SEQ_CST);
+	gen = __atomic_load_n(&y->release, __ATOMIC_SEQ_CST);
+	d = __atomic_load_n(&y->dump, __ATOMIC_SEQ_CST);
+	if (!d) {
+		leave(y);
 		return;
+	}
 	for (uint32_t i = 0; i < d->nslots; i++)
 		if (d->slots[i].t.tid == tid && i != d->caller)
 			s = &d->slots[i];
-	if (!s || load(&s->state) != SCK_SLOT_SIGNALLED)
+	if (!s || load(&s->state) != SCK_SLOT_SIGNALLED) {
+		leave(y);
 		return;	/* not (or no longer) expected: the caller will see */
+	}
 
 	restart_interrupted(ucv);
 	/* The mask now, which is the handler's: restored by its return. */
@@ -270,22 +302,22 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	if (!s->err)	/* its pending signals, and the MAIN thread the process's */
 		s->err = selfckpt__signals_take(d, s);
 
-	int gen = load(&y->release);
-
 	if (selfckpt__ctx_save(&s->ctx)) {
 		__atomic_store_n(&s->state, SCK_SLOT_STOPPED, __ATOMIC_RELEASE);
-		__atomic_add_fetch(&y->inside, 1, __ATOMIC_ACQ_REL);
 		__atomic_add_fetch(&y->checked_in, 1, __ATOMIC_ACQ_REL);
 		wake(&y->checked_in);
+		/* Released already if the checkpoint gave up meanwhile. */
 		while (load(&y->release) == gen)
 			futex(&y->release, FUTEX_WAIT_PRIVATE, gen, NULL);
 		/* Its signals back in the queues while the arena still exists. */
 		selfckpt__signals_requeue(d, s->t.tid, !!(s->t.flags & SCK_THRF_MAIN));
-		__atomic_sub_fetch(&y->inside, 1, __ATOMIC_ACQ_REL);
-		wake(&y->inside);
+		leave(y);
 		return;
 	}
-	/* Resumed by a restart: the arena and d are gone; globals only. */
+	/*
+	 * Resumed by a restart: the arena and d are gone; globals only
+	 * (inside, as the image holds it, is set to 0 by threads_resumed).
+	 */
 	__atomic_add_fetch(&y->resumed, 1, __ATOMIC_ACQ_REL);
 	wake(&y->resumed);
 }
@@ -537,12 +569,18 @@ void selfckpt__threads_release(struct sck_dump *d)
 	(void)d;
 	if (!__atomic_load_n(&y->dump, __ATOMIC_ACQUIRE))
 		return;	/* released already (or never stopped) */
-	__atomic_add_fetch(&y->release, 1, __ATOMIC_ACQ_REL);
+	/*
+	 * Withdraw the checkpoint, release, then wait for every thread inside
+	 * the handler, including signalled ones that had not checked in (a
+	 * checkpoint that gave up): none touches the arena once it is gone.
+	 * In this order a thread that still finds the checkpoint has read
+	 * the generation before this release, which it then does not miss.
+	 */
+	__atomic_store_n(&y->dump, NULL, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&y->release, 1, __ATOMIC_SEQ_CST);
 	wake(&y->release);
-	/* They leave the wait before the arena goes away. */
-	while ((n = load(&y->inside)) != 0)
+	while ((n = __atomic_load_n(&y->inside, __ATOMIC_SEQ_CST)) != 0)
 		futex(&y->inside, FUTEX_WAIT_PRIVATE, n, NULL);
-	__atomic_store_n(&y->dump, NULL, __ATOMIC_RELEASE);
 	y->checked_in = 0;
 }
 

@@ -37,7 +37,13 @@
  * made by the restorer are checkpointed again).
  * Last: a SIGEV_THREAD timer (glibc's helper thread blocks every signal)
  * makes the checkpoint fail with ENOTSUP and a message saying so, at
- * once rather than after the 10 s stop timeout.
+ * once rather than after the 10 s stop timeout. The refusal comes after
+ * the threads listed before the helper were asked to stop: 200 times
+ * over, with two spinning threads made before the helper besides the
+ * worker, no thread may be left in the library (the spinners spin on,
+ * C still signals the worker) nor touch the checkpoint's memory after
+ * it is gone (a thread still recording its state when the checkpoint
+ * gave up once crashed the process after PASS, or hung it).
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -290,6 +296,32 @@ static void thread_fn(union sigval v)
 	(void)v;
 }
 
+static volatile unsigned long spins[2];
+
+static void *spinner(void *arg)
+{
+	volatile unsigned long *n = arg;
+
+	for (;;)
+		(*n)++;
+	return NULL;
+}
+
+/* C signals the worker (as in check_timers): it is not stuck anywhere. */
+static void worker_alive(const char *when)
+{
+	int got = worker_got;
+
+	sem_post(&go);
+	arm(C, 0.01, 7200);
+	while (sem_wait(&done) < 0)
+		;
+	CHECK(worker_got == got + 1 && worker_timer == kid(tm[C]),
+	      "%s: C's signal in the worker: got %d (%d), timer %d", when, worker_got, got + 1,
+	      worker_timer);
+	arm(C, 3600, 7200);
+}
+
 int main(void)
 {
 	sigset_t block;
@@ -335,10 +367,14 @@ int main(void)
 	test_checkpoint();
 	check_timers(2);
 
-	/* SIGEV_THREAD: refused, at once. */
+	/* SIGEV_THREAD: refused, at once. Spinners first: listed before the helper. */
 	struct sigevent sev;
 	timer_t th;
+	pthread_t sp[2];
 
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&sp[i], NULL, spinner, (void *)&spins[i]) == 0,
+		      "pthread_create");
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_THREAD;
 	sev.sigev_notify_function = thread_fn;
@@ -354,5 +390,17 @@ int main(void)
 	CHECK(strstr(selfckpt_last_error(), "SIGEV_THREAD"),
 	      "the refusal does not name SIGEV_THREAD: %s", selfckpt_last_error());
 	test_log("SIGEV_THREAD: %s", selfckpt_last_error());
+	for (int k = 0; k < 200; k++) {
+		r = selfckpt_checkpoint(extra, SELFCKPT_NO_SYNC);
+		CHECK(r < 0 && errno == ENOTSUP, "refusal %d: %ld (%s): %s", k, r, strerror(errno),
+		      selfckpt_last_error());
+	}
+	unsigned long before_spins[2] = { spins[0], spins[1] };
+	struct timespec tenth = { 0, 100 * 1000 * 1000 };
+
+	nanosleep(&tenth, NULL);
+	for (int i = 0; i < 2; i++)
+		CHECK(spins[i] != before_spins[i], "spinner %d stopped after the refusals", i);
+	worker_alive("after the refusals");
 	pass();
 }
