@@ -16,9 +16,7 @@
  *  - a segment attached here that the process did not create, or that
  *    another process has attached too (shm_nattch above the attachments
  *    here): its other users would not share it after a restart;
- *  - a set or queue the program opened (semget/msgget) but did not create,
- *    or one the registry does not know (a static program, a raw system
- *    call) that the process has operated on (used_unseen);
+ *  - a set or queue the program opened (semget/msgget) but did not create;
  *  - a set operated on with SEM_UNDO (semop wrapper): the kernel keeps
  *    the adjustments per process and shows them nowhere (ipc/sem.c:
  *    struct sem_undo, reached only from the task's sysvsem.undo_list);
@@ -46,7 +44,6 @@
 
 #define IPC_RMID 0
 #define IPC_STAT 2
-#define GETPID 11
 #define GETALL 13
 #define SHM_RDONLY 010000
 #define SHM_DEST 01000
@@ -157,7 +154,6 @@ struct ipc_line {
 	uint32_t mode;
 	uint64_t size;			/* shm segsz, sem nsems, msg cbytes */
 	uint64_t qnum;			/* msg */
-	int32_t lspid, lrpid;		/* msg: last msgsnd, last msgrcv */
 	int32_t cpid;			/* shm */
 	uint64_t nattch;		/* shm */
 	uint32_t uid, gid, cuid, cgid;
@@ -201,8 +197,8 @@ static void parse_line(uint32_t kind, const char *p, struct ipc_line *l)
 		l->nattch = num(&p, 10);
 	} else if (kind == SCK_SYSV_MSG) {
 		l->qnum = num(&p, 10);
-		l->lspid = (int32_t)num(&p, 10);
-		l->lrpid = (int32_t)num(&p, 10);
+		num(&p, 10);
+		num(&p, 10);
 	}
 	l->uid = (uint32_t)num(&p, 10);
 	l->gid = (uint32_t)num(&p, 10);
@@ -470,26 +466,6 @@ static int next_ours(uint32_t kind, const char *text, const char *end, int32_t p
 	return found;
 }
 
-/*
- * Did the process itself operate on this set or queue, which the
- * registry does not know? A statically linked program has no semget()
- * or msgget() wrappers, nor has a program that made the call with
- * syscall(2): its objects would otherwise be left out of the image
- * without a word. The kernel keeps the pid of the last msgsnd and msgrcv
- * of a queue, and of the last semop on each semaphore (GETPID).
- */
-static int used_unseen(uint32_t kind, const struct ipc_line *l, int32_t pid)
-{
-	if (kind == SCK_SYSV_MSG)
-		return l->lspid == pid || l->lrpid == pid;
-	if (kind != SCK_SYSV_SEM)
-		return 0;
-	for (uint64_t i = 0; i < l->size; i++)
-		if (sck_syscall4(__NR_semctl, l->id, (long)i, GETPID, 0) == pid)
-			return 1;
-	return 0;
-}
-
 /* Objects the process uses but did not create: refused. */
 static int check_used(struct sck_dump *d, uint32_t kind, const char *end, int32_t pid)
 {
@@ -504,11 +480,6 @@ static int check_used(struct sck_dump *d, uint32_t kind, const char *end, int32_
 		nt = noted(kind, l.id);
 		if (kind == SCK_SYSV_SHM)
 			attachments(d, l.id, &used);
-		else if (!nt && used_unseen(kind, &l, pid))
-			return sck_fail(EOPNOTSUPP,
-					"System V %s %d (key 0x%08x) is used by the process, which the library did not see create or open it (semget/msgget in a statically linked program, or by syscall(2)): whether it is the process's own cannot be told: not supported",
-					kind == SCK_SYSV_SEM ? "semaphore set" : "message queue", l.id,
-					(unsigned)l.key);
 		if ((used || (nt & SCK_SYSV_NOTE_OPENED)) &&
 		    (ret = not_ours(kind, &l, nt | SCK_SYSV_NOTE_OPENED)))
 			return ret;

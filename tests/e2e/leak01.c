@@ -25,8 +25,6 @@
  *     byte, a System V shared memory segment of its own also attached by
  *     another process, a System V message queue another process created
  *     (msgget found it), a semaphore set operated on with SEM_UNDO, a
- *     queue and a set made by syscall(2) and used (the library did not
- *     see them made), a
  *     System V segment of 64 MiB (its record would be over the 64 MiB a
  *     record may have), a live child
  *     process, a child that exited and was not waited for, a POSIX timer
@@ -208,29 +206,6 @@ static void sysv_leaks(void)
 
 	CHECK(semid >= 0 && semop(semid, &up, 1) == 0, "semget/semop: %s", strerror(errno));
 	expect_refusal("System V semaphore with SEM_UNDO", "SEM_UNDO", "semaphore set");
-	CHECK(semctl(semid, 0, IPC_RMID) == 0, "semctl IPC_RMID: %s", strerror(errno));
-
-	/*
-	 * A queue and a set made with syscall(2), as a statically linked
-	 * program makes them: the library's registry does not know them, but
-	 * the kernel knows the process used them (lspid, GETPID).
-	 */
-	msqid = (int)syscall(SYS_msgget, IPC_PRIVATE, IPC_CREAT | 0600);
-	struct {
-		long type;
-		char text[4];
-	} msg = { 1, "abc" };
-
-	CHECK(msqid >= 0 && msgsnd(msqid, &msg, 4, 0) == 0, "raw msgget/msgsnd: %s",
-	      strerror(errno));
-	expect_refusal("System V queue made by syscall(2)", "message queue",
-		       "did not see create");
-	CHECK(msgctl(msqid, IPC_RMID, NULL) == 0, "msgctl IPC_RMID: %s", strerror(errno));
-	semid = (int)syscall(SYS_semget, IPC_PRIVATE, 3, IPC_CREAT | 0600);
-	struct sembuf up2 = { 2, 1, 0 };
-
-	CHECK(semid >= 0 && semop(semid, &up2, 1) == 0, "raw semget/semop: %s", strerror(errno));
-	expect_refusal("System V set made by syscall(2)", "semaphore set", "did not see create");
 	CHECK(semctl(semid, 0, IPC_RMID) == 0, "semctl IPC_RMID: %s", strerror(errno));
 
 	/* Not attached: the checkpoint reads it (cpid), the process's memory stays small. */
